@@ -1,0 +1,3 @@
+from dcgan.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""`dcgan <stage> ...`: the one command line behind every workflow rule."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dcgan.errors import UserError
+
+
+def _demo_data(args: argparse.Namespace) -> None:
+    from dcgan.demo import make_demo
+
+    make_demo(args.out, seed=args.seed, bedroom_entries=args.bedroom_entries, web_images=args.web_images)
+    print(f"demo data written to {args.out}")
+
+
+def _extract(args: argparse.Namespace) -> None:
+    from dcgan.extract import extract_part
+
+    meta = extract_part(
+        args.lmdb,
+        args.table_dir,
+        part=args.part,
+        parts=args.parts,
+        image_size=args.image_size,
+        min_size=args.min_size,
+        max_images=args.max_images,
+        reduced_decode=args.reduced_decode,
+    )
+    print(
+        f"part {args.part}/{args.parts}: {meta['images']} images, {meta['rejects']} rejects, "
+        f"{meta['images_per_second']} images/s"
+    )
+
+
+def _table_summary(args: argparse.Namespace) -> None:
+    from dcgan.summary import summarise_table
+
+    summary = summarise_table(args.table_dir, args.parts, args.out)
+    reasons = ", ".join(f"{n} {r}" for r, n in sorted(summary["reject_reasons"].items())) or "none"
+    print(f"{args.table_dir}: {summary['images']} images in {args.parts} parts; rejects: {reasons}")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dcgan", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<stage>")
+
+    p = sub.add_parser("demo-data", help="make the embedded demo datasets from photos shipped in packages")
+    p.add_argument("--out", default="resources/demo", help="output folder (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bedroom-entries", type=_positive, default=2000, help="values in the demo LMDB")
+    p.add_argument("--web-images", type=_positive, default=150, help="good images in the web-image folder")
+    p.set_defaults(run=_demo_data)
+
+    p = sub.add_parser("extract", help="one key range of an LSUN-format LMDB -> one image-table part")
+    p.add_argument("lmdb", help="LMDB folder (with data.mdb) or file")
+    p.add_argument("table_dir", help="image-table folder; writes part-XXXX.{npy,tsv,rejects.tsv,json}")
+    p.add_argument("--part", type=_non_negative, default=0, help="which part, 0-based (default: 0)")
+    p.add_argument("--parts", type=_positive, default=1, help="number of key ranges (default: 1)")
+    p.add_argument("--image-size", type=_positive, default=64)
+    p.add_argument("--min-size", type=_non_negative, default=0, help="reject shorter sides below this (0: image size)")
+    p.add_argument("--max-images", type=_non_negative, default=0, help="keep at most this many over all parts (0: all)")
+    p.add_argument("--no-reduced-decode", dest="reduced_decode", action="store_false",
+                   help="always decode JPEGs at full size")
+    p.set_defaults(run=_extract)
+
+    p = sub.add_parser("table-summary", help="count a dataset's image table and its rejects")
+    p.add_argument("table_dir")
+    p.add_argument("--parts", type=_positive, required=True)
+    p.add_argument("--out", help="write the summary JSON here")
+    p.set_defaults(run=_table_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except UserError as e:
+        print(f"dcgan {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,97 @@
+"""Stage 1: one key range of an LSUN-format LMDB -> one image-table part."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import lmdb
+
+from dcgan.imageops import BadImage, decode_square
+from dcgan.lsun import iter_range, open_lmdb, part_range, source_key, table_key
+from dcgan.progress import progress
+from dcgan.table import PartWriter, part_prefix
+
+COLUMNS = ("key", "source", "width", "height", "format")
+
+
+def part_quota(max_images: int, part: int, parts: int) -> int:
+    """This part's share of `max_images` (0 = no limit); the shares add up to max_images exactly."""
+    if max_images <= 0:
+        return 0
+    return max_images // parts + (1 if part < max_images % parts else 0)
+
+
+def _extract_range(env: lmdb.Environment, key_range, writer: PartWriter, *, quota: int, estimate: int,
+                   desc: str, **decode_options) -> dict[str, int]:
+    """Decode every value of the range into `writer`; returns the count of each kept format."""
+    formats: dict[str, int] = {}
+    bar = progress(total=min(quota, estimate) if quota else estimate, desc=desc)
+    seen = 0
+    for seen, (raw_key, value) in enumerate(iter_range(env, *key_range), 1):
+        if seen % 64 == 0:
+            bar.update(64)
+        key = table_key(raw_key)
+        try:
+            image, fmt, width, height = decode_square(value, **decode_options)
+        except BadImage as e:
+            writer.reject(key, str(e))
+            continue
+        writer.add(image, (key, source_key(raw_key), width, height, fmt))
+        formats[fmt] = formats.get(fmt, 0) + 1
+        if quota and len(writer) >= quota:
+            break
+    bar.update(seen % 64)
+    bar.close()
+    return formats
+
+
+def extract_part(
+    lmdb_path: str | Path,
+    table_dir: str | Path,
+    *,
+    part: int = 0,
+    parts: int = 1,
+    image_size: int = 64,
+    min_size: int = 0,
+    max_images: int = 0,
+    reduced_decode: bool = True,
+) -> dict:
+    """Decode, centre-crop and resize every value in the part's key range; write the table part.
+
+    min_size: reject images whose shorter side is below it (0 means image_size).
+    max_images: keep at most this many images over all parts (0 = all), spread evenly.
+    Returns the part's provenance record (also written as part-XXXX.json).
+    """
+    cv2.setNumThreads(1)  # one job per core; Snakemake runs the parts side by side
+    min_side = min_size or image_size
+    settings = {
+        "lmdb": str(lmdb_path),
+        "part": part,
+        "parts": parts,
+        "image_size": image_size,
+        "min_size": min_side,
+        "max_images": max_images,
+        "reduced_decode": reduced_decode,
+    }
+    env = open_lmdb(lmdb_path)
+    try:
+        key_range = part_range(env, part, parts)
+        with PartWriter(part_prefix(table_dir, part), image_size, COLUMNS) as writer:
+            formats = {}
+            if key_range is not None:
+                formats = _extract_range(
+                    env,
+                    key_range,
+                    writer,
+                    quota=part_quota(max_images, part, parts),
+                    estimate=env.stat()["entries"] // parts,
+                    desc=f"extract part {part}",
+                    size=image_size,
+                    min_side=min_side,
+                    reduced=reduced_decode,
+                )
+            bounds = [k.decode("latin-1") if k else None for k in key_range] if key_range else None
+            return writer.finish("extract", settings, key_range=bounds, formats=formats)
+    finally:
+        env.close()

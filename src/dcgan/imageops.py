@@ -1,0 +1,74 @@
+"""Decode an encoded image into a square RGB array: the shared transform of every stage.
+
+Shorter side scaled to `size` with INTER_AREA and the centre square kept, as torchvision's
+Resize(size) + CenterCrop(size) do. JPEGs are decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT
+scaling when the reduced image still covers `size`, which is most of the speed of the stage; the
+centre square then sits on the decoded grid, at most half a decoded pixel from the exact centre.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dcgan.imageformat import is_complete, jpeg_size, sniff_format
+
+_REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
+
+
+class BadImage(ValueError):
+    """An input that cannot be used; the message is the reason recorded in the rejects file."""
+
+
+def decode(data: bytes, *, size: int, min_side: int, reduced: bool = True) -> tuple[np.ndarray, str, int, int]:
+    """Decode `data` to BGR at the smallest JPEG scale that still covers `size`.
+
+    Returns (image, format, original width, original height). Raises BadImage with the reason.
+    """
+    if len(data) == 0:
+        raise BadImage("empty value")
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise BadImage(f"not an image (first bytes {bytes(data[:8]).hex(' ')})")
+    if not is_complete(data, fmt):
+        raise BadImage(f"truncated {fmt}")
+    flag = cv2.IMREAD_COLOR
+    width = height = None
+    if fmt == "jpeg":
+        dims = jpeg_size(data)
+        if dims is None:
+            raise BadImage("undecodable jpeg (no frame header)")
+        width, height = dims
+        if min(width, height) < min_side:
+            raise BadImage(f"too small ({width}x{height}, shorter side < {min_side})")
+        if reduced:
+            short = min(width, height)
+            for factor, reduced_flag in _REDUCED:
+                if -(-short // factor) >= size:  # libjpeg rounds scaled sizes up
+                    flag = reduced_flag
+                    break
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if image is None:
+        raise BadImage(f"undecodable {fmt}")
+    if width is None:
+        height, width = image.shape[:2]
+        if min(width, height) < min_side:
+            raise BadImage(f"too small ({width}x{height}, shorter side < {min_side})")
+    return image, fmt, width, height
+
+
+def centre_square(image: np.ndarray, size: int) -> np.ndarray:
+    """Centre square of `image` resized to size x size with INTER_AREA, BGR -> RGB."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    square = image[y0 : y0 + side, x0 : x0 + side]
+    if side != size:
+        square = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
+
+
+def decode_square(data: bytes, *, size: int, min_side: int, reduced: bool = True) -> tuple[np.ndarray, str, int, int]:
+    """decode() then centre_square(): (RGB size x size x 3 uint8, format, width, height)."""
+    image, fmt, width, height = decode(data, size=size, min_side=min_side, reduced=reduced)
+    return centre_square(image, size), fmt, width, height

@@ -1,0 +1,38 @@
+"""A dataset's image table at a glance: counts of images and rejects over all parts."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from dcgan.errors import UserError
+from dcgan.files import write_json
+from dcgan.table import part_prefix, read_rejects
+
+
+def reason_category(reason: str) -> str:
+    """'too small (40x53, ...)' -> 'too small': the reason without its details."""
+    return reason.split(" (")[0]
+
+
+def summarise_table(table_dir: str | Path, parts: int, out: str | Path | None = None) -> dict:
+    images, reasons, per_part = 0, Counter(), []
+    for index in range(parts):
+        prefix = part_prefix(table_dir, index)
+        meta_path = prefix.with_suffix(".json")
+        if not meta_path.is_file():
+            raise UserError(f"image-table part missing: {meta_path}")
+        meta = json.loads(meta_path.read_text())
+        images += meta["images"]
+        reasons.update(reason_category(r["reason"]) for r in read_rejects(prefix))
+        per_part.append({"part": index, "images": meta["images"], "rejects": meta["rejects"]})
+    summary = {
+        "images": images,
+        "rejects": sum(reasons.values()),
+        "reject_reasons": dict(reasons),
+        "parts": per_part,
+    }
+    if out:
+        write_json(out, summary)
+    return summary

@@ -1,0 +1,41 @@
+"""Shared fixtures: real encoded images and LMDBs built in the test."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import lmdb
+import numpy as np
+import pytest
+from PIL import Image
+
+from dcgan.demo import photos
+
+
+def photo_rgb(name: str = "astronaut") -> np.ndarray:
+    """A real photo from an installed package, RGB."""
+    photo = next(p for p in photos.PHOTOS if p.name == name)
+    return cv2.cvtColor(photos.load(photo), cv2.COLOR_BGR2RGB)
+
+
+def pil_bytes(rgb: np.ndarray, fmt: str, **kwargs) -> bytes:
+    """Encode with Pillow (an encoder independent of the OpenCV code under test)."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+def write_lmdb(path: Path, values: dict[bytes, bytes]) -> Path:
+    path.mkdir(parents=True)
+    size = max(1 << 24, 2 * sum(len(v) for v in values.values()))
+    with lmdb.open(str(path), map_size=size) as env, env.begin(write=True) as txn:
+        for key, value in values.items():
+            txn.put(key, value)
+    return path
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

@@ -1,0 +1,33 @@
+# Helpers shared by the rule files: datasets by source, parts, and the stage outputs.
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_-]+",
+    part=r"\d{4}",
+
+
+def datasets(source):
+    """Names of the configured datasets that come from `source` ('lsun' or 'faces')."""
+    return sorted(name for name, d in config["datasets"].items() if d["source"] == source)
+
+
+def one_of(names):
+    """A wildcard pattern matching exactly these names (and nothing when there are none)."""
+    return "|".join(names) if names else r"(?!x)x"
+
+
+def dataset_config(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def part_ids(dataset):
+    return [f"{i:04d}" for i in range(config["datasets"][dataset]["partitions"])]
+
+
+def table_parts(dataset, suffix):
+    """Every part file of a dataset's image table with this suffix ('.npy', '.tsv', ...)."""
+    return [f"results/{dataset}/images/part-{p}{suffix}" for p in part_ids(dataset)]
+
+
+def table_summary(dataset):
+    return f"results/{dataset}/images/table.json"

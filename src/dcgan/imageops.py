@@ -13,7 +13,13 @@ import numpy as np
 
 from dcgan.imageformat import is_complete, jpeg_size, sniff_format
 
-_REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
+# Decode straight to RGB (OpenCV >= 4.10); the REDUCED_GRAYSCALE_N constants are the bare scale bits.
+_FULL = cv2.IMREAD_COLOR_RGB
+_REDUCED = (
+    (8, cv2.IMREAD_REDUCED_GRAYSCALE_8 | cv2.IMREAD_COLOR_RGB),
+    (4, cv2.IMREAD_REDUCED_GRAYSCALE_4 | cv2.IMREAD_COLOR_RGB),
+    (2, cv2.IMREAD_REDUCED_GRAYSCALE_2 | cv2.IMREAD_COLOR_RGB),
+)
 
 
 class BadImage(ValueError):
@@ -21,7 +27,7 @@ class BadImage(ValueError):
 
 
 def decode(data: bytes, *, size: int, min_side: int, reduced: bool = True) -> tuple[np.ndarray, str, int, int]:
-    """Decode `data` to BGR at the smallest JPEG scale that still covers `size`.
+    """Decode `data` to RGB at the smallest JPEG scale that still covers `size`.
 
     Returns (image, format, original width, original height). Raises BadImage with the reason.
     """
@@ -32,7 +38,7 @@ def decode(data: bytes, *, size: int, min_side: int, reduced: bool = True) -> tu
         raise BadImage(f"not an image (first bytes {bytes(data[:8]).hex(' ')})")
     if not is_complete(data, fmt):
         raise BadImage(f"truncated {fmt}")
-    flag = cv2.IMREAD_COLOR
+    flag = _FULL
     width = height = None
     if fmt == "jpeg":
         dims = jpeg_size(data)
@@ -58,14 +64,14 @@ def decode(data: bytes, *, size: int, min_side: int, reduced: bool = True) -> tu
 
 
 def centre_square(image: np.ndarray, size: int) -> np.ndarray:
-    """Centre square of `image` resized to size x size with INTER_AREA, BGR -> RGB."""
+    """Centre square of `image` resized to size x size with INTER_AREA."""
     h, w = image.shape[:2]
     side = min(h, w)
     y0, x0 = (h - side) // 2, (w - side) // 2
     square = image[y0 : y0 + side, x0 : x0 + side]
-    if side != size:
-        square = cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
+    if side == size:
+        return np.ascontiguousarray(square)
+    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def decode_square(data: bytes, *, size: int, min_side: int, reduced: bool = True) -> tuple[np.ndarray, str, int, int]:

@@ -13,7 +13,7 @@ min_version("9.20")
 # The demo config is the default; a --configfile replaces it instead of being merged into it,
 # so a user's datasets never inherit the demo's.
 if not workflow.overwrite_configfiles:
-    configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 # Rules call `python -m dcgan`: this checkout's package, with the Python that runs Snakemake first on
 # PATH (a conda env named by a rule's `conda:` directive is put in front of it when --sdm conda).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import lmdb
@@ -75,3 +76,15 @@ def test_bad_config_stops_with_a_message_naming_the_key(tmp_path, override, mess
     with pytest.raises(Exception) as raised:
         run_workflow(tmp_path, ["all"], dryrun=True, config=override)
     assert message in str(raised.value)
+
+
+def test_command_line_applies_the_default_profile(tmp_path):
+    """`snakemake` at the command line loads workflow/profiles/default (through profiles/default)."""
+    result = subprocess.run(
+        ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "workflow specific profile" in result.stderr
+    assert "python -m dcgan extract" in result.stdout + result.stderr  # printshellcmds, from the profile

@@ -33,6 +33,7 @@ validate(config, str(_schema_path), set_default=True)
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/extract.smk"
+include: "workflow/rules/faces.smk"
 
 _missing = missing_inputs(config, demo_made_paths())
 if _missing:
@@ -42,5 +43,6 @@ if _missing:
 rule all:
     default_target: True
     input:
-        [table_summary(d) for d in datasets("lsun")],
+        [table_summary(d) for d in datasets("lsun") + datasets("faces")],
+        [face_outputs(d) for d in datasets("faces")],
         demo_outputs(),

@@ -12,6 +12,7 @@ import pytest
 from snakemake.api import SnakemakeApi
 from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
 
+from dcgan.files import read_tsv
 from dcgan.table import part_prefix, read_part, read_rejects
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +39,9 @@ def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dic
 
 def test_dry_run_of_all_plans_every_stage(tmp_path):
     jobs = run_workflow(tmp_path, ["all"], dryrun=True)
-    assert jobs == ["all", "demo_data"] + ["extract"] * 4 + ["image_table"]
+    assert jobs == sorted(
+        ["all", "demo_data", "list_images", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2 + ["image_table"] * 2
+    )
     assert not (tmp_path / "results").exists()  # a dry run makes nothing
 
 
@@ -62,6 +65,22 @@ def test_demo_extract_stage_runs_for_real(tmp_path):
     assert set(rejected) == set(truth["bad"])
     summary = json.loads((tmp_path / "results/bedroom/images/table.json").read_text())
     assert summary["images"] == len(kept) and summary["rejects"] == len(rejected)
+
+
+def test_demo_faces_stage_runs_for_real(tmp_path):
+    run_workflow(tmp_path, ["results/faces/images/table.json", "results/faces/detections.tsv"], dryrun=False, config=SMALL_DEMO)
+    truth = json.loads((tmp_path / "resources/demo/faces_truth.json").read_text())
+    rows, rejected, seen = [], set(), 0
+    for part in range(2):
+        prefix = part_prefix(tmp_path / "results/faces/images", part)
+        rows += read_part(prefix)[1]
+        rejected |= {r["key"] for r in read_rejects(prefix)}
+        seen += json.loads(prefix.with_suffix(".json").read_text())["source_images"]
+    assert rejected == set(truth["bad"])
+    assert seen == len(truth["images"]) + len(truth["bad"])
+    detections = read_tsv(tmp_path / "results/faces/detections.tsv")
+    assert [d["image"] for d in detections] == [r["source"] for r in rows]
+    assert (tmp_path / "results/faces/faces/crops.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize(

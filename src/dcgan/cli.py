@@ -42,6 +42,29 @@ def _table_summary(args: argparse.Namespace) -> None:
     print(f"{args.table_dir}: {summary['images']} images in {args.parts} parts; rejects: {reasons}")
 
 
+def _list_images(args: argparse.Namespace) -> None:
+    from dcgan.webimages import write_list
+
+    print(f"{args.source}: {write_list(args.source, args.out)} files listed in {args.out}")
+
+
+def _detect_faces(args: argparse.Namespace) -> None:
+    from dataclasses import fields
+
+    from dcgan.faces import FaceSettings, detect_part
+
+    settings = FaceSettings(**{f.name: getattr(args, f.name) for f in fields(FaceSettings)})
+    meta = detect_part(args.inputs, args.table_dir, part=args.part, parts=args.parts, settings=settings)
+    print(f"part {args.part}/{args.parts}: {meta['faces']} faces from {meta['source_images']} files, {meta['rejects']} rejects")
+
+
+def _face_report(args: argparse.Namespace) -> None:
+    from dcgan.facereport import face_report
+
+    count = face_report(args.table_dir, args.parts, args.inputs, args.out_dir, seed=args.seed)
+    print(f"{count} kept detections written to {args.out_dir}/detections.tsv")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -78,6 +101,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reduced-decode", dest="reduced_decode", action="store_false",
                    help="always decode JPEGs at full size")
     p.set_defaults(run=_extract)
+
+    p = sub.add_parser("list-images", help="list a folder of web images (recursively) or a list file, sorted")
+    p.add_argument("source", help="image folder, or text file with one path a line")
+    p.add_argument("out", help="the list to write (root folder on its first line)")
+    p.set_defaults(run=_list_images)
+
+    from dcgan.faces import FaceSettings
+
+    defaults = FaceSettings()
+    p = sub.add_parser("detect-faces", help="one slice of the image list -> one image-table part of face crops")
+    p.add_argument("inputs", help="the list written by list-images")
+    p.add_argument("table_dir", help="image-table folder; writes part-XXXX.{npy,tsv,rejects.tsv,json}")
+    p.add_argument("--part", type=_non_negative, default=0)
+    p.add_argument("--parts", type=_positive, default=1)
+    p.add_argument("--detector", choices=("haar", "yunet"), default=defaults.detector)
+    p.add_argument("--yunet-model", default=defaults.yunet_model, help="YuNet ONNX file (--detector yunet)")
+    p.add_argument("--scale-factor", type=float, default=defaults.scale_factor)
+    p.add_argument("--min-neighbors", type=_non_negative, default=defaults.min_neighbors)
+    p.add_argument("--equalize", action="store_true", help="histogram-equalise before Haar detection")
+    p.add_argument("--min-score", type=float, default=defaults.min_score)
+    p.add_argument("--detect-max-side", type=_positive, default=defaults.detect_max_side)
+    p.add_argument("--detect-face-px", type=_positive, default=defaults.detect_face_px)
+    p.add_argument("--min-face-size", type=_positive, default=defaults.min_face_size)
+    p.add_argument("--max-faces", type=_positive, default=defaults.max_faces)
+    p.add_argument("--margin", type=float, default=defaults.margin)
+    p.add_argument("--border", choices=("shift", "skip"), default=defaults.border)
+    p.add_argument("--image-size", type=_positive, default=defaults.image_size)
+    p.set_defaults(run=_detect_faces)
+
+    p = sub.add_parser("face-report", help="detections.tsv and contact sheets of a face crop set")
+    p.add_argument("table_dir")
+    p.add_argument("--parts", type=_positive, required=True)
+    p.add_argument("--inputs", required=True, help="the list written by list-images")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_face_report)
 
     p = sub.add_parser("table-summary", help="count a dataset's image table and its rejects")
     p.add_argument("table_dir")

@@ -1,0 +1,63 @@
+"""The face stage's dataset-level outputs: detections.tsv and two contact sheets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dcgan.files import read_tsv, write_bytes, write_tsv
+from dcgan.imageops import decode
+from dcgan.table import part_prefix
+from dcgan.webimages import read_list
+
+SHEET_TILE = 240
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    return cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+def _grid(tiles: list[np.ndarray], columns: int, tile: int) -> np.ndarray:
+    rows = -(-max(len(tiles), 1) // columns)
+    sheet = np.full((rows * tile, columns * tile, 3), 255, np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, columns)
+        sheet[r * tile : r * tile + t.shape[0], c * tile : c * tile + t.shape[1]] = t
+    return sheet
+
+
+def face_report(table_dir: str | Path, parts: int, inputs_list: str | Path, out_dir: str | Path, *, seed: int = 0,
+                crops: int = 64, images: int = 12) -> int:
+    """Write out_dir/detections.tsv (every kept box, original pixels), out_dir/faces/crops.png and
+    out_dir/faces/detections.png."""
+    out_dir = Path(out_dir)
+    rows, arrays = [], []
+    for part in range(parts):
+        prefix = part_prefix(table_dir, part)
+        rows += read_tsv(prefix.with_suffix(".tsv"))
+        arrays.append(np.load(prefix.with_suffix(".npy"), mmap_mode="r"))
+    write_tsv(out_dir / "detections.tsv", ("image", "x", "y", "w", "h", "score"),
+              [(r["source"], r["x"], r["y"], r["w"], r["h"], r["score"]) for r in rows])
+    rng = np.random.default_rng(seed)
+    all_crops = [a[i] for a in arrays for i in range(len(a))]
+    picked = sorted(rng.choice(len(all_crops), min(crops, len(all_crops)), replace=False))
+    tiles = [cv2.resize(np.asarray(all_crops[i]), (96, 96), interpolation=cv2.INTER_NEAREST) for i in picked]
+    write_bytes(out_dir / "faces" / "crops.png", _png(_grid(tiles, 8, 100)))
+
+    root, _ = read_list(inputs_list)
+    by_image: dict[str, list] = {}
+    for r in rows:
+        by_image.setdefault(r["source"], []).append(tuple(float(r[k]) for k in ("x", "y", "w", "h")))
+    names = sorted(by_image)
+    tiles = []
+    for name in (names[i] for i in sorted(rng.choice(len(names), min(images, len(names)), replace=False))):
+        rgb, *_ = decode((root / name).read_bytes(), size=1, min_side=1, reduced=False)
+        scale = SHEET_TILE / max(rgb.shape[:2])
+        small = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        for x, y, w, h in by_image[name]:
+            cv2.rectangle(small, (round(x * scale), round(y * scale)), (round((x + w) * scale), round((y + h) * scale)), (40, 220, 60), 2)
+        tiles.append(small)
+    write_bytes(out_dir / "faces" / "detections.png", _png(_grid(tiles, 4, SHEET_TILE + 4)))
+    return len(rows)

@@ -1,0 +1,89 @@
+# Stage 3: web images -> face crops (an image table like the LSUN one), one job per slice of the sorted list.
+
+FACE_FLAGS = {
+    "detector": "--detector",
+    "yunet_model": "--yunet-model",
+    "scale_factor": "--scale-factor",
+    "min_neighbors": "--min-neighbors",
+    "min_score": "--min-score",
+    "detect_max_side": "--detect-max-side",
+    "detect_face_px": "--detect-face-px",
+    "min_face_size": "--min-face-size",
+    "max_faces": "--max-faces",
+    "margin": "--margin",
+    "border": "--border",
+}
+
+
+def face_options():
+    """The config's `faces` settings as detect-faces command-line options."""
+    settings = config["faces"]
+    options = [f"{flag} {settings[key]!r}" for key, flag in FACE_FLAGS.items() if settings[key] != ""]
+    if settings["equalize"]:
+        options.append("--equalize")
+    return " ".join(options)
+
+
+rule list_images:
+    input:
+        lambda w: dataset_config(w)["images"],
+    output:
+        "results/{dataset}/faces/inputs.txt",
+    wildcard_constraints:
+        dataset=one_of(datasets("faces")),
+    localrule: True
+    shell:
+        "python -m dcgan list-images {input:q} {output:q}"
+
+
+rule detect_faces:
+    input:
+        "results/{dataset}/faces/inputs.txt",
+    output:
+        images="results/{dataset}/images/part-{part}.npy",
+        rows="results/{dataset}/images/part-{part}.tsv",
+        rejects="results/{dataset}/images/part-{part}.rejects.tsv",
+        provenance="results/{dataset}/images/part-{part}.json",
+    wildcard_constraints:
+        dataset=one_of(datasets("faces")),
+    params:
+        table_dir="results/{dataset}/images",
+        part=lambda w: int(w.part),
+        parts=lambda w: dataset_config(w)["partitions"],
+        image_size=config["image_size"],
+        options=face_options(),
+    log:
+        "logs/{dataset}/detect_faces/part-{part}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../../envs/extract.yaml"
+    shell:
+        "python -m dcgan detect-faces {input:q} {params.table_dir:q} --part {params.part} --parts {params.parts}"
+        " --image-size {params.image_size} {params.options} 2> {log:q}"
+
+
+rule face_report:
+    input:
+        inputs="results/{dataset}/faces/inputs.txt",
+        rows=lambda w: table_parts(w.dataset, ".tsv"),
+        images=lambda w: table_parts(w.dataset, ".npy"),
+    output:
+        detections="results/{dataset}/detections.tsv",
+        crops="results/{dataset}/faces/crops.png",
+        sheet="results/{dataset}/faces/detections.png",
+    params:
+        table_dir="results/{dataset}/images",
+        parts=lambda w: config["datasets"][w.dataset]["partitions"],
+        seed=config["seed"],
+    log:
+        "logs/{dataset}/face_report.log",
+    shell:
+        "python -m dcgan face-report {params.table_dir:q} --parts {params.parts} --inputs {input.inputs:q}"
+        " --out-dir results/{wildcards.dataset} --seed {params.seed} 2> {log:q}"
+
+
+def face_outputs(dataset):
+    return [f"results/{dataset}/detections.tsv", f"results/{dataset}/faces/crops.png", f"results/{dataset}/faces/detections.png"]

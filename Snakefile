@@ -34,6 +34,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/faces.smk"
+include: "workflow/rules/dedup.smk"
 
 _missing = missing_inputs(config, demo_made_paths())
 if _missing:
@@ -45,4 +46,5 @@ rule all:
     input:
         [table_summary(d) for d in datasets("lsun") + datasets("faces")],
         [face_outputs(d) for d in datasets("faces")],
+        [dedup_outputs(d) for d in datasets("lsun") + datasets("faces")],
         demo_outputs(),

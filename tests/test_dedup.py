@@ -14,7 +14,7 @@ from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.extract import extract_part
 from dcgan.files import read_tsv
 
-FAST = autoencoder.AutoencoderSettings(epochs=3)
+FAST = autoencoder.AutoencoderSettings(epochs=3, min_steps=0)
 
 
 def brute_force_groups(codes: np.ndarray, radius: int) -> set[frozenset]:

@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL_DEMO = {"demo": {"bedroom_entries": 150, "web_images": 6}}
 
 
-def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dict | None = None) -> list[str]:
-    """Run (or dry-run) the targets; return the rule name of every job in the DAG, sorted."""
+def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dict | None = None,
+                 forcerun: frozenset = frozenset()) -> list[str]:
+    """Run (or dry-run) the targets; return the rule names of the jobs that had to run, sorted."""
     cwd = os.getcwd()
     try:
         with SnakemakeApi(OutputSettings(quiet=None)) as api:
@@ -30,30 +31,37 @@ def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dic
                 snakefile=REPO / "Snakefile",
                 workdir=workdir,
             )
-            dag = workflow.dag(DAGSettings(targets=targets))
+            dag = workflow.dag(DAGSettings(targets=targets, forcerun=forcerun))
             dag.execute_workflow(executor="local", pseudo_executor="dryrun" if dryrun else None)
-            return sorted(job.rule.name for job in workflow._workflow.dag.jobs)
+            return sorted(job.rule.name for job in workflow._workflow.dag.needrun_jobs(exclude_finished=False))
     finally:
         os.chdir(cwd)
 
 
 def test_dry_run_of_all_plans_every_stage(tmp_path):
     jobs = run_workflow(tmp_path, ["all"], dryrun=True)
-    assert jobs == sorted(
-        ["all", "demo_data", "list_images", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2 + ["image_table"] * 2
-    )
+    stages = ["all", "demo_data", "list_images", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2
+    stages += ["image_table", "dedup_train", "dedup_filter"] * 2 + ["dedup_hash"] * 6
+    assert jobs == sorted(stages)
     assert not (tmp_path / "results").exists()  # a dry run makes nothing
 
 
-def test_demo_extract_stage_runs_for_real(tmp_path):
-    run_workflow(tmp_path, ["results/bedroom/images/table.json"], dryrun=False, config=SMALL_DEMO)
-    truth = json.loads((tmp_path / "resources/demo/bedroom_truth.json").read_text())
-    with lmdb.open(str(tmp_path / "resources/demo/bedroom_train_lmdb"), readonly=True, lock=False) as env:
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """The whole workflow, run for real on a small demo."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    run_workflow(workdir, ["all"], dryrun=False, config=SMALL_DEMO)
+    return workdir
+
+
+def test_demo_extract_stage_runs_for_real(small_run):
+    truth = json.loads((small_run / "resources/demo/bedroom_truth.json").read_text())
+    with lmdb.open(str(small_run / "resources/demo/bedroom_train_lmdb"), readonly=True, lock=False) as env:
         with env.begin() as txn:
             all_keys = {k.decode() for k in txn.cursor().iternext(values=False)}
     kept, rejected = [], []
     for part in range(4):
-        prefix = part_prefix(tmp_path / "results/bedroom/images", part)
+        prefix = part_prefix(small_run / "results/bedroom/images", part)
         images, rows = read_part(prefix)
         assert images.shape[1:] == (64, 64, 3)
         kept += [r["key"] for r in rows]
@@ -63,24 +71,37 @@ def test_demo_extract_stage_runs_for_real(tmp_path):
     assert len(kept) + len(rejected) == len(all_keys) == 150
     assert set(kept) | set(rejected) == all_keys
     assert set(rejected) == set(truth["bad"])
-    summary = json.loads((tmp_path / "results/bedroom/images/table.json").read_text())
+    summary = json.loads((small_run / "results/bedroom/images/table.json").read_text())
     assert summary["images"] == len(kept) and summary["rejects"] == len(rejected)
 
 
-def test_demo_faces_stage_runs_for_real(tmp_path):
-    run_workflow(tmp_path, ["results/faces/images/table.json", "results/faces/detections.tsv"], dryrun=False, config=SMALL_DEMO)
-    truth = json.loads((tmp_path / "resources/demo/faces_truth.json").read_text())
+def test_demo_faces_stage_runs_for_real(small_run):
+    truth = json.loads((small_run / "resources/demo/faces_truth.json").read_text())
     rows, rejected, seen = [], set(), 0
     for part in range(2):
-        prefix = part_prefix(tmp_path / "results/faces/images", part)
+        prefix = part_prefix(small_run / "results/faces/images", part)
         rows += read_part(prefix)[1]
         rejected |= {r["key"] for r in read_rejects(prefix)}
         seen += json.loads(prefix.with_suffix(".json").read_text())["source_images"]
     assert rejected == set(truth["bad"])
     assert seen == len(truth["images"]) + len(truth["bad"])
-    detections = read_tsv(tmp_path / "results/faces/detections.tsv")
+    detections = read_tsv(small_run / "results/faces/detections.tsv")
     assert [d["image"] for d in detections] == [r["source"] for r in rows]
-    assert (tmp_path / "results/faces/faces/crops.png").stat().st_size > 0
+    assert (small_run / "results/faces/faces/crops.png").stat().st_size > 0
+
+
+def test_second_run_does_nothing_and_forcerun_dedup_train_reruns_only_dedup(small_run):
+    assert run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO) == []
+    jobs = run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO, forcerun=frozenset({"dedup_train"}))
+    assert set(jobs) == {"all", "dedup_train", "dedup_hash", "dedup_filter"}
+
+
+def test_retraining_dedup_gives_identical_decisions(small_run):
+    before = {d: (small_run / f"results/{d}/dedup/duplicates.tsv").read_bytes() for d in ("bedroom", "faces")}
+    run_workflow(small_run, ["all"], dryrun=False, config=SMALL_DEMO, forcerun=frozenset({"dedup_train"}))
+    assert {d: (small_run / f"results/{d}/dedup/duplicates.tsv").read_bytes() for d in before} == before
+    stats = json.loads((small_run / "results/bedroom/dedup/stats.json").read_text())
+    assert stats["images"] > 0 and stats["settings"]["radius"] == 0
 
 
 @pytest.mark.parametrize(

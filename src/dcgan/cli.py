@@ -65,6 +65,32 @@ def _face_report(args: argparse.Namespace) -> None:
     print(f"{count} kept detections written to {args.out_dir}/detections.tsv")
 
 
+def _dedup_train(args: argparse.Namespace) -> None:
+    from dataclasses import fields
+
+    from dcgan.dedup.autoencoder import AutoencoderSettings
+    from dcgan.dedup.stages import train_stage
+
+    settings = AutoencoderSettings(**{f.name: getattr(args, f.name) for f in fields(AutoencoderSettings)})
+    meta = train_stage(args.table_dir, args.parts, args.model, settings, threads=args.threads)
+    print(f"autoencoder trained on {meta['images']} images ({meta['device']}), final loss {meta['losses'][-1]}")
+
+
+def _dedup_hash(args: argparse.Namespace) -> None:
+    from dcgan.dedup.stages import hash_stage
+
+    done = hash_stage(args.table_dir, args.part, args.out, args.method, args.model, threads=args.threads)
+    print(f"part {args.part}: {done['images']} images hashed ({done['bits']} bits), {done['images_per_second']} images/s")
+
+
+def _dedup_filter(args: argparse.Namespace) -> None:
+    from dcgan.dedup.stages import filter_stage
+
+    stats = filter_stage(args.table_dir, args.parts, args.hashes, args.out_dir, method=args.method,
+                         radius=args.radius, seed=args.seed)
+    print(f"{args.table_dir}: {stats['message']} among {stats['images']} images")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -138,6 +164,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_face_report)
 
+    from dcgan.dedup.autoencoder import AutoencoderSettings
+    from dcgan.dedup.stages import METHODS
+
+    dedup = sub.add_parser("dedup", help="near-duplicate removal: train | hash | filter").add_subparsers(
+        dest="step", required=True, metavar="<step>")
+    ae = AutoencoderSettings()
+    p = dedup.add_parser("train", help="train the hash autoencoder on an image table")
+    p.add_argument("table_dir")
+    p.add_argument("--parts", type=_positive, required=True)
+    p.add_argument("--model", required=True, help="weights file to write (.pt; a .json record beside it)")
+    p.add_argument("--threads", type=_positive, default=1)
+    for name, value in vars(ae).items():
+        if isinstance(value, bool):
+            p.add_argument(f"--{name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=value)
+        else:
+            p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    p.set_defaults(run=_dedup_train)
+
+    p = dedup.add_parser("hash", help="hash one image-table part")
+    p.add_argument("table_dir")
+    p.add_argument("--part", type=_non_negative, required=True)
+    p.add_argument("--out", required=True, help="hash file to write (.npy, one row per table row)")
+    p.add_argument("--method", choices=METHODS, default="autoencoder")
+    p.add_argument("--model", help="the trained autoencoder (method autoencoder)")
+    p.add_argument("--threads", type=_positive, default=1)
+    p.set_defaults(run=_dedup_hash)
+
+    p = dedup.add_parser("filter", help="group colliding hashes; write duplicates.tsv, stats.json, galleries")
+    p.add_argument("table_dir")
+    p.add_argument("--parts", type=_positive, required=True)
+    p.add_argument("--hashes", required=True, help="folder of part-XXXX.npy hash files")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--method", choices=METHODS, default="autoencoder")
+    p.add_argument("--radius", type=_non_negative, default=0, help="Hamming radius (0: exact collisions)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_dedup_filter)
+
     p = sub.add_parser("table-summary", help="count a dataset's image table and its rejects")
     p.add_argument("table_dir")
     p.add_argument("--parts", type=_positive, required=True)
@@ -151,6 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.run(args)
     except UserError as e:
-        print(f"dcgan {args.command}: error: {e}", file=sys.stderr)
+        print(f"dcgan {' '.join(filter(None, [args.command, getattr(args, 'step', None)]))}: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -23,6 +23,7 @@ class AutoencoderSettings:
     noise_std: float = 0.2  # denoising: Gaussian input corruption, in units of the input range
     dropout: float = 0.2  # dropout on the code layer while training
     epochs: int = 30
+    min_steps: int = 1000  # more epochs on small datasets, so training always takes this many steps
     batch_size: int = 64
     lr: float = 1e-3
     threshold: float = 0.0  # bit = activation > threshold (paper: binarised by thresholding)
@@ -54,7 +55,7 @@ def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, c
     """Train on the table itself, streaming one chunk of one part at a time (never the whole set).
 
     Each epoch visits the parts and their chunks in a seeded random order and shuffles within a chunk,
-    so the same settings and data give the same weights on the same machine.
+    so the same settings and data give the same weights on the same machine (and thread count).
     """
     device = pick_device()
     torch.manual_seed(settings.seed)
@@ -64,15 +65,22 @@ def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, c
     sizes = [len(part_images(table_dir, p)) for p in range(parts)]
     total = sum(sizes)
     losses, started = [], time.perf_counter()
-    bar = progress(total=total * settings.epochs, desc="dedup train")
-    for epoch in range(settings.epochs):
+    steps_per_epoch = sum(-(-min(chunk, size - start) // settings.batch_size) for size in sizes for start in range(0, size, chunk))
+    epochs = max(settings.epochs, -(-settings.min_steps // max(steps_per_epoch, 1)))
+    cache = {} if total <= chunk else None  # a small table is prepared once, not every epoch
+    bar = progress(total=total * epochs, desc="dedup train")
+    for epoch in range(epochs):
         epoch_loss, seen = 0.0, 0
         for part in rng.permutation(parts):
             images = part_images(table_dir, int(part))
             starts = list(range(0, sizes[part], chunk))
             for start in rng.permutation(starts) if starts else []:
-                small = downsample(np.asarray(images[start : start + chunk]))
-                x = torch.from_numpy(to_vectors(small, normalize=settings.normalize, signed=settings.signed))
+                x = cache.get((part, start)) if cache is not None else None
+                if x is None:
+                    small = downsample(np.asarray(images[start : start + chunk]))
+                    x = torch.from_numpy(to_vectors(small, normalize=settings.normalize, signed=settings.signed))
+                    if cache is not None:
+                        cache[(part, start)] = x
                 order = torch.from_numpy(rng.permutation(len(x)))
                 for lo in range(0, len(x), settings.batch_size):
                     clean = x[order[lo : lo + settings.batch_size]].to(device)
@@ -90,6 +98,7 @@ def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, c
     model.eval()
     report = {
         "images": total,
+        "epochs": epochs,
         "device": str(device),
         "losses": [round(v, 6) for v in losses],
         "seconds": round(time.perf_counter() - started, 3),

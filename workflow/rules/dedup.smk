@@ -1,0 +1,93 @@
+# Stage 2: near-duplicate removal. The paper's autoencoder semantic hash (or phash, the baseline):
+# dedup_train -> dedup_hash (one job per image-table part) -> dedup_filter.
+
+AE_OPTIONS = " ".join(
+    f"--{key.replace('_', '-')} {value!r}" if not isinstance(value, bool) else f"--{'' if value else 'no-'}{key.replace('_', '-')}"
+    for key, value in config["dedup"]["autoencoder"].items()
+)
+
+
+def dedup_model(wildcards):
+    """The trained autoencoder, when the method needs one."""
+    if config["dedup"]["method"] == "autoencoder":
+        return f"results/{wildcards.dataset}/dedup/autoencoder.pt"
+    return []
+
+
+rule dedup_train:
+    input:
+        images=lambda w: table_parts(w.dataset, ".npy"),
+    output:
+        model="results/{dataset}/dedup/autoencoder.pt",
+        record="results/{dataset}/dedup/autoencoder.json",
+    params:
+        table_dir="results/{dataset}/images",
+        parts=lambda w: config["datasets"][w.dataset]["partitions"],
+        seed=config["seed"],
+        options=AE_OPTIONS,
+    log:
+        "logs/{dataset}/dedup_train.log",
+    threads: 1  # the model is small; large datasets train on a GPU (cluster profile)
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../../envs/dedup.yaml"
+    shell:
+        "python -m dcgan dedup train {params.table_dir:q} --parts {params.parts} --model {output.model:q}"
+        " --threads {threads} --seed {params.seed} {params.options} 2> {log:q}"
+
+
+rule dedup_hash:
+    input:
+        images="results/{dataset}/images/part-{part}.npy",
+        model=dedup_model,
+    output:
+        "results/{dataset}/dedup/hashes/part-{part}.npy",
+    params:
+        table_dir="results/{dataset}/images",
+        part=lambda w: int(w.part),
+        method=config["dedup"]["method"],
+        model=lambda w, input: f"--model {input.model}" if input.model else "",
+    log:
+        "logs/{dataset}/dedup_hash/part-{part}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../../envs/dedup.yaml"
+    shell:
+        "python -m dcgan dedup hash {params.table_dir:q} --part {params.part} --out {output:q}"
+        " --method {params.method} {params.model} --threads {threads} 2> {log:q}"
+
+
+rule dedup_filter:
+    input:
+        hashes=lambda w: [f"results/{w.dataset}/dedup/hashes/part-{p}.npy" for p in part_ids(w.dataset)],
+        rows=lambda w: table_parts(w.dataset, ".tsv"),
+    output:
+        duplicates="results/{dataset}/dedup/duplicates.tsv",
+        stats="results/{dataset}/dedup/stats.json",
+        gallery="results/{dataset}/dedup/gallery.png",
+        largest="results/{dataset}/dedup/largest.png",
+    params:
+        table_dir="results/{dataset}/images",
+        parts=lambda w: config["datasets"][w.dataset]["partitions"],
+        method=config["dedup"]["method"],
+        radius=config["dedup"]["radius"],
+        seed=config["seed"],
+    log:
+        "logs/{dataset}/dedup_filter.log",
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/dedup.yaml"
+    shell:
+        "python -m dcgan dedup filter {params.table_dir:q} --parts {params.parts} --hashes results/{wildcards.dataset}/dedup/hashes"
+        " --out-dir results/{wildcards.dataset}/dedup --method {params.method} --radius {params.radius} --seed {params.seed} 2> {log:q}"
+
+
+def dedup_outputs(dataset):
+    return [f"results/{dataset}/dedup/{name}" for name in ("duplicates.tsv", "stats.json", "gallery.png", "largest.png")]

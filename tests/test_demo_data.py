@@ -109,3 +109,12 @@ def test_web_images_and_face_truth(demo):
             assert 0 <= x and 0 <= y and x + w <= info["width"] + 0.01 and y + h <= info["height"] + 0.01
             n_faces += 1
     assert n_faces >= len(truth["images"])  # most images hold one face or more
+
+
+def test_asking_for_more_distinct_images_than_the_photos_hold_is_an_error(tmp_path, monkeypatch):
+    from dcgan.demo import lsun_lmdb, photos
+
+    monkeypatch.setattr(photos, "PHOTOS", photos.PHOTOS[:1])
+    monkeypatch.setattr(lsun_lmdb, "MAX_ATTEMPTS", 300)
+    with pytest.raises(ValueError, match="distinct images and no more: ask for fewer entries"):
+        lsun_lmdb.make_lsun_lmdb(tmp_path / "db", entries=3000, seed=0)

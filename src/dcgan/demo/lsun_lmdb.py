@@ -3,8 +3,8 @@
 Format as in LSUN's bedroom_train_lmdb: 40-character lowercase hex ASCII keys; values are encoded
 images with the shorter side 256, JPEG quality 75 (here also some WebP and a few PNG values).
 
-Distinct images are windows of the package photos under one of twelve variants (mirror x six
-colour permutations, or six tints for grey photos); two windows of the same photo and variant
+Distinct images are windows of the package photos under one of 24 variants (mirrored or not, upside
+down or not, x six colour permutations, or six tints for grey photos); two windows of the same photo and variant
 overlap by IoU < 0.4, so distinct images are truly distinct. Near-duplicate groups copy a distinct
 image by exact bytes, re-encoding, down-and-up rescaling, a small border crop or a brightness change.
 """
@@ -44,9 +44,15 @@ class _Window:
         return inter / (self.w * self.h + other.w * other.h - inter)
 
 
+VARIANTS = 24  # mirrored left-right x upside down x six colour permutations (or tints for grey photos)
+MAX_ATTEMPTS = 5000  # consecutive rejected windows before giving up
+
+
 def variant(image: np.ndarray, index: int, grey: bool) -> np.ndarray:
-    """Variant 0..11 of an image: mirrored for index >= 6, then a channel permutation (a tint if grey)."""
-    out = image[:, ::-1] if index >= 6 else image
+    """Variant 0..23 of an image: mirrored for index % 12 >= 6, upside down for index >= 12, then a
+    channel permutation (a tint if grey)."""
+    out = image[:, ::-1] if index % 12 >= 6 else image
+    out = out[::-1] if index >= 12 else out
     colour = index % 6
     if grey:
         return np.clip(out * np.array(_TINTS[colour], np.float32), 0, 255).astype(np.uint8)
@@ -62,15 +68,15 @@ class _DistinctImages:
 
     def draw(self) -> np.ndarray:
         rng = self.rng
-        while True:
+        for _ in range(MAX_ATTEMPTS):
             photo = photos.PHOTOS[rng.integers(len(photos.PHOTOS))]
-            index = int(rng.integers(12))
+            index = int(rng.integers(VARIANTS))
             image = photos.load(photo)
             height, width = image.shape[:2]
             aspect = rng.uniform(1.0, 1.78)
             landscape = rng.random() < 0.75
             max_short = min(height, width / aspect) if landscape else min(width, height / aspect)
-            short = int(rng.uniform(0.4, 1.0) * max_short)
+            short = int(rng.uniform(0.25, 1.0) * max_short)
             if short < 96:
                 continue
             w, h = (round(short * aspect), short) if landscape else (short, round(short * aspect))
@@ -81,9 +87,12 @@ class _DistinctImages:
                 continue
             taken.append(window)
             # The window of the variant is the variant of the mirrored window: crop first, it is cheaper.
-            x = width - window.x - w if index >= 6 else window.x
-            crop = image[window.y : window.y + h, x : x + w]
+            x = width - window.x - w if index % 12 >= 6 else window.x
+            y = height - window.y - h if index >= 12 else window.y
+            crop = image[y : y + h, x : x + w]
             return variant(resize_to_short(crop, SHORT_SIDE), index, photos.is_grey(photo))
+        made = sum(len(t) for t in self.taken.values())
+        raise ValueError(f"the demo photos gave {made} distinct images and no more: ask for fewer entries")
 
 
 def _copy(base_bytes: bytes, transform: str, rng: np.random.Generator) -> bytes:

@@ -16,7 +16,7 @@ import numpy as np
 
 from dcgan.demo import photos
 from dcgan.demo.encode import encode
-from dcgan.demo.lsun_lmdb import variant
+from dcgan.demo.lsun_lmdb import VARIANTS, variant
 
 REGION_SCALE = 2.2  # head-and-shoulders region side / face box side
 FOLDERS = ("", "people", "people/2015", "misc", "misc/archive/old")
@@ -61,7 +61,7 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
     y0 = int(rng.integers(resized.shape[0] - height + 1))
     x0 = int(rng.integers(resized.shape[1] - width + 1))
     crop = resized[y0 : y0 + height, x0 : x0 + width]
-    return variant(crop, int(rng.integers(12)), photos.is_grey(photo)).astype(np.float32)
+    return variant(crop, int(rng.integers(VARIANTS)), photos.is_grey(photo)).astype(np.float32)
 
 
 def _overlaps(a, b) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from dcgan.errors import UserError
@@ -49,12 +50,9 @@ def _list_images(args: argparse.Namespace) -> None:
 
 
 def _detect_faces(args: argparse.Namespace) -> None:
-    from dataclasses import fields
-
     from dcgan.faces import FaceSettings, detect_part
 
-    settings = FaceSettings(**{f.name: getattr(args, f.name) for f in fields(FaceSettings)})
-    meta = detect_part(args.inputs, args.table_dir, part=args.part, parts=args.parts, settings=settings)
+    meta = detect_part(args.inputs, args.table_dir, part=args.part, parts=args.parts, settings=_settings(FaceSettings, args))
     print(f"part {args.part}/{args.parts}: {meta['faces']} faces from {meta['source_images']} files, {meta['rejects']} rejects")
 
 
@@ -66,13 +64,10 @@ def _face_report(args: argparse.Namespace) -> None:
 
 
 def _dedup_train(args: argparse.Namespace) -> None:
-    from dataclasses import fields
-
     from dcgan.dedup.autoencoder import AutoencoderSettings
     from dcgan.dedup.stages import train_stage
 
-    settings = AutoencoderSettings(**{f.name: getattr(args, f.name) for f in fields(AutoencoderSettings)})
-    meta = train_stage(args.table_dir, args.parts, args.model, settings, threads=args.threads)
+    meta = train_stage(args.table_dir, args.parts, args.model, _settings(AutoencoderSettings, args), threads=args.threads)
     print(f"autoencoder trained on {meta['images']} images ({meta['device']}), final loss {meta['losses'][-1]}")
 
 
@@ -105,6 +100,21 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _add_settings(parser: argparse.ArgumentParser, defaults, choices: dict | None = None) -> None:
+    """One --option per field of a settings dataclass, with its default (booleans: --x / --no-x)."""
+    for name, value in vars(defaults).items():
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        else:
+            parser.add_argument(flag, type=type(value), default=value, choices=(choices or {}).get(name))
+
+
+def _settings(cls, args: argparse.Namespace):
+    """The settings dataclass `cls` from the parsed options that _add_settings made."""
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcgan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="<stage>")
@@ -135,25 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from dcgan.faces import FaceSettings
 
-    defaults = FaceSettings()
     p = sub.add_parser("detect-faces", help="one slice of the image list -> one image-table part of face crops")
     p.add_argument("inputs", help="the list written by list-images")
     p.add_argument("table_dir", help="image-table folder; writes part-XXXX.{npy,tsv,rejects.tsv,json}")
     p.add_argument("--part", type=_non_negative, default=0)
     p.add_argument("--parts", type=_positive, default=1)
-    p.add_argument("--detector", choices=("haar", "yunet"), default=defaults.detector)
-    p.add_argument("--yunet-model", default=defaults.yunet_model, help="YuNet ONNX file (--detector yunet)")
-    p.add_argument("--scale-factor", type=float, default=defaults.scale_factor)
-    p.add_argument("--min-neighbors", type=_non_negative, default=defaults.min_neighbors)
-    p.add_argument("--equalize", action="store_true", help="histogram-equalise before Haar detection")
-    p.add_argument("--min-score", type=float, default=defaults.min_score)
-    p.add_argument("--detect-max-side", type=_positive, default=defaults.detect_max_side)
-    p.add_argument("--detect-face-px", type=_positive, default=defaults.detect_face_px)
-    p.add_argument("--min-face-size", type=_positive, default=defaults.min_face_size)
-    p.add_argument("--max-faces", type=_positive, default=defaults.max_faces)
-    p.add_argument("--margin", type=float, default=defaults.margin)
-    p.add_argument("--border", choices=("shift", "skip"), default=defaults.border)
-    p.add_argument("--image-size", type=_positive, default=defaults.image_size)
+    _add_settings(p, FaceSettings(), {"detector": ("haar", "yunet"), "border": ("shift", "skip")})
     p.set_defaults(run=_detect_faces)
 
     p = sub.add_parser("face-report", help="detections.tsv and contact sheets of a face crop set")
@@ -169,17 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     dedup = sub.add_parser("dedup", help="near-duplicate removal: train | hash | filter").add_subparsers(
         dest="step", required=True, metavar="<step>")
-    ae = AutoencoderSettings()
     p = dedup.add_parser("train", help="train the hash autoencoder on an image table")
     p.add_argument("table_dir")
     p.add_argument("--parts", type=_positive, required=True)
     p.add_argument("--model", required=True, help="weights file to write (.pt; a .json record beside it)")
     p.add_argument("--threads", type=_positive, default=1)
-    for name, value in vars(ae).items():
-        if isinstance(value, bool):
-            p.add_argument(f"--{name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=value)
-        else:
-            p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    _add_settings(p, AutoencoderSettings())
     p.set_defaults(run=_dedup_train)
 
     p = dedup.add_parser("hash", help="hash one image-table part")

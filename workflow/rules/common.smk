@@ -1,5 +1,7 @@
 # Helpers shared by the rule files: datasets by source, parts, and the stage outputs.
 
+import shlex
+
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_-]+",
@@ -31,3 +33,15 @@ def table_parts(dataset, suffix):
 
 def table_summary(dataset):
     return f"results/{dataset}/images/table.json"
+
+
+def cli_options(settings):
+    """A config section as `dcgan` options: --key value, booleans as --key / --no-key."""
+    options = []
+    for key, value in settings.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            options.append(flag if value else "--no-" + key.replace("_", "-"))
+        else:
+            options.append(f"{flag} {shlex.quote(str(value))}")
+    return " ".join(options)

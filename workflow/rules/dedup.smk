@@ -1,12 +1,6 @@
 # Stage 2: near-duplicate removal. The paper's autoencoder semantic hash (or phash, the baseline):
 # dedup_train -> dedup_hash (one job per image-table part) -> dedup_filter.
 
-AE_OPTIONS = " ".join(
-    f"--{key.replace('_', '-')} {value!r}" if not isinstance(value, bool) else f"--{'' if value else 'no-'}{key.replace('_', '-')}"
-    for key, value in config["dedup"]["autoencoder"].items()
-)
-
-
 def dedup_model(wildcards):
     """The trained autoencoder, when the method needs one."""
     if config["dedup"]["method"] == "autoencoder":
@@ -24,7 +18,7 @@ rule dedup_train:
         table_dir="results/{dataset}/images",
         parts=lambda w: config["datasets"][w.dataset]["partitions"],
         seed=config["seed"],
-        options=AE_OPTIONS,
+        options=cli_options(config["dedup"]["autoencoder"]),
     log:
         "logs/{dataset}/dedup_train.log",
     threads: 1  # the model is small; large datasets train on a GPU (cluster profile)

@@ -1,29 +1,5 @@
 # Stage 3: web images -> face crops (an image table like the LSUN one), one job per slice of the sorted list.
 
-FACE_FLAGS = {
-    "detector": "--detector",
-    "yunet_model": "--yunet-model",
-    "scale_factor": "--scale-factor",
-    "min_neighbors": "--min-neighbors",
-    "min_score": "--min-score",
-    "detect_max_side": "--detect-max-side",
-    "detect_face_px": "--detect-face-px",
-    "min_face_size": "--min-face-size",
-    "max_faces": "--max-faces",
-    "margin": "--margin",
-    "border": "--border",
-}
-
-
-def face_options():
-    """The config's `faces` settings as detect-faces command-line options."""
-    settings = config["faces"]
-    options = [f"{flag} {settings[key]!r}" for key, flag in FACE_FLAGS.items() if settings[key] != ""]
-    if settings["equalize"]:
-        options.append("--equalize")
-    return " ".join(options)
-
-
 rule list_images:
     input:
         lambda w: dataset_config(w)["images"],
@@ -51,7 +27,7 @@ rule detect_faces:
         part=lambda w: int(w.part),
         parts=lambda w: dataset_config(w)["partitions"],
         image_size=config["image_size"],
-        options=face_options(),
+        options=cli_options(config["faces"]),
     log:
         "logs/{dataset}/detect_faces/part-{part}.log",
     threads: 1

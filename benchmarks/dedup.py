@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dcgan.dedup import autoencoder
+from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.dedup.grouping import find_groups
 from dcgan.dedup.scoring import score
 from dcgan.dedup.stages import make_hasher, train_stage
@@ -59,7 +59,7 @@ def main() -> None:
         keys = [r["key"] for r in read_tsv(part_prefix(tmp / "images", 0).with_suffix(".tsv"))]
         images = np.load(part_prefix(tmp / "images", 0).with_suffix(".npy"))
         start = time.perf_counter()
-        train_stage(tmp / "images", 1, tmp / "ae.pt", autoencoder.AutoencoderSettings())
+        train_stage(tmp / "images", 1, tmp / "ae.pt", AutoencoderSettings())
         train_seconds = time.perf_counter() - start
         rows = []
         for method in ("autoencoder", "phash"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dcgan.dedup import autoencoder
+from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.dedup.grouping import find_groups, hamming
 from dcgan.dedup.inputs import downsample, to_vectors
 from dcgan.dedup.scoring import score
@@ -14,7 +15,7 @@ from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.extract import extract_part
 from dcgan.files import read_tsv
 
-FAST = autoencoder.AutoencoderSettings(epochs=3, min_steps=0)
+FAST = AutoencoderSettings(epochs=3, min_steps=0)
 
 
 def brute_force_groups(codes: np.ndarray, radius: int) -> set[frozenset]:

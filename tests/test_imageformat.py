@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from conftest import photo_rgb, pil_bytes

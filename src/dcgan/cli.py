@@ -64,7 +64,7 @@ def _face_report(args: argparse.Namespace) -> None:
 
 
 def _dedup_train(args: argparse.Namespace) -> None:
-    from dcgan.dedup.autoencoder import AutoencoderSettings
+    from dcgan.dedup.settings import AutoencoderSettings
     from dcgan.dedup.stages import train_stage
 
     meta = train_stage(args.table_dir, args.parts, args.model, _settings(AutoencoderSettings, args), threads=args.threads)
@@ -161,8 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_face_report)
 
-    from dcgan.dedup.autoencoder import AutoencoderSettings
-    from dcgan.dedup.stages import METHODS
+    from dcgan.dedup.settings import METHODS, AutoencoderSettings
 
     dedup = sub.add_parser("dedup", help="near-duplicate removal: train | hash | filter").add_subparsers(
         dest="step", required=True, metavar="<step>")

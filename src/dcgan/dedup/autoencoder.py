@@ -4,7 +4,7 @@ autoencoder on 32x32 downsampled centre crops; code bit = ReLU activation > thre
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -12,24 +12,11 @@ import torch
 from torch import nn
 
 from dcgan.dedup.inputs import downsample, part_images, to_vectors
+from dcgan.dedup.settings import AutoencoderSettings
+from dcgan.files import atomic_path
 from dcgan.progress import progress
 
 INPUT = 32 * 32 * 3
-
-
-@dataclass(frozen=True)
-class AutoencoderSettings:
-    bits: int = 128  # code units, one hash bit each (paper: 128)
-    noise_std: float = 0.2  # denoising: Gaussian input corruption, in units of the input range
-    dropout: float = 0.2  # dropout on the code layer while training
-    epochs: int = 30
-    min_steps: int = 1000  # more epochs on small datasets, so training always takes this many steps
-    batch_size: int = 64
-    lr: float = 1e-3
-    threshold: float = 0.0  # bit = activation > threshold (paper: binarised by thresholding)
-    normalize: bool = True  # per-image contrast stretch of the input (beyond the paper)
-    signed: bool = True  # input in [-1, 1] (centred: with [0, 1] short runs collapse to one code)
-    seed: int = 0
 
 
 class HashAutoencoder(nn.Module):
@@ -69,12 +56,12 @@ def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, c
     epochs = max(settings.epochs, -(-settings.min_steps // max(steps_per_epoch, 1)))
     cache = {} if total <= chunk else None  # a small table is prepared once, not every epoch
     bar = progress(total=total * epochs, desc="dedup train")
-    for epoch in range(epochs):
+    for _ in range(epochs):
         epoch_loss, seen = 0.0, 0
         for part in rng.permutation(parts):
             images = part_images(table_dir, int(part))
-            starts = list(range(0, sizes[part], chunk))
-            for start in rng.permutation(starts) if starts else []:
+            starts = np.arange(0, sizes[part], chunk)
+            for start in rng.permutation(starts):
                 x = cache.get((part, start)) if cache is not None else None
                 if x is None:
                     small = downsample(np.asarray(images[start : start + chunk]))
@@ -107,8 +94,6 @@ def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, c
 
 
 def save(model: HashAutoencoder, settings: AutoencoderSettings, path: str | Path) -> None:
-    from dcgan.files import atomic_path
-
     with atomic_path(path) as tmp:
         torch.save({"state_dict": model.state_dict(), "settings": asdict(settings)}, tmp)
 

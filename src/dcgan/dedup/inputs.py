@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -14,6 +15,8 @@ SIDE = 32
 def downsample(images: np.ndarray) -> np.ndarray:
     """(N, S, S, 3) uint8 table images -> (N, 32, 32, 3) uint8 by area averaging (2x2 means for S = 64)."""
     n, s = images.shape[:2]
+    if n == 0:
+        return np.zeros((0, SIDE, SIDE, 3), np.uint8)
     if s % SIDE == 0:
         f = s // SIDE
         blocks = np.asarray(images, dtype=np.float32).reshape(n, SIDE, f, SIDE, f, 3).mean(axis=(2, 4))

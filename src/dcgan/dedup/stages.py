@@ -14,16 +14,14 @@ from dcgan.dedup import autoencoder, phash
 from dcgan.dedup.gallery import group_sheet
 from dcgan.dedup.grouping import find_groups, hamming
 from dcgan.dedup.inputs import downsample, part_images
+from dcgan.dedup.settings import METHODS, AutoencoderSettings
 from dcgan.errors import UserError
 from dcgan.files import atomic_path, read_tsv, write_json, write_tsv
 from dcgan.progress import progress
 from dcgan.provenance import record
 from dcgan.table import part_prefix
 
-METHODS = ("autoencoder", "phash")
-
-
-def train_stage(table_dir: str | Path, parts: int, model_path: str | Path, settings: autoencoder.AutoencoderSettings,
+def train_stage(table_dir: str | Path, parts: int, model_path: str | Path, settings: AutoencoderSettings,
                 threads: int = 1) -> dict:
     """Train the hash autoencoder on the dataset's image table; save weights and a provenance record."""
     torch.set_num_threads(threads)

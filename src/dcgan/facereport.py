@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dcgan.files import read_tsv, write_bytes, write_tsv
+from dcgan.files import write_bytes, write_tsv
 from dcgan.imageops import decode
-from dcgan.table import part_prefix
+from dcgan.table import TableImages, part_prefix, read_part
 from dcgan.webimages import read_list
 
 SHEET_TILE = 240
@@ -33,17 +33,13 @@ def face_report(table_dir: str | Path, parts: int, inputs_list: str | Path, out_
     """Write out_dir/detections.tsv (every kept box, original pixels), out_dir/faces/crops.png and
     out_dir/faces/detections.png."""
     out_dir = Path(out_dir)
-    rows, arrays = [], []
-    for part in range(parts):
-        prefix = part_prefix(table_dir, part)
-        rows += read_tsv(prefix.with_suffix(".tsv"))
-        arrays.append(np.load(prefix.with_suffix(".npy"), mmap_mode="r"))
+    rows = [row for part in range(parts) for row in read_part(part_prefix(table_dir, part))[1]]
     write_tsv(out_dir / "detections.tsv", ("image", "x", "y", "w", "h", "score"),
               [(r["source"], r["x"], r["y"], r["w"], r["h"], r["score"]) for r in rows])
     rng = np.random.default_rng(seed)
-    all_crops = [a[i] for a in arrays for i in range(len(a))]
+    all_crops = TableImages(table_dir, parts)
     picked = sorted(rng.choice(len(all_crops), min(crops, len(all_crops)), replace=False))
-    tiles = [cv2.resize(np.asarray(all_crops[i]), (96, 96), interpolation=cv2.INTER_NEAREST) for i in picked]
+    tiles = [cv2.resize(all_crops[int(i)], (96, 96), interpolation=cv2.INTER_NEAREST) for i in picked]
     write_bytes(out_dir / "faces" / "crops.png", _png(_grid(tiles, 8, 100)))
 
     root, _ = read_list(inputs_list)

@@ -119,5 +119,20 @@ def read_part(prefix: str | Path) -> tuple[np.ndarray, list[dict[str, str]]]:
     return images, rows
 
 
+class TableImages:
+    """Every part's images of a table as one indexable sequence (memory maps: nothing read until used)."""
+
+    def __init__(self, table_dir: str | Path, parts: int):
+        self._parts = [np.load(part_prefix(table_dir, p).with_suffix(".npy"), mmap_mode="r") for p in range(parts)]
+        self._offsets = np.cumsum([0] + [len(a) for a in self._parts])
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        part = int(np.searchsorted(self._offsets, index, side="right")) - 1
+        return np.asarray(self._parts[part][index - self._offsets[part]])
+
+
 def read_rejects(prefix: str | Path) -> list[dict[str, str]]:
     return read_tsv(Path(prefix).with_suffix(".rejects.tsv"))

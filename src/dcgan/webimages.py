@@ -33,8 +33,8 @@ def list_images(source: str | Path) -> tuple[Path, list[str]]:
 def write_list(source: str | Path, out: str | Path) -> int:
     """Write the sorted input list (root on the first line, then one relative path a line)."""
     root, paths = list_images(source)
-    if any("\n" in p or "\t" in p for p in paths):
-        bad = next(p for p in paths if "\n" in p or "\t" in p)
+    bad = next((p for p in paths if "\n" in p or "\t" in p), None)
+    if bad is not None:
         raise UserError(f"file name with a tab or newline is not supported: {bad!r}")
     write_bytes(out, ("\n".join([str(root)] + paths) + "\n").encode())
     return len(paths)

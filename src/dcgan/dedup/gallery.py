@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -30,19 +30,20 @@ def _caption(text: str, width: int) -> np.ndarray:
 
 def group_sheet(
     groups: Sequence[np.ndarray],
-    image_of: Callable[[int], np.ndarray],
+    images: Sequence[np.ndarray],
     title: str,
     path: str | Path,
     *,
     columns: int = 8,
 ) -> None:
-    """Write a PNG: a title, then one row per group (kept image green, removed ones red)."""
+    """Write a PNG: a title, then one row per group of indices into `images` (kept image green, removed
+    ones red)."""
     width = columns * (TILE + 2 * PAD)
     rows = [_caption(title, width)]
     if not groups:
         rows.append(_caption("no collision groups: nothing was removed", width))
     for group in groups:
-        tiles = [_tile(image_of(int(i)), KEPT if n == 0 else REMOVED) for n, i in enumerate(group[:columns])]
+        tiles = [_tile(images[int(i)], KEPT if n == 0 else REMOVED) for n, i in enumerate(group[:columns])]
         row = np.full((TILE + 2 * PAD, width, 3), 255, np.uint8)
         row[:, : len(tiles) * (TILE + 2 * PAD)] = np.hstack(tiles)
         if len(group) > columns:

@@ -19,7 +19,8 @@ from dcgan.errors import UserError
 from dcgan.files import atomic_path, read_tsv, write_json, write_tsv
 from dcgan.progress import progress
 from dcgan.provenance import record
-from dcgan.table import part_prefix
+from dcgan.table import TableImages, part_prefix
+
 
 def train_stage(table_dir: str | Path, parts: int, model_path: str | Path, settings: AutoencoderSettings,
                 threads: int = 1) -> dict:
@@ -72,12 +73,8 @@ def filter_stage(table_dir: str | Path, parts: int, hash_dir: str | Path, out_di
     which is LMDB key order) and list the rest in duplicates.tsv; write stats.json and two galleries."""
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    keys, codes, offsets = [], [], [0]
-    for part in range(parts):
-        keys += [row["key"] for row in read_tsv(part_prefix(table_dir, part).with_suffix(".tsv"))]
-        codes.append(np.load(Path(hash_dir) / f"part-{part:04d}.npy"))
-        offsets.append(offsets[-1] + len(codes[-1]))
-    codes = np.concatenate(codes) if codes else np.zeros((0, 16), np.uint8)
+    keys = [row["key"] for part in range(parts) for row in read_tsv(part_prefix(table_dir, part).with_suffix(".tsv"))]
+    codes = np.concatenate([np.load(Path(hash_dir) / f"part-{part:04d}.npy") for part in range(parts)])
     if len(codes) != len(keys):
         raise UserError(f"{hash_dir}: {len(codes)} hashes for {len(keys)} table rows; rerun dedup_hash")
     nbits = phash.BITS if method == "phash" else codes.shape[1] * 8
@@ -86,15 +83,12 @@ def filter_stage(table_dir: str | Path, parts: int, hash_dir: str | Path, out_di
     rows.sort(key=lambda r: r[0])
     write_tsv(out_dir / "duplicates.tsv", ("key", "duplicate_of", "distance"), rows)
 
-    def image_of(index: int) -> np.ndarray:
-        part = int(np.searchsorted(offsets, index, side="right")) - 1
-        return np.asarray(part_images(table_dir, part)[index - offsets[part]])
-
+    images = TableImages(table_dir, parts)
     rng = np.random.default_rng(seed)
     sample = [groups[i] for i in sorted(rng.choice(len(groups), min(gallery_groups, len(groups)), replace=False))]
     largest = sorted(groups, key=len, reverse=True)[:gallery_groups]
-    group_sheet(sample, image_of, f"{method} r={radius}: {len(sample)} of {len(groups)} groups at random", out_dir / "gallery.png")
-    group_sheet(largest, image_of, f"{method} r={radius}: the {len(largest)} largest groups", out_dir / "largest.png")
+    group_sheet(sample, images, f"{method} r={radius}: {len(sample)} of {len(groups)} groups at random", out_dir / "gallery.png")
+    group_sheet(largest, images, f"{method} r={radius}: the {len(largest)} largest groups", out_dir / "largest.png")
     removed = len(rows)
     stats = record(
         "dedup_filter",

@@ -35,6 +35,7 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/faces.smk"
 include: "workflow/rules/dedup.smk"
+include: "workflow/rules/shards.smk"
 
 _missing = missing_inputs(config, demo_made_paths())
 if _missing:
@@ -47,4 +48,5 @@ rule all:
         [table_summary(d) for d in datasets("lsun") + datasets("faces")],
         [face_outputs(d) for d in datasets("faces")],
         [dedup_outputs(d) for d in datasets("lsun") + datasets("faces")],
+        [f"results/{d}/shards" for d in datasets("lsun") + datasets("faces")],
         demo_outputs(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -41,7 +42,7 @@ def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dic
 def test_dry_run_of_all_plans_every_stage(tmp_path):
     jobs = run_workflow(tmp_path, ["all"], dryrun=True)
     stages = ["all", "demo_data", "list_images", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2
-    stages += ["image_table", "dedup_train", "dedup_filter"] * 2 + ["dedup_hash"] * 6
+    stages += ["image_table", "dedup_train", "dedup_filter", "shards"] * 2 + ["dedup_hash"] * 6
     assert jobs == sorted(stages)
     assert not (tmp_path / "results").exists()  # a dry run makes nothing
 
@@ -90,16 +91,24 @@ def test_demo_faces_stage_runs_for_real(small_run):
     assert (small_run / "results/faces/faces/crops.png").stat().st_size > 0
 
 
-def test_second_run_does_nothing_and_forcerun_dedup_train_reruns_only_dedup(small_run):
+def test_second_run_does_nothing_and_forcerun_dedup_train_reruns_only_what_follows(small_run):
     assert run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO) == []
     jobs = run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO, forcerun=frozenset({"dedup_train"}))
-    assert set(jobs) == {"all", "dedup_train", "dedup_hash", "dedup_filter"}
+    assert set(jobs) == {"all", "dedup_train", "dedup_hash", "dedup_filter", "shards"}
 
 
-def test_retraining_dedup_gives_identical_decisions(small_run):
-    before = {d: (small_run / f"results/{d}/dedup/duplicates.tsv").read_bytes() for d in ("bedroom", "faces")}
+def deterministic_outputs(workdir: Path) -> dict[str, bytes]:
+    """Dedup decisions and shard files of both demo datasets."""
+    paths = [workdir / f"results/{d}/dedup/duplicates.tsv" for d in ("bedroom", "faces")]
+    paths += sorted(workdir.glob("results/*/shards/*.tar")) + sorted(workdir.glob("results/*/shards/manifest.tsv"))
+    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).digest() for p in paths}
+
+
+def test_retraining_dedup_gives_identical_decisions_and_shards(small_run):
+    before = deterministic_outputs(small_run)
+    assert len(before) > 4
     run_workflow(small_run, ["all"], dryrun=False, config=SMALL_DEMO, forcerun=frozenset({"dedup_train"}))
-    assert {d: (small_run / f"results/{d}/dedup/duplicates.tsv").read_bytes() for d in before} == before
+    assert deterministic_outputs(small_run) == before
     stats = json.loads((small_run / "results/bedroom/dedup/stats.json").read_text())
     assert stats["images"] > 0 and stats["settings"]["radius"] == 0
 

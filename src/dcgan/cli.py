@@ -86,6 +86,21 @@ def _dedup_filter(args: argparse.Namespace) -> None:
     print(f"{args.table_dir}: {stats['message']} among {stats['images']} images")
 
 
+def _shards(args: argparse.Namespace) -> None:
+    from dcgan.shards import ShardSettings, write_shards
+
+    meta = write_shards(args.table_dir, args.parts, args.duplicates, args.out, dataset=args.dataset,
+                        settings=_settings(ShardSettings, args))
+    print(f"{args.out}: {meta['images']} images in {meta['shards']} shards ({meta['removed']} duplicates left out)")
+
+
+def _verify_shards(args: argparse.Namespace) -> None:
+    from dcgan.shards import verify_shards
+
+    found = verify_shards(args.shard_dir)
+    print(f"{args.shard_dir}: {found['shards']} shards, {found['samples']} samples, all match manifest.tsv and index.json")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -191,6 +206,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radius", type=_non_negative, default=0, help="Hamming radius (0: exact collisions)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_dedup_filter)
+
+    from dcgan.shards import FORMATS, ShardSettings
+
+    p = sub.add_parser("shards", help="image table minus duplicates -> shuffled WebDataset shards")
+    p.add_argument("table_dir")
+    p.add_argument("--parts", type=_positive, required=True)
+    p.add_argument("--duplicates", required=True, help="duplicates.tsv written by dedup filter")
+    p.add_argument("--out", required=True, help="shard folder to write (replaced whole)")
+    p.add_argument("--dataset", required=True, help="dataset name: shard file prefix and sample metadata")
+    _add_settings(p, ShardSettings(), {"format": tuple(FORMATS)})
+    p.set_defaults(run=_shards)
+
+    p = sub.add_parser("verify-shards", help="check a shard folder against its manifest.tsv and index.json")
+    p.add_argument("shard_dir")
+    p.set_defaults(run=_verify_shards)
 
     p = sub.add_parser("table-summary", help="count a dataset's image table and its rejects")
     p.add_argument("table_dir")

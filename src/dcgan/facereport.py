@@ -7,25 +7,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dcgan.files import write_bytes, write_tsv
-from dcgan.imageops import decode
+from dcgan.files import write_tsv
+from dcgan.imageops import decode, tile_grid, write_png
 from dcgan.table import TableImages, part_prefix, read_part
 from dcgan.webimages import read_list
 
 SHEET_TILE = 240
-
-
-def _png(rgb: np.ndarray) -> bytes:
-    return cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
-
-
-def _grid(tiles: list[np.ndarray], columns: int, tile: int) -> np.ndarray:
-    rows = -(-max(len(tiles), 1) // columns)
-    sheet = np.full((rows * tile, columns * tile, 3), 255, np.uint8)
-    for i, t in enumerate(tiles):
-        r, c = divmod(i, columns)
-        sheet[r * tile : r * tile + t.shape[0], c * tile : c * tile + t.shape[1]] = t
-    return sheet
 
 
 def face_report(table_dir: str | Path, parts: int, inputs_list: str | Path, out_dir: str | Path, *, seed: int = 0,
@@ -40,7 +27,7 @@ def face_report(table_dir: str | Path, parts: int, inputs_list: str | Path, out_
     all_crops = TableImages(table_dir, parts)
     picked = sorted(rng.choice(len(all_crops), min(crops, len(all_crops)), replace=False))
     tiles = [cv2.resize(all_crops[int(i)], (96, 96), interpolation=cv2.INTER_NEAREST) for i in picked]
-    write_bytes(out_dir / "faces" / "crops.png", _png(_grid(tiles, 8, 100)))
+    write_png(out_dir / "faces" / "crops.png", tile_grid(tiles, 8, 100))
 
     root, _ = read_list(inputs_list)
     by_image: dict[str, list] = {}
@@ -55,5 +42,5 @@ def face_report(table_dir: str | Path, parts: int, inputs_list: str | Path, out_
         for x, y, w, h in by_image[name]:
             cv2.rectangle(small, (round(x * scale), round(y * scale)), (round((x + w) * scale), round((y + h) * scale)), (40, 220, 60), 2)
         tiles.append(small)
-    write_bytes(out_dir / "faces" / "detections.png", _png(_grid(tiles, 4, SHEET_TILE + 4)))
+    write_png(out_dir / "faces" / "detections.png", tile_grid(tiles, 4, SHEET_TILE + 4))
     return len(rows)

@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 
+def _default_mode(kind: int) -> int:
+    """The mode a plain open()/mkdir() would give (mkstemp/mkdtemp make 0600/0700 ones)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return kind & ~umask
+
+
+FILE_MODE, DIR_MODE = _default_mode(0o666), _default_mode(0o777)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds."""
@@ -19,6 +29,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp)
+    tmp.chmod(FILE_MODE)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -78,3 +78,34 @@ def decode_square(data: bytes, *, size: int, min_side: int, reduced: bool = True
     """decode() then centre_square(): (RGB size x size x 3 uint8, format, width, height)."""
     image, fmt, width, height = decode(data, size=size, min_side=min_side, reduced=reduced)
     return centre_square(image, size), fmt, width, height
+
+
+def encode(image: np.ndarray, fmt: str, quality: int = 75) -> bytes:
+    """Encode BGR pixels as jpeg, webp, png or bmp bytes."""
+    params = {
+        "jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],
+        "webp": [cv2.IMWRITE_WEBP_QUALITY, quality],
+        "png": [cv2.IMWRITE_PNG_COMPRESSION, 6],
+        "bmp": [],
+    }[fmt]
+    ok, buf = cv2.imencode("." + ("jpg" if fmt == "jpeg" else fmt), image, params)
+    if not ok:
+        raise RuntimeError(f"could not encode {fmt}")
+    return buf.tobytes()
+
+
+def write_png(path, rgb: np.ndarray) -> None:
+    """Write RGB pixels as a PNG, atomically."""
+    from dcgan.files import write_bytes
+
+    write_bytes(path, encode(np.ascontiguousarray(rgb[..., ::-1]), "png"))
+
+
+def tile_grid(tiles, columns: int, cell: int) -> np.ndarray:
+    """RGB tiles (each at most cell x cell) laid out row by row on white, `columns` to a row."""
+    rows = -(-max(len(tiles), 1) // columns)
+    sheet = np.full((rows * cell, columns * cell, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        sheet[r * cell : r * cell + tile.shape[0], c * cell : c * cell + tile.shape[1]] = tile
+    return sheet

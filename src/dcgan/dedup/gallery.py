@@ -8,7 +8,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from dcgan.files import write_bytes
+from dcgan.imageops import write_png
 
 TILE = 96
 PAD = 6
@@ -49,5 +49,4 @@ def group_sheet(
         if len(group) > columns:
             cv2.putText(row, f"+{len(group) - columns}", (width - 60, TILE), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2)
         rows.append(row)
-    ok, png = cv2.imencode(".png", cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
-    write_bytes(path, png.tobytes())
+    write_png(path, np.vstack(rows))

@@ -1,23 +1,9 @@
-"""Encoding helpers shared by the demo generators."""
+"""Decoding and resizing helpers shared by the demo generators."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
-
-
-def encode(image: np.ndarray, fmt: str, quality: int = 75) -> bytes:
-    """Encode BGR pixels as jpeg, webp, png or bmp bytes."""
-    params = {
-        "jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],
-        "webp": [cv2.IMWRITE_WEBP_QUALITY, quality],
-        "png": [cv2.IMWRITE_PNG_COMPRESSION, 6],
-        "bmp": [],
-    }[fmt]
-    ok, buf = cv2.imencode("." + ("jpg" if fmt == "jpeg" else fmt), image, params)
-    if not ok:
-        raise RuntimeError(f"could not encode {fmt}")
-    return buf.tobytes()
 
 
 def decode(data: bytes) -> np.ndarray:

@@ -20,7 +20,8 @@ import lmdb
 import numpy as np
 
 from dcgan.demo import photos
-from dcgan.demo.encode import decode, encode, resize_to_short
+from dcgan.demo.encode import decode, resize_to_short
+from dcgan.imageops import encode
 
 SHORT_SIDE = 256
 MAX_OVERLAP = 0.4

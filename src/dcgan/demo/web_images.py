@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from dcgan.demo import photos
-from dcgan.demo.encode import encode
+from dcgan.imageops import encode
 from dcgan.demo.lsun_lmdb import VARIANTS, variant
 
 REGION_SCALE = 2.2  # head-and-shoulders region side / face box side

@@ -1,0 +1,98 @@
+"""Training input throughput: our shard loader vs the ImageFolder way (one PNG per image, PIL decode).
+
+Builds a demo LMDB, extracts it into a 64x64 image table, writes the same images (a) as our WebDataset
+shards (JPEG q95) and (b) as one PNG file per image, then times one epoch of batches of 128 float NCHW
+tensors in [-1, 1] through each, with 1, 2 and 4 DataLoader workers, in one process:
+
+    python benchmarks/loader.py [--entries 6000] [--copies 4] [--workers 1 2 4]
+
+--copies writes every image that many times (under new keys) so an epoch is long enough to time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from dcgan.data import Loader
+from dcgan.demo.lsun_lmdb import make_lsun_lmdb
+from dcgan.extract import extract_part
+from dcgan.files import write_tsv
+from dcgan.shards import ShardSettings, write_shards
+from dcgan.table import PartWriter, part_prefix, read_part
+
+BATCH = 128
+
+
+class PngFolder(Dataset):
+    """The common way: a list of image files, PIL decode, to a float tensor per image."""
+
+    def __init__(self, paths: list[Path]):
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        image = np.array(Image.open(self.paths[index]).convert("RGB"))
+        return torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1.0
+
+
+def epoch_rate(batches) -> float:
+    started, count = time.perf_counter(), 0
+    for batch in batches:
+        images = batch.images if hasattr(batch, "images") else batch
+        count += len(images)
+    return count / (time.perf_counter() - started)
+
+
+def build(root: Path, entries: int, copies: int) -> tuple[Path, list[Path], int]:
+    make_lsun_lmdb(root / "lmdb", entries=entries, seed=0)
+    extract_part(root / "lmdb", root / "extracted")
+    images, rows = read_part(part_prefix(root / "extracted", 0))
+    with PartWriter(part_prefix(root / "images", 0), images.shape[1], ("key", "source", "width", "height")) as table:
+        for copy in range(copies):
+            for image, row in zip(images, rows):
+                table.add(image if copy % 2 == 0 else image[:, ::-1], (f"{row['key']}_{copy}", row["source"], row["width"], row["height"]))
+        table.finish("benchmark", {})
+    write_tsv(root / "duplicates.tsv", ("key", "duplicate_of", "distance"), [])
+    write_shards(root / "images", 1, root / "duplicates.tsv", root / "shards", dataset="bench", settings=ShardSettings(samples_per_shard=2000))
+    table_images, table_rows = read_part(part_prefix(root / "images", 0))
+    (root / "png").mkdir()
+    paths = []
+    for image, row in zip(table_images, table_rows):
+        path = root / "png" / f"{row['key']}.png"
+        cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1]))
+        paths.append(path)
+    return root / "shards", paths, len(table_rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=6000)
+    parser.add_argument("--copies", type=int, default=4)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        shards, paths, count = build(Path(tmp), args.entries, args.copies)
+        print(f"\n{count} images of 64x64, batch {BATCH}, {os.cpu_count()} CPUs; one epoch each")
+        print(f"{'workers':>7} {'PNG files + PIL (img/s)':>24} {'our shards (img/s)':>19} {'ratio':>6}")
+        for workers in args.workers:
+            baseline = DataLoader(PngFolder(paths), batch_size=BATCH, shuffle=True, num_workers=workers)
+            ours = Loader(shards, BATCH, workers=workers, shuffle_buffer=1000)
+            base_rate, our_rate = epoch_rate(baseline), epoch_rate(ours)
+            print(f"{workers:>7} {base_rate:>24,.0f} {our_rate:>19,.0f} {our_rate / base_rate:>5.1f}x")
+
+
+if __name__ == "__main__":
+    main()

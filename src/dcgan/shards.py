@@ -1,0 +1,172 @@
+"""Stage 4: a dataset's image table minus dedup's removals -> byte-identical WebDataset shards.
+
+The kept images are shuffled globally with the config seed and written with webdataset's TarWriter,
+a fixed number of samples per shard. Each sample is `__key__` (the table key), the image and a JSON
+record of where it came from. Beside the shards: `index.json` (the wids shard index), `manifest.tsv`
+(sha256 per shard) and `shards.json` (provenance). The folder is built under a temporary name and
+renamed into place, so a shard folder is always whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dcgan.errors import UserError
+from dcgan.files import DIR_MODE, read_tsv, write_json, write_tsv
+from dcgan.imageops import encode
+from dcgan.progress import progress
+from dcgan.provenance import record
+from dcgan.table import read_part, part_prefix
+
+FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}  # sample extension -> encoder format
+INDEX_KIND = "wids-shard-index-v1"
+_MTIME = 0  # constant member times: the same input gives the same bytes
+_BOX = ("x", "y", "w", "h")
+
+
+@dataclass(frozen=True)
+class ShardSettings:
+    samples_per_shard: int = 50000  # ~270 MB of 64x64 JPEG samples with their tar headers
+    format: str = "jpg"  # jpg | png | webp
+    quality: int = 95  # jpg / webp quality
+    seed: int = 0  # global shuffle
+
+
+def shard_name(dataset: str, index: int) -> str:
+    return f"{dataset}-{index:06d}.tar"
+
+
+def sample_metadata(dataset: str, row: dict[str, str]) -> dict:
+    """The JSON record of one sample: dataset, source key or path, original size, face box if any."""
+    meta = {"dataset": dataset, "source": row["source"], "width": int(row["width"]), "height": int(row["height"])}
+    if all(row.get(k) for k in _BOX):
+        meta["box"] = [float(row[k]) for k in _BOX]
+        meta.update(score=float(row["score"]), detector=row["detector"])
+    return meta
+
+
+def kept_rows(table_dir: str | Path, parts: int, duplicates: str | Path) -> tuple[list[tuple[int, int]], list[dict]]:
+    """(part, row) of every image that dedup kept, in table order, and all metadata rows by part."""
+    removed = {r["key"] for r in read_tsv(duplicates)}
+    kept, rows_by_part = [], []
+    for part in range(parts):
+        prefix = part_prefix(table_dir, part)
+        if not prefix.with_suffix(".tsv").is_file():
+            raise UserError(f"image-table part missing: {prefix.with_suffix('.tsv')}")
+        rows = read_tsv(prefix.with_suffix(".tsv"))
+        rows_by_part.append(rows)
+        kept.extend((part, i) for i, row in enumerate(rows) if row["key"] not in removed)
+    return kept, rows_by_part
+
+
+def file_digests(path: Path) -> tuple[str, str]:
+    """(md5, sha256) of a file, read once."""
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            md5.update(chunk)
+            sha.update(chunk)
+    return md5.hexdigest(), sha.hexdigest()
+
+
+def write_shards(table_dir: str | Path, parts: int, duplicates: str | Path, out_dir: str | Path, *, dataset: str,
+                 settings: ShardSettings) -> dict:
+    """Write the shard folder `out_dir` (replacing it whole); returns the provenance record."""
+    from webdataset import TarWriter
+
+    if settings.format not in FORMATS:
+        raise UserError(f"shards.format must be one of {', '.join(FORMATS)}, got {settings.format!r}")
+    started = time.perf_counter()
+    kept, rows_by_part = kept_rows(table_dir, parts, duplicates)
+    if not kept:
+        raise UserError(f"{table_dir}: no images left to shard (table empty or every image removed)")
+    order = np.random.default_rng(settings.seed).permutation(len(kept))
+    images = [read_part(part_prefix(table_dir, p))[0] for p in range(parts)]
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    staging.chmod(DIR_MODE)
+    try:
+        shards = []
+        bar = progress(total=len(kept), desc=f"shards {dataset}")
+        for index, lo in enumerate(range(0, len(kept), settings.samples_per_shard)):
+            path = staging / shard_name(dataset, index)
+            chunk = order[lo : lo + settings.samples_per_shard]
+            with open(path, "wb") as f, TarWriter(f, encoder=False, mtime=_MTIME) as tar:
+                for i in chunk:
+                    part, row = kept[i]
+                    meta = rows_by_part[part][row]
+                    pixels = np.asarray(images[part][row])[..., ::-1]  # RGB -> BGR for OpenCV
+                    tar.write({
+                        "__key__": meta["key"],
+                        settings.format: encode(pixels, FORMATS[settings.format], settings.quality),
+                        "json": json.dumps(sample_metadata(dataset, meta), sort_keys=True).encode(),
+                    })
+                    bar.update()
+            md5, sha = file_digests(path)
+            shards.append({"url": path.name, "nsamples": len(chunk), "filesize": path.stat().st_size, "md5sum": md5, "sha256": sha})
+        bar.close()
+        index = {"__kind__": INDEX_KIND, "wids_version": 1, "name": dataset,
+                 "shardlist": [{k: s[k] for k in ("url", "nsamples", "filesize", "md5sum")} for s in shards]}
+        write_json(staging / "index.json", index)
+        write_tsv(staging / "manifest.tsv", ("shard", "nsamples", "bytes", "sha256"),
+                  [(s["url"], s["nsamples"], s["filesize"], s["sha256"]) for s in shards])
+        meta = record("shards", {**asdict(settings), "dataset": dataset}, images=len(kept), shards=len(shards),
+                      removed=sum(len(r) for r in rows_by_part) - len(kept), bytes=sum(s["filesize"] for s in shards),
+                      seconds=round(time.perf_counter() - started, 3))
+        write_json(staging / "shards.json", meta)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return meta
+
+
+def verify_shards(shard_dir: str | Path) -> dict:
+    """Check every shard against manifest.tsv and index.json; raise UserError at the first mismatch."""
+    shard_dir = Path(shard_dir)
+    manifest_path, index_path = shard_dir / "manifest.tsv", shard_dir / "index.json"
+    for path in (manifest_path, index_path):
+        if not path.is_file():
+            raise UserError(f"{path}: missing (not a shard folder written by `dcgan shards`?)")
+    manifest = read_tsv(manifest_path)
+    listed = json.loads(index_path.read_text())["shardlist"]
+    if [m["shard"] for m in manifest] != [s["url"] for s in listed]:
+        raise UserError(f"{shard_dir}: manifest.tsv and index.json list different shards")
+    extra = sorted({p.name for p in shard_dir.glob("*.tar")} - {m["shard"] for m in manifest})
+    if extra:
+        raise UserError(f"{shard_dir / extra[0]}: not in manifest.tsv")
+    samples = 0
+    for entry, indexed in zip(manifest, listed):
+        path = shard_dir / entry["shard"]
+        if not path.is_file():
+            raise UserError(f"{path}: missing")
+        if path.stat().st_size != int(entry["bytes"]):
+            raise UserError(f"{path}: {path.stat().st_size} bytes, manifest says {entry['bytes']}")
+        md5, sha = file_digests(path)
+        if sha != entry["sha256"]:
+            raise UserError(f"{path}: sha256 {sha} does not match the manifest's {entry['sha256']}")
+        if md5 != indexed["md5sum"]:
+            raise UserError(f"{path}: md5 {md5} does not match index.json's {indexed['md5sum']}")
+        found = count_samples(path)
+        if found != int(entry["nsamples"]) or found != indexed["nsamples"]:
+            raise UserError(f"{path}: {found} samples, manifest says {entry['nsamples']}, index.json {indexed['nsamples']}")
+        samples += found
+    return {"shards": len(manifest), "samples": samples}
+
+
+def count_samples(path: Path) -> int:
+    """Distinct sample keys in a tar (member names up to the first dot of the basename)."""
+    with tarfile.open(path) as tar:
+        return len({name.split("/")[-1].split(".", 1)[0] for name in tar.getnames()})

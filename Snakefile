@@ -36,6 +36,7 @@ include: "workflow/rules/extract.smk"
 include: "workflow/rules/faces.smk"
 include: "workflow/rules/dedup.smk"
 include: "workflow/rules/shards.smk"
+include: "workflow/rules/train.smk"
 
 _missing = missing_inputs(config, demo_made_paths())
 if _missing:
@@ -49,4 +50,5 @@ rule all:
         [face_outputs(d) for d in datasets("faces")],
         [dedup_outputs(d) for d in datasets("lsun") + datasets("faces")],
         [f"results/{d}/shards" for d in datasets("lsun") + datasets("faces")],
+        [f"results/{d}/train/samples.png" for d in datasets("lsun") + datasets("faces")],
         demo_outputs(),

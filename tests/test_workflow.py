@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
 import subprocess
 from pathlib import Path
 
+import cv2
 import lmdb
 import pytest
 from snakemake.api import SnakemakeApi
-from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
+from snakemake.settings.types import (
+    ConfigSettings,
+    DAGSettings,
+    OutputSettings,
+    ResourceSettings,
+)
 
 from dcgan.files import read_tsv
 from dcgan.table import part_prefix, read_part, read_rejects
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL_DEMO = {"demo": {"bedroom_entries": 150, "web_images": 6}}
+SMALL_DEMO = {"demo": {"bedroom_entries": 150, "web_images": 6},
+              "train": {"max_steps": 12, "batch_size": 16, "ngf": 8, "ndf": 8, "sample_every": 6, "checkpoint_every": 6,
+                        "log_every": 4}}
 
 
 def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dict | None = None,
@@ -42,7 +51,7 @@ def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dic
 def test_dry_run_of_all_plans_every_stage(tmp_path):
     jobs = run_workflow(tmp_path, ["all"], dryrun=True)
     stages = ["all", "demo_data", "list_images", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2
-    stages += ["image_table", "dedup_train", "dedup_filter", "shards"] * 2 + ["dedup_hash"] * 6
+    stages += ["image_table", "dedup_train", "dedup_filter", "shards", "train"] * 2 + ["dedup_hash"] * 6
     assert jobs == sorted(stages)
     assert not (tmp_path / "results").exists()  # a dry run makes nothing
 
@@ -91,10 +100,25 @@ def test_demo_faces_stage_runs_for_real(small_run):
     assert (small_run / "results/faces/faces/crops.png").stat().st_size > 0
 
 
+def test_demo_trains_both_datasets_and_writes_sample_grids(small_run):
+    for dataset in ("bedroom", "faces"):
+        out = small_run / f"results/{dataset}/train"
+        assert [int(r["step"]) for r in read_csv(out / "metrics.csv")] == [4, 8, 12]
+        grid = cv2.imread(str(out / "samples.png"))
+        assert grid.shape == (8 * 34, 8 * 34, 3) and grid.std() > 5  # 64 samples at the demo's 32x32
+        assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-000000006.png", "step-000000012.png"]
+        assert json.loads((out / "train.json").read_text())["steps"] == 12
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def test_second_run_does_nothing_and_forcerun_dedup_train_reruns_only_what_follows(small_run):
     assert run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO) == []
     jobs = run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO, forcerun=frozenset({"dedup_train"}))
-    assert set(jobs) == {"all", "dedup_train", "dedup_hash", "dedup_filter", "shards"}
+    assert set(jobs) == {"all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train"}
 
 
 def deterministic_outputs(workdir: Path) -> dict[str, bytes]:

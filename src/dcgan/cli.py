@@ -101,6 +101,14 @@ def _verify_shards(args: argparse.Namespace) -> None:
     print(f"{args.shard_dir}: {found['shards']} shards, {found['samples']} samples, all match manifest.tsv and index.json")
 
 
+def _train(args: argparse.Namespace) -> None:
+    from dcgan.train import train
+    from dcgan.training_settings import ModelSettings, TrainSettings
+
+    meta = train(args.shards, args.out, _settings(ModelSettings, args), _settings(TrainSettings, args), threads=args.threads)
+    print(f"{args.out}: {meta['steps']} steps on {meta['device']} in {meta['seconds']:.0f} s")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -221,6 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify-shards", help="check a shard folder against its manifest.tsv and index.json")
     p.add_argument("shard_dir")
     p.set_defaults(run=_verify_shards)
+
+    from dcgan.training_settings import Z_DISTRIBUTIONS, ModelSettings, TrainSettings
+
+    p = sub.add_parser("train", help="train DCGAN on a shard folder (resumes from its checkpoints)")
+    p.add_argument("shards", help="shard folder (or brace pattern of .tar files)")
+    p.add_argument("--out", required=True, help="training folder: model.pt, samples.png, metrics.csv, checkpoints/")
+    p.add_argument("--threads", type=_positive, default=1)
+    _add_settings(p, ModelSettings(), {"z": Z_DISTRIBUTIONS, "kernel": (4, 5)})
+    _add_settings(p, TrainSettings(), {"resume": ("auto", "never")})
+    p.set_defaults(run=_train)
 
     p = sub.add_parser("table-summary", help="count a dataset's image table and its rejects")
     p.add_argument("table_dir")

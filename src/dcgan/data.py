@@ -2,7 +2,8 @@
 
 Each DataLoader worker of each DDP rank reads its own slice of the shards (shards split by rank and
 worker; when there are fewer shards than slices, every slice reads all shards and keeps every n-th
-sample), shuffles through a buffer, decodes with OpenCV and collates uint8 batches. The main process
+sample), shuffles through a buffer, decodes (simplejpeg, or OpenCV for PNG and WebP), downscales to
+`size` when asked, and collates uint8 batches. The main process
 copies them to the device (pinned memory, non-blocking) and scales to [-1, 1] there, so the workers
 move a quarter of the bytes that float batches would take. Given the seed, the epoch and the worker
 count, the batches and their order are the same on every run.
@@ -101,13 +102,15 @@ class ShardStream(IterableDataset):
     """uint8 batches {'images': (N, S, S, 3), 'keys': [...]} of this rank's and worker's slice."""
 
     def __init__(self, urls: list[str], *, batch_size: int, rank: int = 0, world_size: int = 1, seed: int = 0,
-                 shuffle_buffer: int = 1000, flip: bool = False, resampled: bool = False, epoch_samples: int = 0):
+                 shuffle_buffer: int = 1000, flip: bool = False, resampled: bool = False, epoch_samples: int = 0,
+                 size: int = 0):
         if resampled and epoch_samples <= 0:
             raise ValueError("resampled loading needs epoch_samples > 0")
         self.urls, self.batch_size = list(urls), batch_size
         self.rank, self.world_size, self.seed = rank, world_size, seed
         self.shuffle_buffer, self.flip = shuffle_buffer, flip
         self.resampled, self.epoch_samples = resampled, epoch_samples
+        self.size = size
         self.epoch = 0
 
     def _slice(self) -> tuple[int, int]:
@@ -154,6 +157,8 @@ class ShardStream(IterableDataset):
             if ext is None:
                 raise ValueError(f"sample {sample['__key__']} in {sample['__url__']} has no {'/'.join(IMAGE_EXTENSIONS)} image")
             image = decode_rgb(sample[ext], f"{sample['__key__']} of {sample['__url__']}")
+            if self.size and image.shape[:2] != (self.size, self.size):
+                image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
             if self.flip and rng.random() < 0.5:
                 image = image[:, ::-1]
             images.append(image)
@@ -175,10 +180,10 @@ class Loader:
 
     def __init__(self, source: str | Path, batch_size: int, *, workers: int = 2, rank: int = 0, world_size: int = 1,
                  seed: int = 0, shuffle_buffer: int = 1000, flip: bool = False, resampled: bool = False,
-                 epoch_samples: int = 0, device: torch.device | str = "cpu", prefetch: int = 4):
+                 epoch_samples: int = 0, size: int = 0, device: torch.device | str = "cpu", prefetch: int = 4):
         self.stream = ShardStream(shard_urls(source), batch_size=batch_size, rank=rank, world_size=world_size, seed=seed,
                                   shuffle_buffer=shuffle_buffer, flip=flip, resampled=resampled,
-                                  epoch_samples=epoch_samples)
+                                  epoch_samples=epoch_samples, size=size)
         self.device = torch.device(device)
         self.workers, self.prefetch = workers, prefetch
 

@@ -10,22 +10,11 @@ ngf = 128 is the paper's 1024 and ngf = 64 the common 512; D mirrors that with `
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-Z_DISTRIBUTIONS = ("uniform", "normal")
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    image_size: int = 64
-    nz: int = 100  # z dimensions
-    ngf: int = 64  # G width (channels at 4x4: ngf * 8 for 64x64; the paper's Figure 1: 128 -> 1024)
-    ndf: int = 64  # D width, likewise
-    kernel: int = 4  # 4 (common) or 5 (the authors' code)
-    z: str = "uniform"  # uniform in [-1, 1] (the paper) or normal
+from dcgan.training_settings import Z_DISTRIBUTIONS, ModelSettings
 
 
 def doublings(image_size: int) -> int:

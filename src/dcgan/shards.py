@@ -26,7 +26,7 @@ from dcgan.files import DIR_MODE, read_tsv, write_json, write_tsv
 from dcgan.imageops import encode
 from dcgan.progress import progress
 from dcgan.provenance import record
-from dcgan.table import read_part, part_prefix
+from dcgan.table import part_prefix, read_part
 
 FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}  # sample extension -> encoder format
 INDEX_KIND = "wids-shard-index-v1"

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from dcgan.demo import photos
-from dcgan.imageops import encode
 from dcgan.demo.lsun_lmdb import VARIANTS, variant
+from dcgan.imageops import encode
 
 REGION_SCALE = 2.2  # head-and-shoulders region side / face box side
 FOLDERS = ("", "people", "people/2015", "misc", "misc/archive/old")

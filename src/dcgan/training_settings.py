@@ -1,0 +1,38 @@
+"""Model and training settings, importable without PyTorch (the command line reads them for every stage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Z_DISTRIBUTIONS = ("uniform", "normal")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    image_size: int = 64
+    nz: int = 100  # z dimensions
+    ngf: int = 64  # G width (channels at 4x4: ngf * 8 for 64x64; the paper's Figure 1: 128 -> 1024)
+    ndf: int = 64  # D width, likewise
+    kernel: int = 4  # 4 (common) or 5 (the authors' code)
+    z: str = "uniform"  # uniform in [-1, 1] (the paper) or normal
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    batch_size: int = 128
+    epochs: int = 5  # passes over the shards (the paper shows LSUN bedrooms after 1 and 5)
+    max_steps: int = 0  # stop after this many iterations as well (0: epochs alone decide)
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    d_steps: int = 1  # D updates per iteration
+    g_steps: int = 1  # G updates per iteration
+    flip: bool = False  # random horizontal flips of the real images
+    shuffle_buffer: int = 5000
+    workers: int = 2  # DataLoader workers (part of the data order: keep it when resuming)
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    resume: str = "auto"  # auto: continue from the newest usable checkpoint; never: start afresh
+    seed: int = 0

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dcgan.dedup.autoencoder import pick_device
 from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.dedup.stages import hash_stage, train_stage
+from dcgan.device import pick_device
 from dcgan.table import PartWriter, part_prefix
 
 

@@ -16,8 +16,9 @@ import time
 import torch
 from torch import nn
 
+from dcgan.device import pick_device
 from dcgan.model import build, sample_z
-from dcgan.train import GanSteps, pick_device
+from dcgan.train import GanSteps
 from dcgan.training_settings import ModelSettings, TrainSettings
 
 

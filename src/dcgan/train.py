@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from dcgan.data import Loader
+from dcgan.device import pick_device
 from dcgan.errors import UserError
 from dcgan.files import atomic_path, write_json
 from dcgan.imageops import tile_grid, write_png
@@ -37,10 +38,6 @@ GRID = 64  # fixed-noise samples in a grid (8 x 8)
 
 # Settings that change what training computes; the others (cadence, length, resume) may change on resume.
 _TRAJECTORY = ("batch_size", "lr", "beta1", "beta2", "d_steps", "g_steps", "flip", "shuffle_buffer", "workers", "seed")
-
-
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def fingerprint(model: ModelSettings, settings: TrainSettings, shard_dir: Path) -> str:

@@ -13,6 +13,7 @@ from torch import nn
 
 from dcgan.dedup.inputs import downsample, part_images, to_vectors
 from dcgan.dedup.settings import AutoencoderSettings
+from dcgan.device import pick_device
 from dcgan.files import atomic_path
 from dcgan.progress import progress
 
@@ -32,10 +33,6 @@ class HashAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.dropout(self.code(x)))
-
-
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, chunk: int = 8192) -> tuple[HashAutoencoder, dict]:

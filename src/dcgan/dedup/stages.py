@@ -15,6 +15,7 @@ from dcgan.dedup.gallery import group_sheet
 from dcgan.dedup.grouping import find_groups, hamming
 from dcgan.dedup.inputs import downsample, part_images
 from dcgan.dedup.settings import METHODS, AutoencoderSettings
+from dcgan.device import pick_device
 from dcgan.errors import UserError
 from dcgan.files import atomic_path, read_tsv, write_json, write_tsv
 from dcgan.progress import progress
@@ -42,7 +43,7 @@ def make_hasher(method: str, model_path: str | Path | None = None) -> tuple[int,
     if model_path is None:
         raise UserError("the autoencoder method needs the trained model (--model)")
     model, settings = autoencoder.load(model_path)
-    model.to(autoencoder.pick_device())
+    model.to(pick_device())
     return settings.bits, lambda images: autoencoder.hash_images(model, settings, downsample(images))
 
 

@@ -1,0 +1,118 @@
+"""The demo workflow on a real SLURM (one node on loopback, set up by tests/cluster/slurm_up.sh).
+
+Needs root and Debian's apt (to install slurm-wlm and munge) or a SLURM already installed, and
+snakemake-executor-plugin-slurm. Jobs go through sbatch with workflow/profiles/slurm and this test's
+overrides for a 2-CPU node; the deterministic outputs must equal a local run's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = {"demo": {"bedroom_entries": 150, "web_images": 6},
+         "train": {"max_steps": 12, "batch_size": 16, "ngf": 8, "ndf": 8, "sample_every": 6, "checkpoint_every": 6}}
+FITS_ONE_SMALL_NODE = ["--set-resources", "dedup_train:cpus_per_task=1", "dedup_train:mem_mb=2000",
+                       "dedup_filter:mem_mb=2000", "shards:mem_mb=2000", "train:cpus_per_task=1", "train:mem_mb=4000",
+                       "train:runtime=30", "--set-threads", "train=1"]
+
+
+def slurm_unavailable() -> str | None:
+    """Why this machine cannot run the test, or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return "snakemake-executor-plugin-slurm is not installed"
+    if shutil.which("slurmctld") and shutil.which("munged"):
+        return None if os.geteuid() == 0 else "starting slurmctld needs root"
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return "SLURM is not installed and there is no root with apt-get to install it"
+    return None
+
+
+pytestmark = pytest.mark.skipif(slurm_unavailable() is not None, reason=str(slurm_unavailable()))
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    state = tmp_path_factory.mktemp("slurm")
+    up = subprocess.run(["bash", str(REPO / "tests/cluster/slurm_up.sh"), str(state)], capture_output=True, text=True)
+    if up.returncode != 0:
+        subprocess.run(["bash", str(REPO / "tests/cluster/slurm_down.sh"), str(state)])
+        pytest.fail(f"slurm_up.sh failed: {up.stderr.strip()}")
+    try:
+        yield dict(os.environ, SLURM_CONF=str(state / "slurm.conf"), DCGAN_SLURM_PARTITION="debug")
+    finally:
+        subprocess.run(["bash", str(REPO / "tests/cluster/slurm_down.sh"), str(state)])
+
+
+def snakemake(workdir: Path, env: dict, *extra: str) -> subprocess.CompletedProcess:
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for section, values in SMALL.items():
+        config[section].update(values)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "small.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "all", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--configfile", str(workdir / "small.yaml"), *extra]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+
+
+def deterministic(workdir: Path) -> dict[str, str]:
+    paths = sorted(workdir.glob("results/*/images/part-*.npy")) + sorted(workdir.glob("results/*/dedup/duplicates.tsv"))
+    paths += sorted(workdir.glob("results/*/shards/*.tar"))
+    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+def local_rules() -> set[str]:
+    """`all` (no command) and the rules marked `localrule: True`: Snakemake runs those itself."""
+    names = {"all"}
+    for path in (REPO / "workflow/rules").glob("*.smk"):
+        for block in path.read_text().split("\nrule ")[1:]:
+            if "localrule: True" in block:
+                names.add(block.split(":", 1)[0])
+    return names
+
+
+def slurm_jobs(env: dict) -> list[dict[str, str]]:
+    """Every job slurmctld remembers (MinJobAge keeps finished ones for five minutes)."""
+    out = subprocess.run(["scontrol", "show", "jobs", "-o"], env=env, capture_output=True, text=True, check=True).stdout
+    jobs = []
+    for line in out.splitlines():
+        fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
+        jobs.append(fields)
+    return jobs
+
+
+def test_demo_runs_through_sbatch_and_equals_a_local_run(slurm, tmp_path, capsys):
+    options = ["--workflow-profile", str(REPO / "workflow/profiles/slurm"), "--slurm-status-command", "squeue",
+               "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs", *FITS_ONE_SMALL_NODE]
+    dry = snakemake(tmp_path / "slurm", slurm, *options, "--dry-run")
+    remote = [line for line in dry.stdout.splitlines()
+              if line.startswith("rule ") and line[5:].rstrip(":") not in local_rules()]
+    run = snakemake(tmp_path / "slurm", slurm, *options)
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = [j for j in slurm_jobs(slurm) if j.get("WorkDir") == str(tmp_path / "slurm")]
+    rules = sorted(j["Comment"].split("_wildcards")[0].removeprefix("rule_") for j in jobs)
+    with capsys.disabled():
+        print(f"\n{len(jobs)} jobs went through sbatch: {', '.join(rules)}")
+    assert all(j["JobState"] == "COMPLETED" for j in jobs)
+    assert len(remote) > 10 and len(jobs) == len(remote)  # every job but the few marked localrule
+    train_jobs = [j for j in jobs if j["Comment"].startswith("rule_train")]
+    assert len(train_jobs) == 2 and all("gpu:1" in j.get("TresPerJob", "") for j in train_jobs)
+    assert sorted((tmp_path / "slurm/.snakemake/slurm_logs/rule_train").rglob("*.log"))
+
+    local = snakemake(tmp_path / "local", dict(os.environ), "--cores", "2")
+    assert local.returncode == 0, local.stderr[-3000:]
+    assert deterministic(tmp_path / "slurm") == deterministic(tmp_path / "local")
+    for dataset in ("bedroom", "faces"):
+        a, b = (torch.load(tmp_path / where / f"results/{dataset}/train/model.pt") for where in ("slurm", "local"))
+        assert all(torch.equal(a["g"][k], b["g"][k]) for k in a["g"])

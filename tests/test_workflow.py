@@ -121,6 +121,14 @@ def test_second_run_does_nothing_and_forcerun_dedup_train_reruns_only_what_follo
     assert set(jobs) == {"all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train"}
 
 
+def test_changing_a_dedup_parameter_reruns_only_dedup_and_what_follows(small_run):
+    changed = {**SMALL_DEMO, "dedup": {"autoencoder": {"noise_std": 0.3}}}
+    assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {
+        "all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train"}
+    changed = {**SMALL_DEMO, "dedup": {"radius": 2}}
+    assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {"all", "dedup_filter", "shards", "train"}
+
+
 def deterministic_outputs(workdir: Path) -> dict[str, bytes]:
     """Dedup decisions and shard files of both demo datasets."""
     paths = [workdir / f"results/{d}/dedup/duplicates.tsv" for d in ("bedroom", "faces")]

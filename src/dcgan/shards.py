@@ -55,18 +55,19 @@ def sample_metadata(dataset: str, row: dict[str, str]) -> dict:
     return meta
 
 
-def kept_rows(table_dir: str | Path, parts: int, duplicates: str | Path) -> tuple[list[tuple[int, int]], list[dict]]:
-    """(part, row) of every image that dedup kept, in table order, and all metadata rows by part."""
+def kept_rows(table_dir: str | Path, parts: int, duplicates: str | Path) -> tuple[list[tuple[int, int]], list, list]:
+    """(part, row) of every image that dedup kept, in table order, with each part's images and rows."""
     removed = {r["key"] for r in read_tsv(duplicates)}
-    kept, rows_by_part = [], []
+    kept, images_by_part, rows_by_part = [], [], []
     for part in range(parts):
         prefix = part_prefix(table_dir, part)
         if not prefix.with_suffix(".tsv").is_file():
             raise UserError(f"image-table part missing: {prefix.with_suffix('.tsv')}")
-        rows = read_tsv(prefix.with_suffix(".tsv"))
+        images, rows = read_part(prefix)
+        images_by_part.append(images)
         rows_by_part.append(rows)
         kept.extend((part, i) for i, row in enumerate(rows) if row["key"] not in removed)
-    return kept, rows_by_part
+    return kept, images_by_part, rows_by_part
 
 
 def file_digests(path: Path) -> tuple[str, str]:
@@ -87,11 +88,10 @@ def write_shards(table_dir: str | Path, parts: int, duplicates: str | Path, out_
     if settings.format not in FORMATS:
         raise UserError(f"shards.format must be one of {', '.join(FORMATS)}, got {settings.format!r}")
     started = time.perf_counter()
-    kept, rows_by_part = kept_rows(table_dir, parts, duplicates)
+    kept, images, rows_by_part = kept_rows(table_dir, parts, duplicates)
     if not kept:
         raise UserError(f"{table_dir}: no images left to shard (table empty or every image removed)")
     order = np.random.default_rng(settings.seed).permutation(len(kept))
-    images = [read_part(part_prefix(table_dir, p))[0] for p in range(parts)]
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))

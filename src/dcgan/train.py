@@ -256,8 +256,9 @@ def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, sett
     checkpoints.save(snapshot(finished=True))
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save({"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model)}, tmp)
-    write_png(out_dir / "samples.png", sample_grid(g, fixed_z))
-    board.add_image("samples", torch.from_numpy(sample_grid(g, fixed_z)).permute(2, 0, 1), step)
+    final_grid = sample_grid(g, fixed_z)
+    write_png(out_dir / "samples.png", final_grid)
+    board.add_image("samples", torch.from_numpy(final_grid).permute(2, 0, 1), step)
     board.close()
     _write_metrics(out_dir / "metrics.csv", metrics)
     meta = record("train", {"model": asdict(model), "train": asdict(settings)}, steps=step, epochs_done=epoch,

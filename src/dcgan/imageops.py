@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from dcgan.files import write_bytes
 from dcgan.imageformat import is_complete, jpeg_size, sniff_format
 
 # Decode straight to RGB (OpenCV >= 4.10); the REDUCED_GRAYSCALE_N constants are the bare scale bits.
@@ -96,8 +97,6 @@ def encode(image: np.ndarray, fmt: str, quality: int = 75) -> bytes:
 
 def write_png(path, rgb: np.ndarray) -> None:
     """Write RGB pixels as a PNG, atomically."""
-    from dcgan.files import write_bytes
-
     write_bytes(path, encode(np.ascontiguousarray(rgb[..., ::-1]), "png"))
 
 

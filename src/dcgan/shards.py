@@ -13,11 +13,11 @@ import hashlib
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -159,14 +159,33 @@ def verify_shards(shard_dir: str | Path) -> dict:
             raise UserError(f"{path}: sha256 {sha} does not match the manifest's {entry['sha256']}")
         if md5 != indexed["md5sum"]:
             raise UserError(f"{path}: md5 {md5} does not match index.json's {indexed['md5sum']}")
-        found = count_samples(path)
+        found = sum(1 for _ in shard_samples(str(path)))
         if found != int(entry["nsamples"]) or found != indexed["nsamples"]:
             raise UserError(f"{path}: {found} samples, manifest says {entry['nsamples']}, index.json {indexed['nsamples']}")
         samples += found
     return {"shards": len(manifest), "samples": samples}
 
 
-def count_samples(path: Path) -> int:
-    """Distinct sample keys in a tar (member names up to the first dot of the basename)."""
-    with tarfile.open(path) as tar:
-        return len({name.split("/")[-1].split(".", 1)[0] for name in tar.getnames()})
+def shard_samples(url: str) -> Iterator[dict]:
+    """The samples of a local tar shard in file order: {'__key__', '__url__', ext: bytes, ...}.
+
+    Memory-maps the file (wids' reader) rather than streaming it through `tarfile`, about ten times
+    faster per sample; members of one sample are consecutive, as every WebDataset writer makes them.
+    """
+    from wids.wids_mmtar import MMIndexedTar
+
+    tar = MMIndexedTar(url, verbose=False)
+    try:
+        sample: dict = {}
+        for name, data in tar:
+            key, _, ext = name.rpartition("/")[2].partition(".")
+            if sample and key != sample["__key__"]:
+                yield sample
+                sample = {}
+            if not sample:
+                sample = {"__key__": key, "__url__": url}
+            sample[ext] = bytes(data)
+        if sample:
+            yield sample
+    finally:
+        tar.close()

@@ -11,16 +11,13 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SMALL = {"demo": {"bedroom_entries": 150, "web_images": 6},
-         "train": {"max_steps": 12, "batch_size": 16, "ngf": 8, "ndf": 8, "sample_every": 6, "checkpoint_every": 6}}
+from small_demo import REPO, snakemake
+
 FITS_ONE_SMALL_NODE = ["--set-resources", "dedup_train:cpus_per_task=1", "dedup_train:mem_mb=2000",
                        "dedup_filter:mem_mb=2000", "shards:mem_mb=2000", "train:cpus_per_task=1", "train:mem_mb=4000",
                        "train:runtime=30", "--set-threads", "train=1"]
@@ -55,17 +52,6 @@ def slurm(tmp_path_factory):
         subprocess.run(["bash", str(REPO / "tests/cluster/slurm_down.sh"), str(state)])
 
 
-def snakemake(workdir: Path, env: dict, *extra: str) -> subprocess.CompletedProcess:
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    for section, values in SMALL.items():
-        config[section].update(values)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "small.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "all", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--configfile", str(workdir / "small.yaml"), *extra]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-
-
 def deterministic(workdir: Path) -> dict[str, str]:
     paths = sorted(workdir.glob("results/*/images/part-*.npy")) + sorted(workdir.glob("results/*/dedup/duplicates.tsv"))
     paths += sorted(workdir.glob("results/*/shards/*.tar"))
@@ -95,10 +81,10 @@ def slurm_jobs(env: dict) -> list[dict[str, str]]:
 def test_demo_runs_through_sbatch_and_equals_a_local_run(slurm, tmp_path, capsys):
     options = ["--workflow-profile", str(REPO / "workflow/profiles/slurm"), "--slurm-status-command", "squeue",
                "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs", *FITS_ONE_SMALL_NODE]
-    dry = snakemake(tmp_path / "slurm", slurm, *options, "--dry-run")
+    dry = snakemake(tmp_path / "slurm", "all", *options, "--dry-run", env=slurm)
     remote = [line for line in dry.stdout.splitlines()
               if line.startswith("rule ") and line[5:].rstrip(":") not in local_rules()]
-    run = snakemake(tmp_path / "slurm", slurm, *options)
+    run = snakemake(tmp_path / "slurm", "all", *options, env=slurm)
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = [j for j in slurm_jobs(slurm) if j.get("WorkDir") == str(tmp_path / "slurm")]
     rules = sorted(j["Comment"].split("_wildcards")[0].removeprefix("rule_") for j in jobs)
@@ -110,7 +96,7 @@ def test_demo_runs_through_sbatch_and_equals_a_local_run(slurm, tmp_path, capsys
     assert len(train_jobs) == 2 and all("gpu:1" in j.get("TresPerJob", "") for j in train_jobs)
     assert sorted((tmp_path / "slurm/.snakemake/slurm_logs/rule_train").rglob("*.log"))
 
-    local = snakemake(tmp_path / "local", dict(os.environ), "--cores", "2")
+    local = snakemake(tmp_path / "local", "all", "--cores", "2")
     assert local.returncode == 0, local.stderr[-3000:]
     assert deterministic(tmp_path / "slurm") == deterministic(tmp_path / "local")
     for dataset in ("bedroom", "faces"):

@@ -22,11 +22,7 @@ from snakemake.settings.types import (
 
 from dcgan.files import read_tsv
 from dcgan.table import part_prefix, read_part, read_rejects
-
-REPO = Path(__file__).resolve().parents[1]
-SMALL_DEMO = {"demo": {"bedroom_entries": 150, "web_images": 6},
-              "train": {"max_steps": 12, "batch_size": 16, "ngf": 8, "ndf": 8, "sample_every": 6, "checkpoint_every": 6,
-                        "log_every": 4}}
+from small_demo import REPO, SMALL_DEMO
 
 
 def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dict | None = None,

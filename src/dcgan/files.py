@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
+import hashlib
+import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -21,15 +25,31 @@ def _default_mode(kind: int) -> int:
 FILE_MODE, DIR_MODE = _default_mode(0o666), _default_mode(0o777)
 
 
+def temporary_beside(path: Path, *, folder: bool = False) -> Path:
+    """A new temporary file (or folder) `.NAME.*.tmp` beside `path`, with normal permissions.
+
+    Leftovers of that name from a killed run are deleted first: Snakemake gives each output one job,
+    so nothing else is writing them.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    if folder:
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        tmp.chmod(DIR_MODE)
+    else:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(name)
+        tmp.chmod(FILE_MODE)
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp)
-    tmp.chmod(FILE_MODE)
+    tmp = temporary_beside(path)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -40,6 +60,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def write_torch(path: str | os.PathLike, obj) -> None:
+    """torch.save, atomically and byte-reproducibly: torch names the archive inside after the file it
+    writes (for a temporary file, a random name), so the object is saved to memory first."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes(path, buffer.getbuffer())
 
 
 def write_json(path: str | os.PathLike, obj) -> None:
@@ -56,3 +86,21 @@ def write_tsv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Seq
 def read_tsv(path: str | os.PathLike) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
+
+
+def source_stamp(path: str | os.PathLike) -> str:
+    """A cheap fingerprint of raw input data, for Snakemake params (read at every DAG build).
+
+    A file: its size and mtime. A folder: the mtimes of the folder and of its subfolders one level
+    down, which change whenever an entry is added, removed or renamed up to two levels deep (in-place
+    edits of a file's bytes are not seen; 3M files are not stat'ed on every run).
+    """
+    path = Path(path)
+    if path.is_file():
+        info = path.stat()
+        return f"{info.st_size}-{info.st_mtime_ns}"
+    digest = hashlib.sha256(f"{path.stat().st_mtime_ns}".encode())
+    folders = [e for e in os.scandir(path) if e.is_dir() and not e.name.startswith(".")]
+    for entry in sorted(folders, key=lambda e: e.name):
+        digest.update(f"\0{entry.name}\0{entry.stat().st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]

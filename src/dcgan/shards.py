@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from dcgan.errors import UserError
-from dcgan.files import DIR_MODE, read_tsv, write_json, write_tsv
+from dcgan.files import read_tsv, temporary_beside, write_json, write_tsv
 from dcgan.imageops import encode
 from dcgan.progress import progress
 from dcgan.provenance import record
@@ -93,9 +92,7 @@ def write_shards(table_dir: str | Path, parts: int, duplicates: str | Path, out_
         raise UserError(f"{table_dir}: no images left to shard (table empty or every image removed)")
     order = np.random.default_rng(settings.seed).permutation(len(kept))
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
-    staging.chmod(DIR_MODE)
+    staging = temporary_beside(out_dir, folder=True)
     try:
         shards = []
         bar = progress(total=len(kept), desc=f"shards {dataset}")

@@ -25,7 +25,7 @@ from torch import nn
 from dcgan.data import Loader
 from dcgan.device import pick_device
 from dcgan.errors import UserError
-from dcgan.files import atomic_path, write_json
+from dcgan.files import atomic_path, write_json, write_torch
 from dcgan.imageops import tile_grid, write_png
 from dcgan.model import build, sample_z
 from dcgan.progress import progress
@@ -58,8 +58,7 @@ class Checkpoints:
         return sorted(self.folder.glob("step-*.pt"), reverse=True)
 
     def save(self, state: dict) -> None:
-        with atomic_path(self.folder / f"step-{state['step']:09d}.pt") as tmp:
-            torch.save(state, tmp)
+        write_torch(self.folder / f"step-{state['step']:09d}.pt", state)
         for old in self.paths()[self.keep :]:
             old.unlink()
 
@@ -254,8 +253,7 @@ def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, sett
             epoch, position = epoch + 1, 0
     bar.close()
     checkpoints.save(snapshot(finished=True))
-    with atomic_path(out_dir / "model.pt") as tmp:
-        torch.save({"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model)}, tmp)
+    write_torch(out_dir / "model.pt", {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model)})
     final_grid = sample_grid(g, fixed_z)
     write_png(out_dir / "samples.png", final_grid)
     board.add_image("samples", torch.from_numpy(final_grid).permute(2, 0, 1), step)

@@ -2,6 +2,8 @@
 
 import shlex
 
+from dcgan.files import source_stamp
+
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_-]+",
@@ -20,6 +22,22 @@ def one_of(names):
 
 def dataset_config(wildcards):
     return config["datasets"][wildcards.dataset]
+
+
+def raw_input(path):
+    """A dataset's raw data (LMDB, image folder or list) as rule input. The demo's is made by a job, so
+    it is a dependency. A user's is no input at all: Snakemake's --cache checksums every source input
+    as a file (a folder fails; a 43 GB LMDB would be read again for each job). Its state enters the
+    rule through `raw_stamp` in params instead, which also reruns the rule when the data changes."""
+    return [path] if path in demo_made_paths() else []
+
+
+def raw_stamp(path):
+    """Fingerprint of a user's raw data (an LMDB folder's data.mdb, a file, or a folder's tree)."""
+    if path in demo_made_paths():
+        return ""
+    data_file = os.path.join(path, "data.mdb")
+    return source_stamp(data_file if os.path.isfile(data_file) else path)
 
 
 def part_ids(dataset):

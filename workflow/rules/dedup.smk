@@ -22,6 +22,7 @@ rule dedup_train:
     log:
         "logs/{dataset}/dedup_train.log",
     threads: 1  # the model is small; large datasets train on a GPU (cluster profile)
+    cache: True
     resources:
         mem_mb=4000,
         runtime=240,

@@ -3,7 +3,7 @@
 
 rule extract:
     input:
-        lmdb=lambda w: dataset_config(w)["lmdb"],
+        lambda w: raw_input(dataset_config(w)["lmdb"]),
     output:
         images="results/{dataset}/images/part-{part}.npy",
         rows="results/{dataset}/images/part-{part}.tsv",
@@ -12,6 +12,8 @@ rule extract:
     wildcard_constraints:
         dataset=one_of(datasets("lsun")),
     params:
+        lmdb=lambda w: dataset_config(w)["lmdb"],
+        stamp=lambda w: raw_stamp(dataset_config(w)["lmdb"]),
         table_dir="results/{dataset}/images",
         part=lambda w: int(w.part),
         parts=lambda w: dataset_config(w)["partitions"],
@@ -22,13 +24,14 @@ rule extract:
     log:
         "logs/{dataset}/extract/part-{part}.log",
     threads: 1
+    cache: True
     resources:
         mem_mb=4000,
         runtime=120,
     conda:
         "../../envs/extract.yaml"
     shell:
-        "python -m dcgan extract {input.lmdb:q} {params.table_dir:q} --part {params.part} --parts {params.parts}"
+        "python -m dcgan extract {params.lmdb:q} {params.table_dir:q} --part {params.part} --parts {params.parts}"
         " --image-size {params.image_size} --min-size {params.min_size} --max-images {params.max_images}"
         " {params.decode_flag} 2> {log:q}"
 

@@ -2,14 +2,17 @@
 
 rule list_images:
     input:
-        lambda w: dataset_config(w)["images"],
+        lambda w: raw_input(dataset_config(w)["images"]),
     output:
         "results/{dataset}/faces/inputs.txt",
     wildcard_constraints:
         dataset=one_of(datasets("faces")),
+    params:
+        images=lambda w: dataset_config(w)["images"],
+        stamp=lambda w: raw_stamp(dataset_config(w)["images"]),
     localrule: True
     shell:
-        "python -m dcgan list-images {input:q} {output:q}"
+        "python -m dcgan list-images {params.images:q} {output:q}"
 
 
 rule detect_faces:
@@ -31,6 +34,7 @@ rule detect_faces:
     log:
         "logs/{dataset}/detect_faces/part-{part}.log",
     threads: 1
+    cache: True
     resources:
         mem_mb=4000,
         runtime=240,

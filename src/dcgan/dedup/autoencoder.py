@@ -14,7 +14,7 @@ from torch import nn
 from dcgan.dedup.inputs import downsample, part_images, to_vectors
 from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.device import pick_device
-from dcgan.files import atomic_path
+from dcgan.files import write_torch
 from dcgan.progress import progress
 
 INPUT = 32 * 32 * 3
@@ -91,8 +91,7 @@ def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, c
 
 
 def save(model: HashAutoencoder, settings: AutoencoderSettings, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "settings": asdict(settings)}, tmp)
+    write_torch(path, {"state_dict": model.state_dict(), "settings": asdict(settings)})
 
 
 def load(path: str | Path) -> tuple[HashAutoencoder, AutoencoderSettings]:

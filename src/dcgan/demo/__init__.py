@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
-from dcgan.files import write_json
+from dcgan.files import temporary_beside, write_json
 
 
 def make_demo(out_dir: str | Path, *, seed: int, bedroom_entries: int, web_images: int) -> None:
     """Write bedroom_train_lmdb/, bedroom_truth.json, web_images/ and faces_truth.json into out_dir.
 
-    Everything is built in a temporary folder beside out_dir and moved into place at the end.
+    Everything is built in a temporary folder inside out_dir and moved into place at the end.
     """
     from dcgan.demo.lsun_lmdb import make_lsun_lmdb
     from dcgan.demo.web_images import make_web_images
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".demo-") as tmp:
-        tmp = Path(tmp)
+    tmp = temporary_beside(out_dir / "demo", folder=True)
+    try:
         bedroom = make_lsun_lmdb(tmp / "bedroom_train_lmdb", entries=bedroom_entries, seed=seed)
         write_json(tmp / "bedroom_truth.json", bedroom)
         faces = make_web_images(tmp / "web_images", count=web_images, seed=seed + 1)
@@ -30,3 +28,5 @@ def make_demo(out_dir: str | Path, *, seed: int, bedroom_entries: int, web_image
             if target.is_dir():
                 shutil.rmtree(target)
             (tmp / name).replace(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,38 @@
+"""The small demo that workflow tests run (the embedded demo, shrunk to seconds), through the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL_DEMO = {"demo": {"bedroom_entries": 150, "web_images": 6},
+              "train": {"max_steps": 12, "batch_size": 16, "ngf": 8, "ndf": 8, "sample_every": 6, "checkpoint_every": 6,
+                        "log_every": 4}}
+
+
+def write_config(path: Path, overrides: dict | None = None) -> Path:
+    """The demo config with SMALL_DEMO and then `overrides` applied section by section."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for changes in (SMALL_DEMO, overrides or {}):
+        for section, values in changes.items():
+            config[section].update(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake_command(workdir: Path, *args: str, overrides: dict | None = None) -> list[str]:
+    """`snakemake ARGS` on the small demo in `workdir` (the command line loads the default profile)."""
+    config = write_config(workdir / "small.yaml", overrides)
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+            "--configfile", str(config), *args]
+
+
+def snakemake(workdir: Path, *args: str, overrides: dict | None = None, env: dict | None = None,
+              timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(snakemake_command(workdir, *args, overrides=overrides), env=env, capture_output=True,
+                          text=True, timeout=timeout)

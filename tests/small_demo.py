@@ -14,12 +14,19 @@ SMALL_DEMO = {"demo": {"bedroom_entries": 150, "web_images": 6},
                         "log_every": 4}}
 
 
+def merge(config: dict, changes: dict) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            merge(config[key], value)
+        else:
+            config[key] = value
+
+
 def write_config(path: Path, overrides: dict | None = None) -> Path:
-    """The demo config with SMALL_DEMO and then `overrides` applied section by section."""
+    """The demo config with SMALL_DEMO and then `overrides` merged into it."""
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     for changes in (SMALL_DEMO, overrides or {}):
-        for section, values in changes.items():
-            config[section].update(values)
+        merge(config, changes)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
     return path
@@ -28,8 +35,9 @@ def write_config(path: Path, overrides: dict | None = None) -> Path:
 def snakemake_command(workdir: Path, *args: str, overrides: dict | None = None) -> list[str]:
     """`snakemake ARGS` on the small demo in `workdir` (the command line loads the default profile)."""
     config = write_config(workdir / "small.yaml", overrides)
-    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-            "--configfile", str(config), *args]
+    # ARGS first: --configfile and --cache take several values, so targets after them would be read as theirs
+    return [sys.executable, "-m", "snakemake", *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+            "--configfile", str(config)]
 
 
 def snakemake(workdir: Path, *args: str, overrides: dict | None = None, env: dict | None = None,

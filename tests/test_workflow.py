@@ -155,6 +155,23 @@ def test_bad_config_stops_with_a_message_naming_the_key(tmp_path, override, mess
     assert message in str(raised.value)
 
 
+def test_a_config_with_many_mistakes_names_every_key_at_once(tmp_path):
+    wrong = {"seed": "zero", "image_size": -64, "dedup": {"radius": 1.5, "method": "md5"},
+             "train": {"batch_size": "128"}, "datasets": {"bedroom": {"partitions": 0}}}
+    with pytest.raises(Exception) as raised:
+        run_workflow(tmp_path, ["all"], dryrun=True, config=wrong)
+    message = str(raised.value)
+    for key in ("seed:", "image_size:", "dedup.radius:", "dedup.method:", "train.batch_size:", "datasets.bedroom.partitions:"):
+        assert key in message
+    assert "Traceback" not in message and not (tmp_path / "results").exists()
+
+    missing = {"datasets": {"bedroom": {"lmdb": str(tmp_path / "no_lmdb")}, "faces": {"images": str(tmp_path / "no_faces")}}}
+    with pytest.raises(Exception) as raised:
+        run_workflow(tmp_path, ["all"], dryrun=True, config=missing)
+    assert "datasets.bedroom.lmdb: no such file or folder" in str(raised.value)
+    assert "datasets.faces.images: no such file or folder" in str(raised.value)
+
+
 def test_command_line_applies_the_default_profile(tmp_path):
     """`snakemake` at the command line loads workflow/profiles/default (through profiles/default)."""
     result = subprocess.run(
@@ -165,3 +182,16 @@ def test_command_line_applies_the_default_profile(tmp_path):
     )
     assert "workflow specific profile" in result.stderr
     assert "python -m dcgan extract" in result.stdout + result.stderr  # printshellcmds, from the profile
+
+
+def test_generic_cluster_profile_is_accepted_and_applies_its_resources(tmp_path):
+    """The example profile for sites without SLURM (a dry run: nothing is submitted, no qsub needed)."""
+    result = subprocess.run(
+        ["snakemake", "all", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n",
+         "--workflow-profile", str(REPO / "workflow/profiles/generic")],
+        capture_output=True, text=True, env=dict(os.environ, DCGAN_CLUSTER_QUEUE="gpu.q"),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Using workflow specific profile" in result.stderr
+    train = result.stdout.split("rule train:", 1)[1].split("Shell command")[0]
+    assert "runtime=2880, gpu=1" in train

@@ -106,14 +106,6 @@ def _write_metrics(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def _read_metrics(path: Path, up_to: int) -> list[dict]:
-    """The rows of an earlier run up to the step it resumes from."""
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return [row for row in csv.DictReader(f) if int(row["step"]) <= up_to]
-
-
 def _planned_steps(shard_dir: Path, settings: TrainSettings) -> int | None:
     """About how many steps the run takes, for the progress bar (the index gives the sample count)."""
     index = shard_dir / "index.json"
@@ -193,7 +185,8 @@ def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, sett
         steps.opt_d.load_state_dict(state["opt_d"])
         z_rng.set_state(state["z_rng"])
         step, epoch, position = state["step"], state["epoch"], state["position"]
-    metrics = _read_metrics(out_dir / "metrics.csv", step)
+    # the log rows travel in the checkpoint: Snakemake deletes an interrupted job's metrics.csv
+    metrics = list(state["metrics"]) if state is not None else []
 
     from torch.utils.tensorboard import SummaryWriter
 
@@ -203,7 +196,7 @@ def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, sett
         return {"g": g.state_dict(), "d": d.state_dict(), "opt_g": steps.opt_g.state_dict(),
                 "opt_d": steps.opt_d.state_dict(),
                 "z_rng": z_rng.get_state(), "step": step, "epoch": epoch, "position": position,
-                "fingerprint": run_id, "finished": finished, "end": list(end),
+                "fingerprint": run_id, "finished": finished, "end": list(end), "metrics": list(metrics),
                 "model": asdict(model), "settings": asdict(settings)}
 
     def done() -> bool:

@@ -1,0 +1,110 @@
+"""The workflow as operators meet it, through the command line: the between-workflow cache, SIGKILL in
+the middle of a stage, and two runs from clean giving byte-identical outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+import reproducibility
+from dcgan.table import read_part
+from small_demo import snakemake, snakemake_command, write_config
+
+CACHED_TARGETS = ["results/bedroom/dedup/autoencoder.pt", "results/faces/dedup/autoencoder.pt"]
+
+
+def test_a_second_workflow_directory_reuses_the_cached_outputs(tmp_path):
+    env = dict(os.environ, SNAKEMAKE_OUTPUT_CACHE=str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    first = snakemake(tmp_path / "first", *CACHED_TARGETS, "--cores", "2", "--cache", env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Moving output file results/bedroom/dedup/autoencoder.pt to cache" in first.stderr
+
+    second = snakemake(tmp_path / "second", *CACHED_TARGETS, "--cores", "2", "--cache", env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "to cache" not in second.stderr  # nothing was computed and stored again
+    cache = (tmp_path / "cache").resolve()
+    cached = {"extract": "results/bedroom/images/part-0000.npy", "detect_faces": "results/faces/images/part-0001.npy",
+              "dedup_train": "results/faces/dedup/autoencoder.pt"}
+    for path in cached.values():
+        output = tmp_path / "second" / path
+        assert output.is_symlink() and output.resolve().parent == cache
+        assert output.read_bytes() == (tmp_path / "first" / path).read_bytes()
+    # the cached jobs' commands never ran in the second directory: their logs are empty
+    logs = ["logs/bedroom/extract/part-0000.log", "logs/faces/detect_faces/part-0001.log", "logs/faces/dedup_train.log"]
+    assert all((tmp_path / "first" / log).stat().st_size > 0 for log in logs)
+    assert all((tmp_path / "second" / log).stat().st_size == 0 for log in logs)
+    # the rules after the cached ones run as usual on the fetched outputs
+    rest = snakemake(tmp_path / "second", "results/bedroom/dedup/duplicates.tsv", "--cores", "2", "--cache", env=env)
+    assert rest.returncode == 0, rest.stderr[-3000:]
+
+
+FAULTS = {"demo": {"bedroom_entries": 2400}, "datasets": {"bedroom": {"partitions": 2}},
+          "train": {"max_steps": 300, "checkpoint_every": 20, "sample_every": 100, "log_every": 10}}
+
+
+def kill_when(workdir: Path, target: str, ready, timeout: float = 300) -> bool:
+    """Run snakemake on `target` and SIGKILL it (with its jobs) once `ready()`; False if it ended first."""
+    command = snakemake_command(workdir, target, "--cores", "1", overrides=FAULTS)
+    with open(workdir.parent / f"{workdir.name}.log", "a") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            if ready():
+                break
+            time.sleep(0.01)
+        killed = process.poll() is None
+        if killed:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return killed
+
+
+def unlock(workdir: Path) -> None:
+    assert snakemake(workdir, "--unlock", overrides=FAULTS).returncode == 0
+
+
+def test_sigkill_during_extraction_and_training_loses_nothing(tmp_path):
+    work = tmp_path / "killed"
+    table = work / "results/bedroom/images"
+    writing_part_1 = lambda: any(table.glob(".part-0001.npy.*.tmp"))  # noqa: E731
+    assert kill_when(work, "results/bedroom/train/model.pt", writing_part_1), "extraction ended before the kill"
+    assert read_part(table / "part-0000")[0].shape[0] > 0  # the finished part is whole
+    assert not any(table.glob("part-0001.*"))  # the killed part left no output, only its temporary file
+
+    unlock(work)  # as a user would after a kill: Snakemake's lock on the directory outlived its process
+    checkpoints = work / "results/bedroom/train/checkpoints"
+    assert kill_when(work, "results/bedroom/train/model.pt", lambda: any(checkpoints.glob("step-*.pt")))
+    assert not (work / "results/bedroom/train/model.pt").exists()
+
+    unlock(work)
+    resumed = snakemake(work, "results/bedroom/train/model.pt", "--cores", "1", overrides=FAULTS)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    record = json.loads((work / "results/bedroom/train/train.json").read_text())
+    assert record["resumed_from"] >= 20 and record["steps"] == 300
+    steps = [int(line.split(",")[0]) for line in (work / "results/bedroom/train/metrics.csv").read_text().splitlines()[1:]]
+    assert steps == list(range(10, 301, 10))  # each logged step once: nothing repeated, nothing lost
+    assert not [p for p in (work / "results").rglob("*.tmp")]  # no half-written file kept
+
+    clean = snakemake(tmp_path / "clean", "results/bedroom/dedup/duplicates.tsv", "--cores", "2", overrides=FAULTS)
+    assert clean.returncode == 0, clean.stderr[-3000:]
+    for name in ("images/part-0000.npy", "images/part-0001.npy", "images/part-0001.tsv", "dedup/duplicates.tsv"):
+        assert (work / "results/bedroom" / name).read_bytes() == (tmp_path / "clean/results/bedroom" / name).read_bytes()
+    images, rows = read_part(work / "results/bedroom/images/part-0001")
+    assert len(rows) == images.shape[0] > 0 and np.all(images.reshape(len(rows), -1).max(axis=1) > 0)
+
+
+def test_two_runs_from_clean_give_identical_deterministic_outputs(tmp_path, capsys):
+    config = write_config(tmp_path / "small.yaml")
+    status = reproducibility.main(["--configfile", str(config), "--keep", str(tmp_path / "runs")])
+    report = capsys.readouterr().out
+    with capsys.disabled():
+        print("\n" + report)
+    assert status == 0, report
+    assert report.count("same ") == len(reproducibility.DETERMINISTIC)

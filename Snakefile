@@ -1,5 +1,6 @@
 # dcgan-workflow: reproduce DCGAN (Radford, Metz & Chintala, 2015) from raw images.
-# Stages live in workflow/rules/, one file each; `rule all` (the default target) builds everything.
+# Stages live in workflow/rules/, one file each; `rule all` (the default target) builds everything
+# and the HTML report (`rule results`: everything but the report).
 # Run `snakemake --cores 8 all`; point it at your data with `--configfile my.yaml`.
 
 import os
@@ -30,6 +31,9 @@ if _problems:
 validate(config, str(_schema_path), set_default=True)
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/extract.smk"
@@ -37,6 +41,7 @@ include: "workflow/rules/faces.smk"
 include: "workflow/rules/dedup.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 
 _missing = missing_inputs(config, demo_made_paths())
 if _missing:
@@ -46,9 +51,5 @@ if _missing:
 rule all:
     default_target: True
     input:
-        [table_summary(d) for d in datasets("lsun") + datasets("faces")],
-        [face_outputs(d) for d in datasets("faces")],
-        [dedup_outputs(d) for d in datasets("lsun") + datasets("faces")],
-        [f"results/{d}/shards" for d in datasets("lsun") + datasets("faces")],
-        [f"results/{d}/train/samples.png" for d in datasets("lsun") + datasets("faces")],
-        demo_outputs(),
+        results_targets(),
+        "report.html",

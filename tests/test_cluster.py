@@ -20,7 +20,9 @@ from small_demo import REPO, snakemake
 
 FITS_ONE_SMALL_NODE = ["--set-resources", "dedup_train:cpus_per_task=1", "dedup_train:mem_mb=2000",
                        "dedup_filter:mem_mb=2000", "shards:mem_mb=2000", "train:cpus_per_task=1", "train:mem_mb=4000",
-                       "train:runtime=30", "--set-threads", "train=1"]
+                       "train:runtime=30", "fid_reference:cpus_per_task=1", "fid_reference:mem_mb=2000",
+                       "evaluate:cpus_per_task=1", "evaluate:mem_mb=2000",
+                       "--set-threads", "train=1", "fid_reference=1", "evaluate=1"]
 
 
 def slurm_unavailable() -> str | None:

@@ -114,7 +114,8 @@ def test_training_writes_its_outputs(uninterrupted):
     grid = cv2.imread(str(uninterrupted / "samples.png"))
     assert grid.shape == (8 * 34, 8 * 34, 3) and grid.std() > 5
     assert sorted(p.name for p in (uninterrupted / "samples").iterdir()) == ["step-000000004.png", "step-000000008.png"]
-    assert sorted(p.name for p in (uninterrupted / "checkpoints").iterdir()) == [f"step-00000000{i}.pt" for i in (4, 6, 8)]
+    assert sorted(p.name for p in (uninterrupted / "checkpoints").iterdir()) == ["metrics.csv"] + [
+        f"step-00000000{i}.pt" for i in (4, 6, 8)]
     assert any((uninterrupted / "tensorboard").iterdir())
 
 

@@ -6,7 +6,9 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -47,7 +49,8 @@ def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dic
 def test_dry_run_of_all_plans_every_stage(tmp_path):
     jobs = run_workflow(tmp_path, ["all"], dryrun=True)
     stages = ["all", "demo_data", "list_images", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2
-    stages += ["image_table", "dedup_train", "dedup_filter", "shards", "train"] * 2 + ["dedup_hash"] * 6
+    stages += ["image_table", "dedup_train", "dedup_filter", "shards", "train", "fid_reference", "evaluate"] * 2
+    stages += ["dedup_hash"] * 6 + ["fid_weights", "benchmarks_page", "report"]
     assert jobs == sorted(stages)
     assert not (tmp_path / "results").exists()  # a dry run makes nothing
 
@@ -106,6 +109,29 @@ def test_demo_trains_both_datasets_and_writes_sample_grids(small_run):
         assert json.loads((out / "train.json").read_text())["steps"] == 12
 
 
+def test_demo_evaluates_both_datasets_with_named_sample_counts_and_extractor(small_run, tmp_path):
+    from dcgan.evaluation.inception import SHA256
+
+    for dataset in ("bedroom", "faces"):
+        metrics = json.loads((small_run / f"results/{dataset}/eval/metrics.json").read_text())
+        assert metrics["generated_images"] == 20 and 0 < metrics["reference"]["images"] <= 20
+        assert metrics["feature_extractor"]["sha256"] == SHA256 and "TF-Inception" in metrics["feature_extractor"]["name"]
+        assert metrics["fid"] > 0 and metrics["kid"]["subset_size"] == min(10, metrics["reference"]["images"])
+        assert metrics["memorisation"]["hash_collisions"]["samples"] == 20
+        svm = metrics["svm"]["demo_photo_windows"]
+        assert svm["trained_d"]["test"] == svm["random_d"]["test"] == 12 * 5
+        for figure in ("samples", "walks", "arithmetic", "memorisation", "distances", "losses"):
+            assert cv2.imread(str(small_run / f"results/{dataset}/eval/{figure}.png")) is not None
+    out = tmp_path / "smile.png"
+    made = subprocess.run([sys.executable, "-m", "dcgan", "arithmetic", str(small_run / "results/faces/train/model.pt"),
+                           "--a", "1,2", "--b", "3", "--c", "4,5", "--out", str(out)], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    assert cv2.imread(str(out)).shape == (4 * 34, 9 * 34, 3)  # 32x32 tiles: 3 groups and the result row
+    bad = subprocess.run([sys.executable, "-m", "dcgan", "arithmetic", str(tmp_path / "none.pt"), "--a", "1", "--b", "2",
+                          "--c", "3", "--out", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "trained model not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def read_csv(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
@@ -114,15 +140,17 @@ def read_csv(path: Path) -> list[dict]:
 def test_second_run_does_nothing_and_forcerun_dedup_train_reruns_only_what_follows(small_run):
     assert run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO) == []
     jobs = run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO, forcerun=frozenset({"dedup_train"}))
-    assert set(jobs) == {"all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train"}
+    assert set(jobs) == {"all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train", "fid_reference", "evaluate",
+                         "report"}
 
 
 def test_changing_a_dedup_parameter_reruns_only_dedup_and_what_follows(small_run):
     changed = {**SMALL_DEMO, "dedup": {"autoencoder": {"noise_std": 0.3}}}
     assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {
-        "all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train"}
+        "all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train", "fid_reference", "evaluate", "report"}
     changed = {**SMALL_DEMO, "dedup": {"radius": 2}}
-    assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {"all", "dedup_filter", "shards", "train"}
+    assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {
+        "all", "dedup_filter", "shards", "train", "fid_reference", "evaluate", "report"}
 
 
 def deterministic_outputs(workdir: Path) -> dict[str, bytes]:
@@ -195,3 +223,31 @@ def test_generic_cluster_profile_is_accepted_and_applies_its_resources(tmp_path)
     assert "Using workflow specific profile" in result.stderr
     train = result.stdout.split("rule train:", 1)[1].split("Shell command")[0]
     assert "runtime=2880, gpu=1" in train
+
+
+def chromium() -> str | None:
+    """Debian's headless-capable chromium, installed with apt where there is root and none yet."""
+    if shutil.which("chromium") is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, timeout=900)
+    return shutil.which("chromium")
+
+
+REPORT_SECTIONS = ("Training", "Evaluation", "Dedup", "Faces", "Benchmarks")
+
+
+def test_report_renders_in_headless_chromium_with_every_section(small_run, tmp_path):
+    report = small_run / "report.html"
+    assert report.stat().st_size > 100_000  # Snakemake's self-contained report, figures embedded
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no chromium, and no root with apt-get to install Debian's")
+    headless = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000"]
+    dom = subprocess.run(headless + ["--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=300).stdout
+    assert "<body" in dom
+    for section in REPORT_SECTIONS:  # categories, rendered by the report's scripts
+        assert f">{section}<" in dom, section
+    shot = tmp_path / "report.png"
+    subprocess.run(headless + [f"--screenshot={shot}", "--window-size=1400,900", report.as_uri()], capture_output=True,
+                   timeout=300)
+    picture = cv2.imread(str(shot))
+    assert picture is not None and picture.shape[:2] == (900, 1400) and picture.std() > 10  # not a blank page

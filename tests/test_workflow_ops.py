@@ -73,10 +73,20 @@ def unlock(workdir: Path) -> None:
 def test_sigkill_during_extraction_and_training_loses_nothing(tmp_path):
     work = tmp_path / "killed"
     table = work / "results/bedroom/images"
-    writing_part_1 = lambda: any(table.glob(".part-0001.npy.*.tmp"))  # noqa: E731
-    assert kill_when(work, "results/bedroom/train/model.pt", writing_part_1), "extraction ended before the kill"
-    assert read_part(table / "part-0000")[0].shape[0] > 0  # the finished part is whole
-    assert not any(table.glob("part-0001.*"))  # the killed part left no output, only its temporary file
+    def writing() -> set[str]:
+        return {p.name.split(".")[1] for p in table.glob(".part-*.npy.*.tmp")}
+
+    def finished() -> set[str]:
+        return {p.stem for p in table.glob("part-*.json")}
+
+    assert kill_when(work, "results/bedroom/train/model.pt", lambda: writing() and finished()), "extraction ended first"
+    killed, done = writing(), finished()
+    assert killed and done and not killed & done
+    for part in done:  # a finished part is whole
+        images, rows = read_part(table / part)
+        assert images.shape[0] == len(rows) > 0
+    for part in killed:  # the killed part left no output, only its temporary file
+        assert not any(table.glob(f"{part}.*"))
 
     unlock(work)  # as a user would after a kill: Snakemake's lock on the directory outlived its process
     checkpoints = work / "results/bedroom/train/checkpoints"

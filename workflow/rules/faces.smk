@@ -52,8 +52,10 @@ rule face_report:
         images=lambda w: table_parts(w.dataset, ".npy"),
     output:
         detections="results/{dataset}/detections.tsv",
-        crops="results/{dataset}/faces/crops.png",
-        sheet="results/{dataset}/faces/detections.png",
+        crops=report("results/{dataset}/faces/crops.png", category="Faces", subcategory="{dataset}",
+                     labels={"dataset": "{dataset}", "figure": "kept face crops"}),
+        sheet=report("results/{dataset}/faces/detections.png", category="Faces", subcategory="{dataset}",
+                     labels={"dataset": "{dataset}", "figure": "detections on the web images"}),
     params:
         table_dir="results/{dataset}/images",
         parts=lambda w: config["datasets"][w.dataset]["partitions"],

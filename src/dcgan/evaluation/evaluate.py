@@ -1,0 +1,155 @@
+"""The evaluate stage: one trained model against its dataset's reference set -> metrics.json and figures."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dcgan.evaluation import figures, inception, scores, svm
+from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, random_z, seeded_z, walk_grid
+from dcgan.evaluation.reference import load_reference
+from dcgan.evaluation.settings import EvalSettings
+from dcgan.files import write_json, write_tsv
+from dcgan.imageops import write_png
+from dcgan.model import build
+from dcgan.progress import progress
+from dcgan.provenance import record
+from dcgan.training_settings import ModelSettings
+
+
+def _seeds(text: str) -> list[int]:
+    return [int(s) for s in text.replace(" ", "").split(",") if s]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def nearest(queries: np.ndarray, pool: np.ndarray, *, exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(index, L2 distance) of each query row's nearest pool row; exclude_self when queries is pool."""
+    queries, pool = np.asarray(queries, np.float64), np.asarray(pool, np.float64)
+    squared = (queries**2).sum(1)[:, None] - 2 * queries @ pool.T + (pool**2).sum(1)[None, :]
+    if exclude_self:
+        np.fill_diagonal(squared, np.inf)
+    index = squared.argmin(axis=1)
+    return index, np.sqrt(np.clip(squared[np.arange(len(queries)), index], 0, None))
+
+
+def hash_collisions(samples: np.ndarray, method: str, model: str | None, hash_dir: str | Path) -> dict:
+    """How many samples share their dedup hash with a training image (the dataset's dedup method)."""
+    from dcgan.dedup.stages import make_hasher
+
+    _, hasher = make_hasher(method, model)
+    training = {bytes(code) for part in sorted(Path(hash_dir).glob("part-*.npy")) for code in np.load(part)}
+    codes = hasher(samples)
+    colliding = sum(bytes(code) in training for code in codes)
+    return {"samples": len(samples), "colliding": int(colliding), "training_hashes": len(training), "method": method}
+
+
+def svm_results(d: torch.nn.Module, model: ModelSettings, settings: EvalSettings) -> dict:
+    """The paper's protocol on the demo's labelled photo windows (trained D beside a random-init D),
+    and on CIFAR-10 / SVHN where their paths are given."""
+    from dcgan.demo.labelled import photo_windows
+
+    size = model.image_size
+    images, labels, names = photo_windows(size, settings.svm_per_class, settings.seed)
+    n = settings.svm_per_class
+    train, val, test = svm.split_per_class(labels, (3 * n // 10, n // 5, n - 3 * n // 10 - n // 5), settings.seed + 1)
+    torch.manual_seed(settings.seed)
+    random_d = build(model)[1].to(next(d.parameters()).device).eval()
+    results = {"demo_photo_windows": {"classes": names}}
+    for name, network in (("trained_d", d), ("random_d", random_d)):
+        features = svm.d_features(network, images)
+        results["demo_photo_windows"][name] = svm.protocol((features[train], labels[train]),
+                                                           (features[val], labels[val]), (features[test], labels[test]))
+    if settings.cifar10:
+        results["cifar10"] = svm.cifar10_protocol(d, size, settings.cifar10, seed=settings.seed)
+    if settings.svhn_train and settings.svhn_test:
+        results["svhn_1000"] = svm.svhn_protocol(d, size, settings.svhn_train, settings.svhn_test, seed=settings.seed)
+    return results
+
+
+def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | Path, out_dir: str | Path, *,
+             settings: EvalSettings, dedup_method: str, dedup_model: str | None, hash_dir: str | Path,
+             metrics_csv: str | Path | None, device: torch.device) -> dict:
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    g, d, model = load_models(model_path, device)
+    reference = load_reference(reference_path)
+    real_features, real_images = reference["features"].astype(np.float64), reference["images"]
+
+    z = random_z(settings.samples, model, settings.seed, device)
+    extractor = inception.InceptionFeatures(weights, device)
+    bar = progress(total=settings.samples, desc="inception (samples)")
+    fake_features = []
+    for lo in range(0, settings.samples, settings.batch_size):
+        images = generate(g, z[lo : lo + settings.batch_size])
+        fake_features.append(extractor(images, settings.batch_size))
+        bar.update(len(images))
+    bar.close()
+    fake_features = np.concatenate(fake_features)
+    fid = scores.frechet_distance(*scores.gaussian(real_features), *scores.gaussian(fake_features))
+    kid, kid_std = scores.kernel_inception_distance(real_features, fake_features, subsets=settings.kid_subsets,
+                                                    subset_size=settings.kid_subset_size, seed=settings.seed)
+
+    # memorisation: nearest reference images of the first samples, by pixels and by Inception features
+    shown = generate(g, z[: settings.memorisation])
+    by_pixels, _ = nearest(shown.reshape(len(shown), -1), real_images.reshape(len(real_images), -1))
+    by_features, _ = nearest(fake_features[: len(shown)], real_features)
+    write_png(out_dir / "memorisation.png", figures.nearest_sheet(shown, real_images[by_pixels], real_images[by_features]))
+    _, sample_to_real = nearest(fake_features, real_features)
+    _, real_to_real = nearest(real_features, real_features, exclude_self=True)
+    figures.distance_histogram(out_dir / "distances.png", sample_to_real, real_to_real)
+    collisions = hash_collisions(generate(g, z[: min(settings.samples, 1000)]), dedup_method, dedup_model, hash_dir)
+
+    # tile i (row by row) is seed i: the seeds to name in vector arithmetic
+    write_png(out_dir / "samples.png", figures.grid(generate(g, seeded_z(list(range(64)), model, device))))
+    write_png(out_dir / "walks.png", walk_grid(g, model, rows=settings.walk_rows, steps=settings.walk_steps,
+                                               seed=settings.seed + 1))
+    write_png(out_dir / "arithmetic.png", arithmetic_grid(g, model, _seeds(settings.arithmetic_a),
+                                                          _seeds(settings.arithmetic_b), _seeds(settings.arithmetic_c),
+                                                          seed=settings.seed))
+    if metrics_csv:
+        with open(metrics_csv, newline="") as f:
+            figures.loss_curves(out_dir / "losses.png", list(csv.DictReader(f)))
+    classifier = svm_results(d, model, settings)
+
+    weights = Path(weights)
+    metrics = {
+        "fid": round(fid, 4),
+        "kid": {"mean": round(kid, 6), "std": round(kid_std, 6), "subsets": settings.kid_subsets,
+                "subset_size": min(settings.kid_subset_size, len(real_features), len(fake_features))},
+        "generated_images": len(fake_features),
+        "reference": {"images": len(real_features), "source": str(reference_path),
+                      "what": "the first N training images in shard order (a seeded shuffle), at the model's size"},
+        "feature_extractor": {"name": inception.NAME, "file": weights.name, "sha256": _sha256(weights)},
+        "memorisation": {
+            "nearest_feature_distance_samples_median": round(float(np.median(sample_to_real)), 4),
+            "nearest_feature_distance_training_median": round(float(np.median(real_to_real)), 4),
+            "hash_collisions": collisions,
+        },
+        "svm": classifier,
+    }
+    meta = record("evaluate", {"evaluate": asdict(settings)}, **metrics, model=str(model_path),
+                  device=str(device), seconds=round(time.perf_counter() - started, 1))
+    write_json(out_dir / "metrics.json", meta)
+    demo = classifier["demo_photo_windows"]
+    rows = [("FID", f"{fid:.2f}", f"{len(fake_features)} generated vs {len(real_features)} training images"),
+            ("KID", f"{kid:.4f} ± {kid_std:.4f}", f"{settings.kid_subsets} subsets of {metrics['kid']['subset_size']}"),
+            ("samples sharing a training image's dedup hash", str(collisions["colliding"]), f"of {collisions['samples']}"),
+            ("L2-SVM on D features, demo photo windows", f"{demo['trained_d']['test_accuracy']:.3f}",
+             f"random-init D: {demo['random_d']['test_accuracy']:.3f}; {len(demo['classes'])} classes")]
+    for name, key in (("CIFAR-10", "cifar10"), ("SVHN, 1000 labels", "svhn_1000")):
+        if key in classifier:
+            result = classifier[key]
+            value = (f"{result['test_accuracy']:.4f}" if "test_accuracy" in result
+                     else f"{result['test_accuracy_mean']:.4f} ± {result['test_accuracy_ci95']:.4f}")
+            rows.append((f"L2-SVM on D features, {name}", value, "test accuracy"))
+    write_tsv(out_dir / "scores.tsv", ("metric", "value", "details"), rows)
+    return meta

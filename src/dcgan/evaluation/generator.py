@@ -1,0 +1,80 @@
+"""A trained generator: loading it, z per seed, images, latent walks (paper Fig. 4) and vector
+arithmetic (paper Fig. 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dcgan.errors import UserError
+from dcgan.imageops import tile_grid
+from dcgan.model import build, sample_z
+from dcgan.training_settings import ModelSettings
+
+
+def load_models(path: str | Path, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module, ModelSettings]:
+    """(G, D, settings) from a train stage's model.pt, in eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"trained model not found: {path}")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    settings = ModelSettings(**saved["model"])
+    g, d = build(settings)
+    g.load_state_dict(saved["g"])
+    d.load_state_dict(saved["d"])
+    return g.to(device).eval(), d.to(device).eval(), settings
+
+
+def seeded_z(seeds: list[int], settings: ModelSettings, device: torch.device) -> torch.Tensor:
+    """One z per seed, the same whatever the other seeds: the handle users name samples by."""
+    rows = [sample_z(1, settings, torch.Generator().manual_seed(int(s)), torch.device("cpu")) for s in seeds]
+    return torch.cat(rows).to(device)
+
+
+@torch.inference_mode()
+def generate(g: torch.nn.Module, z: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    """G(z) as uint8 RGB images (N, S, S, 3)."""
+    out = [g(z[lo : lo + batch_size]).float().add(1).mul(127.5).round().clamp(0, 255).byte()
+           for lo in range(0, len(z), batch_size)]
+    return torch.cat(out).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def random_z(count: int, settings: ModelSettings, seed: int, device: torch.device) -> torch.Tensor:
+    return sample_z(count, settings, torch.Generator().manual_seed(seed), torch.device("cpu")).to(device)
+
+
+def walk_grid(g: torch.nn.Module, settings: ModelSettings, *, rows: int, steps: int, seed: int) -> np.ndarray:
+    """Each row: `steps` images on the straight line between two random z (paper Fig. 4)."""
+    device = next(g.parameters()).device
+    ends = random_z(2 * rows, settings, seed, device).view(rows, 2, -1)
+    t = torch.linspace(0, 1, steps, device=device).view(1, steps, 1)
+    z = (ends[:, :1] * (1 - t) + ends[:, 1:] * t).reshape(rows * steps, -1)
+    images = generate(g, z)
+    return tile_grid(list(images), steps, images.shape[1] + 2)
+
+
+def arithmetic_grid(g: torch.nn.Module, settings: ModelSettings, a: list[int], b: list[int], c: list[int], *,
+                    seed: int, noise: float = 0.25) -> np.ndarray:
+    """mean z(A) - mean z(B) + mean z(C), decoded with 8 neighbours (uniform noise +-`noise`) (paper Fig. 7).
+
+    Rows: the A samples then the image of their mean z; the same for B and C; last row the result
+    and its 8 neighbours.
+    """
+    if not (a and b and c):
+        raise UserError("vector arithmetic needs at least one seed in each of --a, --b and --c")
+    device = next(g.parameters()).device
+    groups = [seeded_z(seeds, settings, device) for seeds in (a, b, c)]
+    means = [z.mean(dim=0, keepdim=True) for z in groups]
+    result = means[0] - means[1] + means[2]
+    jitter = (torch.rand(8, settings.nz, generator=torch.Generator().manual_seed(seed)) * 2 - 1).to(device) * noise
+    columns = max(9, *(len(s) + 1 for s in (a, b, c)))
+    tiles: list[np.ndarray | None] = []
+    for z, mean in zip(groups, means):
+        row = list(generate(g, torch.cat([z, mean])))
+        tiles += row[:-1] + [None] * (columns - len(row)) + row[-1:]  # the mean's image in the last column
+    tiles += list(generate(g, torch.cat([result, result + jitter])))
+    size = settings.image_size
+    blank = np.full((size, size, 3), 255, np.uint8)
+    return tile_grid([blank if t is None else t for t in tiles], columns, size + 2)

@@ -1,0 +1,57 @@
+"""Reference statistics of a dataset's training shards for FID/KID, computed once and cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dcgan.data import IMAGE_EXTENSIONS, decode_rgb, shard_urls
+from dcgan.errors import UserError
+from dcgan.evaluation.inception import InceptionFeatures
+from dcgan.files import atomic_path
+from dcgan.progress import progress
+from dcgan.shards import shard_samples
+
+
+def read_reference_images(shard_dir: str | Path, count: int, size: int) -> tuple[np.ndarray, list[str]]:
+    """The first `count` training images in shard order (the shards are a seeded global shuffle, so
+    this is a random sample), at the model's `size` as the training loader gives them to D."""
+    images, keys = [], []
+    for url in shard_urls(shard_dir):
+        for sample in shard_samples(url):
+            name = next(e for e in IMAGE_EXTENSIONS if e in sample)
+            image = decode_rgb(sample[name], name)
+            if image.shape[0] != size:
+                image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+            images.append(image)
+            keys.append(sample["__key__"])
+            if len(images) == count:
+                return np.stack(images), keys
+    if not images:
+        raise UserError(f"{shard_dir}: no images in the shards")
+    return np.stack(images), keys
+
+
+def write_reference(shard_dir: str | Path, weights: str | Path, out: str | Path, *, count: int, size: int,
+                    batch_size: int, device) -> dict:
+    images, keys = read_reference_images(shard_dir, count, size)
+    extractor = InceptionFeatures(weights, device)
+    bar = progress(total=len(images), desc="inception (reference)")
+    features = []
+    for lo in range(0, len(images), batch_size):
+        features.append(extractor(images[lo : lo + batch_size], batch_size))
+        bar.update(len(features[-1]))
+    bar.close()
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, features=np.concatenate(features).astype(np.float32), images=images, keys=np.array(keys))
+    return {"images": len(images), "size": size, "source": str(shard_dir)}
+
+
+def load_reference(path: str | Path) -> dict[str, np.ndarray]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"reference statistics not found: {path}")
+    with np.load(path) as saved:
+        return {name: saved[name] for name in saved.files}

@@ -1,0 +1,54 @@
+"""Fréchet Inception Distance and Kernel Inception Distance from feature matrices (rows = images)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (unbiased, as TTUR's FID code) of the rows, in float64."""
+    features = np.asarray(features, dtype=np.float64)
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)).
+
+    tr((S1 S2)^(1/2)) is computed as the sum of square roots of the eigenvalues of the symmetric PSD
+    matrix S1^(1/2) S2 S1^(1/2) (same spectrum as S1 S2), which stays real where a general matrix
+    square root goes complex on singular covariances (fewer images than feature dimensions).
+    """
+    root = _psd_sqrt(sigma1)
+    middle = root @ sigma2 @ root
+    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt)
+
+
+def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (x @ y.T / x.shape[1] + 1) ** 3
+
+
+def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, *, subsets: int, subset_size: int,
+                              seed: int) -> tuple[float, float]:
+    """KID (Bińkowski et al. 2018): the unbiased MMD^2 estimate with the cubic polynomial kernel, averaged
+    over `subsets` random subsets of `subset_size` rows of each set (fewer if a set is smaller).
+    Returns (mean, standard deviation over the subsets)."""
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    m = min(subset_size, len(real), len(fake))
+    if m < 2:
+        raise ValueError("KID needs at least two images in each set")
+    rng = np.random.default_rng(seed)
+    estimates = []
+    for _ in range(subsets):
+        x = real[rng.choice(len(real), m, replace=False)]
+        y = fake[rng.choice(len(fake), m, replace=False)]
+        kxx, kyy, kxy = _polynomial_kernel(x, x), _polynomial_kernel(y, y), _polynomial_kernel(x, y)
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        estimates.append(within - 2 * kxy.mean())
+    return float(np.mean(estimates)), float(np.std(estimates))

@@ -1,0 +1,24 @@
+"""Evaluation settings, importable without PyTorch (the command line reads them for every stage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    samples: int = 50000  # generated images for FID/KID (paper scale; the demo uses a few hundred)
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    batch_size: int = 50  # images per Inception forward pass
+    walk_rows: int = 8  # latent walks: rows of interpolations
+    walk_steps: int = 10  # images per row
+    arithmetic_a: str = "1,2,3"  # vector arithmetic: seeds of the z in each group (mean A - mean B + mean C)
+    arithmetic_b: str = "4,5,6"
+    arithmetic_c: str = "7,8,9"
+    memorisation: int = 16  # samples shown beside their nearest training images
+    svm_per_class: int = 100  # the demo's labelled photo windows per class (30 train, 20 val, 50 test per 100)
+    cifar10: str = ""  # cifar-10-python.tar.gz (or its folder): run the paper's CIFAR-10 protocol
+    svhn_train: str = ""  # train_32x32.mat and test_32x32.mat: run the paper's 1000-label SVHN protocol
+    svhn_test: str = ""
+    seed: int = 0

@@ -1,0 +1,169 @@
+"""The paper's discriminator-feature L2-SVM (section 5.1, Tables 1-2) and its labelled datasets.
+
+Features: the output of every conv block of D, max-pooled to 4x4, flattened and concatenated.
+Classifier: a linear SVM with the squared hinge loss (L2-SVM) on standardised features; C is chosen
+on a validation split only, then the test split is scored once.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tarfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from dcgan.data import to_unit_range
+from dcgan.errors import UserError
+
+C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # the authors' range
+
+
+@torch.inference_mode()
+def d_features(d: torch.nn.Module, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """(N, S, S, 3) uint8 at D's input size -> (N, 16 x sum of block widths) float32."""
+    device = next(d.parameters()).device
+    d.eval()
+    out = []
+    for lo in range(0, len(images), batch_size):
+        x = to_unit_range(torch.from_numpy(np.ascontiguousarray(images[lo : lo + batch_size])).to(device))
+        pooled = []
+        for layer in d.features:
+            x = layer(x)
+            if isinstance(layer, torch.nn.LeakyReLU):  # the end of a conv block
+                pooled.append(F.adaptive_max_pool2d(x, 4).flatten(1))
+        out.append(torch.cat(pooled, dim=1).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def resize_all(images: np.ndarray, size: int) -> np.ndarray:
+    if images.shape[1] == size:
+        return images
+    interpolation = cv2.INTER_AREA if images.shape[1] > size else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(im, (size, size), interpolation=interpolation) for im in images])
+
+
+def _fit(features: np.ndarray, labels: np.ndarray, c: float) -> tuple[StandardScaler, LinearSVC]:
+    # primal liblinear: several times faster than the dual here at the larger C of the grid
+    scaler = StandardScaler().fit(features)
+    return scaler, LinearSVC(C=c, dual=False, tol=1e-3, max_iter=2000).fit(scaler.transform(features), labels)
+
+
+def _accuracy(fitted: tuple[StandardScaler, LinearSVC], data: tuple[np.ndarray, np.ndarray]) -> float:
+    scaler, model = fitted
+    return float(model.score(scaler.transform(data[0]), data[1]))
+
+
+def choose_c(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], grid=C_GRID):
+    """(the C with the best validation accuracy, the smaller on ties; every C's validation accuracy;
+    the SVM fitted on `train` with that C). Nothing but `train` and `val` is seen."""
+    fitted = {c: _fit(*train, c) for c in grid}
+    accuracy = {c: _accuracy(fitted[c], val) for c in grid}
+    best = max(grid, key=lambda c: (accuracy[c], -c))
+    return best, accuracy, fitted[best]
+
+
+def protocol(train, val, test, grid=C_GRID) -> dict:
+    """Choose C on `val` with SVMs fit on `train`; score the chosen one on `test`, once."""
+    c, accuracy, fitted = choose_c(train, val, grid)
+    return {"C": c, "validation_accuracy": {str(k): v for k, v in accuracy.items()},
+            "test_accuracy": _accuracy(fitted, test), "train": len(train[1]), "validation": len(val[1]),
+            "test": len(test[1])}
+
+
+def split_per_class(labels: np.ndarray, counts: tuple[int, ...], seed: int) -> list[np.ndarray]:
+    """Disjoint index sets with counts[i] images of every class each (a random draw)."""
+    rng = np.random.default_rng(seed)
+    sets: list[list[int]] = [[] for _ in counts]
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        if len(members) < sum(counts):
+            raise UserError(f"class {label} has {len(members)} images, the split needs {sum(counts)}")
+        lo = 0
+        for chosen, count in zip(sets, counts):
+            chosen += members[lo : lo + count].tolist()
+            lo += count
+    return [np.array(sorted(s)) for s in sets]
+
+
+# --- datasets -------------------------------------------------------------------------------------
+
+def load_cifar10(path: str | Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(train, test) of CIFAR-10 from the python-version tarball (cifar-10-python.tar.gz) or its
+    extracted cifar-10-batches-py folder; images (N, 32, 32, 3) uint8, labels int64."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"CIFAR-10 not found: {path} (give the cifar-10-python.tar.gz tarball or its folder)")
+
+    def batches(names):
+        parts = []
+        for name in names:
+            if path.is_dir():
+                raw = (path / name).read_bytes()
+            else:
+                with tarfile.open(path) as tar:
+                    member = tar.extractfile(f"cifar-10-batches-py/{name}")
+                    raw = member.read()
+            parts.append(pickle.loads(raw, encoding="bytes"))
+        images = np.concatenate([p[b"data"] for p in parts]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return np.ascontiguousarray(images), np.concatenate([p[b"labels"] for p in parts]).astype(np.int64)
+
+    try:
+        return batches([f"data_batch_{i}" for i in range(1, 6)]), batches(["test_batch"])
+    except (KeyError, OSError, tarfile.TarError, pickle.UnpicklingError) as e:
+        raise UserError(f"{path}: not the CIFAR-10 python version ({type(e).__name__}: {e})") from None
+
+
+def load_svhn(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 32, 32, 3) uint8 and labels 0-9 from an SVHN cropped-digits .mat (label 10 is digit 0)."""
+    from scipy.io import loadmat
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"SVHN file not found: {path} (train_32x32.mat / test_32x32.mat)")
+    try:
+        mat = loadmat(path)
+        images, labels = mat["X"], mat["y"].ravel().astype(np.int64)
+    except (KeyError, ValueError, OSError) as e:
+        raise UserError(f"{path}: not an SVHN 32x32 .mat file ({type(e).__name__}: {e})") from None
+    return np.ascontiguousarray(images.transpose(3, 0, 1, 2)), labels % 10
+
+
+def cifar10_protocol(d: torch.nn.Module, size: int, path: str | Path, *, seed: int, validation: int = 5000) -> dict:
+    """CIFAR-10 at D's input `size`: C chosen on `validation` images held out of the training set, then the SVM is fit on
+    all 50,000 training images and scored on the 10,000 test images."""
+    (train_x, train_y), (test_x, test_y) = load_cifar10(path)
+    train_f, test_f = d_features(d, resize_all(train_x, size)), d_features(d, resize_all(test_x, size))
+    held = np.random.default_rng(seed).permutation(len(train_y))
+    val, fit = held[:validation], held[validation:]
+    c, accuracy, _ = choose_c((train_f[fit], train_y[fit]), (train_f[val], train_y[val]))
+    return {"C": c, "validation_accuracy": {str(k): v for k, v in accuracy.items()},
+            "test_accuracy": _accuracy(_fit(train_f, train_y, c), (test_f, test_y)),
+            "train": len(train_y), "validation": validation, "test": len(test_y)}
+
+
+def svhn_protocol(d: torch.nn.Module, size: int, train_path: str | Path, test_path: str | Path, *, seed: int,
+                  draws: int = 10,
+                  per_class: int = 100, validation: int = 10000) -> dict:
+    """SVHN with 1000 labels: a fixed validation set held out of the training set; `draws` random draws of
+    `per_class` labelled images per class from the rest, C chosen on validation for each draw;
+    test accuracy as mean +- 1.96 std over the draws."""
+    train_x, train_y = load_svhn(train_path)
+    test_x, test_y = load_svhn(test_path)
+    train_f, test_f = d_features(d, resize_all(train_x, size)), d_features(d, resize_all(test_x, size))
+    order = np.random.default_rng(seed).permutation(len(train_y))
+    val, pool = order[:validation], order[validation:]
+    runs = []
+    for draw in range(draws):
+        (labelled,) = split_per_class(train_y[pool], (per_class,), seed + 1 + draw)
+        chosen = pool[labelled]
+        runs.append(protocol((train_f[chosen], train_y[chosen]), (train_f[val], train_y[val]), (test_f, test_y)))
+    accuracies = np.array([r["test_accuracy"] for r in runs])
+    return {"test_accuracy_mean": float(accuracies.mean()), "test_accuracy_ci95": float(1.96 * accuracies.std()),
+            "draws": runs}
+

@@ -1,0 +1,215 @@
+"""Evaluation: FID/KID against independent computations, the TF-style resize, the SVM protocol and
+its dataset loaders, latent walks and vector arithmetic."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+import torch.nn.functional as F
+from scipy.io import savemat
+
+from dcgan.demo.labelled import photo_windows
+from dcgan.evaluation import scores, svm
+from dcgan.evaluation.evaluate import svm_results
+from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, seeded_z, walk_grid
+from dcgan.evaluation.inception import _tf_bilinear
+from dcgan.evaluation.settings import EvalSettings
+from dcgan.model import build
+from dcgan.shards import ShardSettings, write_shards
+from dcgan.table import PartWriter, part_prefix
+from dcgan.train import train
+from dcgan.training_settings import ModelSettings, TrainSettings
+from tables import write_duplicates
+
+
+def test_fid_of_a_set_against_itself_is_zero(rng):
+    features = rng.normal(size=(500, 64)) @ rng.normal(size=(64, 64))
+    stats = scores.gaussian(features)
+    assert abs(scores.frechet_distance(*stats, *stats)) < 1e-6
+
+
+def test_fid_of_two_diagonal_gaussians_equals_the_closed_form(rng):
+    mu1, mu2 = rng.normal(size=16), rng.normal(size=16)
+    s1, s2 = rng.uniform(0.5, 2, 16), rng.uniform(0.5, 2, 16)
+    closed_form = np.sum((mu1 - mu2) ** 2) + np.sum((s1 - s2) ** 2)
+    assert scores.frechet_distance(mu1, np.diag(s1**2), mu2, np.diag(s2**2)) == pytest.approx(closed_form, rel=1e-9)
+
+
+def test_fid_equals_the_scipy_sqrtm_formula_on_full_covariances(rng):
+    a, b = rng.normal(size=(300, 32)), rng.normal(size=(300, 32)) @ rng.normal(size=(32, 32)) + 1
+    (mu1, s1), (mu2, s2) = scores.gaussian(a), scores.gaussian(b)
+    root = scipy.linalg.sqrtm(s1 @ s2).real
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * root)
+    assert scores.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-6)
+
+
+def test_fid_stays_real_and_finite_with_fewer_images_than_dimensions(rng):
+    a, b = rng.normal(size=(20, 64)), rng.normal(size=(20, 64)) + 0.5
+    value = scores.frechet_distance(*scores.gaussian(a), *scores.gaussian(b))
+    assert np.isfinite(value) and value > 0
+
+
+def test_kid_is_unbiased_on_identically_distributed_sets_and_positive_otherwise(rng):
+    def biased_mmd(x, y):  # V-statistic: diagonal terms included, so positive even for equal distributions
+        k = lambda u, v: (u @ v.T / u.shape[1] + 1) ** 3  # noqa: E731
+        return k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()
+
+    same, biased = [], []
+    for trial in range(40):
+        x, y = rng.normal(size=(60, 8)), rng.normal(size=(60, 8))
+        same.append(scores.kernel_inception_distance(x, y, subsets=1, subset_size=60, seed=trial)[0])
+        biased.append(biased_mmd(x, y))
+    standard_error = np.std(same) / np.sqrt(len(same))
+    assert abs(np.mean(same)) < 3 * standard_error
+    assert np.mean(biased) > 10 * standard_error
+    shifted = scores.kernel_inception_distance(rng.normal(size=(200, 8)), rng.normal(size=(200, 8)) + 1,
+                                               subsets=10, subset_size=100, seed=0)
+    assert shifted[0] > 5 * shifted[1] > 0
+
+
+def test_resize_matches_tf1_resize_bilinear_through_an_independent_affine_grid(rng):
+    """TTUR's FID resizes with TF1 resize_bilinear (no half-pixel centres); fid-helper-pytorch builds the
+    same map as a shifted affine grid. Ours builds the sampling grid directly; they must agree."""
+    x = torch.from_numpy(rng.integers(0, 256, (2, 3, 32, 48)).astype(np.float32))
+    height, width, size = 32, 48, 299
+    theta = torch.tensor([[1.0, 0, 1 / width - 1 / size], [0, 1.0, 1 / height - 1 / size]]).expand(2, 2, 3)
+    grid = F.affine_grid(theta, [2, 3, size, size], align_corners=False)
+    expected = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    assert torch.allclose(_tf_bilinear(x, size), expected, atol=1e-2)
+    assert torch.equal(_tf_bilinear(x, size)[:, :, 0, 0], x[:, :, 0, 0])  # output pixel 0 reads input pixel 0
+
+
+def labelled_blobs(rng, classes=4, per_class=60, dims=20):
+    centres = rng.normal(size=(classes, dims)) * 2
+    labels = np.repeat(np.arange(classes), per_class)
+    return centres[labels] + rng.normal(size=(len(labels), dims)), labels
+
+
+def test_svm_chooses_c_on_validation_only(rng):
+    x, y = labelled_blobs(rng)
+    train, val, test = svm.split_per_class(y, (20, 20, 20), seed=0)
+    first = svm.protocol((x[train], y[train]), (x[val], y[val]), (x[test], y[test]))
+    wrong_test_labels = np.roll(y[test], 7)
+    second = svm.protocol((x[train], y[train]), (x[val], y[val]), (x[test], wrong_test_labels))
+    assert first["C"] == second["C"] and first["validation_accuracy"] == second["validation_accuracy"]
+    assert first["test_accuracy"] > 0.9 > second["test_accuracy"]  # the test set was scored, not used
+    best = max(first["validation_accuracy"].values())
+    assert first["validation_accuracy"][str(first["C"])] == best
+
+
+def test_split_per_class_draws_disjoint_balanced_sets(rng):
+    labels = np.repeat(np.arange(5), 30)
+    sets = svm.split_per_class(labels, (10, 5, 15), seed=3)
+    assert [len(s) for s in sets] == [50, 25, 75]
+    assert len(np.unique(np.concatenate(sets))) == 150
+    assert all(np.all(np.bincount(labels[s]) == len(s) // 5) for s in sets)
+    with pytest.raises(Exception, match="class 0 has 30 images"):
+        svm.split_per_class(labels, (20, 20), seed=0)
+
+
+def write_cifar_tarball(path, rng, per_batch=20):
+    batches = {}
+    with tarfile.open(path, "w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            images = rng.integers(0, 256, (per_batch, 32, 32, 3), dtype=np.uint8)
+            labels = list(rng.integers(0, 10, per_batch))
+            batches[name] = (images, labels)
+            data = pickle.dumps({b"data": images.transpose(0, 3, 1, 2).reshape(per_batch, -1), b"labels": labels})
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return batches
+
+
+def test_cifar10_loader_reads_the_python_tarball(tmp_path, rng):
+    batches = write_cifar_tarball(tmp_path / "cifar-10-python.tar.gz", rng)
+    (train_x, train_y), (test_x, test_y) = svm.load_cifar10(tmp_path / "cifar-10-python.tar.gz")
+    assert train_x.shape == (100, 32, 32, 3) and test_x.shape == (20, 32, 32, 3)
+    assert np.array_equal(train_x[20:40], batches["data_batch_2"][0]) and np.array_equal(test_x, batches["test_batch"][0])
+    assert train_y.tolist()[:20] == batches["data_batch_1"][1]
+    with pytest.raises(Exception, match="not the CIFAR-10 python version"):
+        (tmp_path / "other.tar.gz").write_bytes(b"not a tarball")
+        svm.load_cifar10(tmp_path / "other.tar.gz")
+
+
+def test_svhn_loader_maps_label_10_to_digit_0(tmp_path, rng):
+    images = rng.integers(0, 256, (32, 32, 3, 12), dtype=np.uint8)
+    labels = np.array([[10], [1], [2], [3], [4], [5], [6], [7], [8], [9], [10], [1]], dtype=np.uint8)
+    savemat(tmp_path / "train_32x32.mat", {"X": images, "y": labels})
+    x, y = svm.load_svhn(tmp_path / "train_32x32.mat")
+    assert x.shape == (12, 32, 32, 3) and np.array_equal(x[3], images[..., 3])
+    assert y.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    with pytest.raises(Exception, match="SVHN file not found"):
+        svm.load_svhn(tmp_path / "missing.mat")
+
+
+def test_svm_protocols_run_on_cifar_and_svhn_files(tmp_path, rng):
+    settings = ModelSettings(image_size=32, ngf=8, ndf=8)
+    torch.manual_seed(0)
+    _, d = build(settings)
+    write_cifar_tarball(tmp_path / "cifar.tar.gz", rng)
+    cifar = svm.cifar10_protocol(d.eval(), 32, tmp_path / "cifar.tar.gz", seed=0, validation=20)
+    assert cifar["train"] == 100 and cifar["validation"] == 20 and cifar["test"] == 20
+    assert cifar["C"] in svm.C_GRID and 0 <= cifar["test_accuracy"] <= 1
+    for name, count in (("train", 200), ("test", 40)):
+        labels = np.tile(np.arange(1, 11), count // 10)[:, None]
+        savemat(tmp_path / f"{name}.mat", {"X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8), "y": labels})
+    svhn = svm.svhn_protocol(d, 32, tmp_path / "train.mat", tmp_path / "test.mat", seed=0, draws=3, per_class=5,
+                             validation=50)
+    assert len(svhn["draws"]) == 3 and all(r["train"] == 50 and r["validation"] == 50 for r in svhn["draws"])
+    accuracies = [r["test_accuracy"] for r in svhn["draws"]]
+    assert svhn["test_accuracy_mean"] == pytest.approx(np.mean(accuracies))
+    assert svhn["test_accuracy_ci95"] == pytest.approx(1.96 * np.std(accuracies))
+
+
+def test_d_features_pool_every_block_to_4x4():
+    settings = ModelSettings(image_size=64, ndf=8)
+    _, d = build(settings)
+    features = svm.d_features(d.eval(), np.zeros((3, 64, 64, 3), np.uint8))
+    assert features.shape == (3, 16 * (8 + 16 + 32 + 64))
+
+
+def test_walks_interpolate_and_arithmetic_decodes_the_mean_z():
+    settings = ModelSettings(image_size=16, ngf=8, ndf=8)
+    torch.manual_seed(0)
+    g, _ = build(settings)
+    g.eval()
+    walks = walk_grid(g, settings, rows=3, steps=5, seed=1)
+    assert walks.shape == (3 * 18, 5 * 18, 3)
+    first_row = [walks[1:17, c * 18 + 1 : c * 18 + 17].astype(int) for c in range(5)]
+    assert np.abs(first_row[0] - first_row[1]).mean() < np.abs(first_row[0] - first_row[4]).mean()  # a gradual walk
+    assert torch.equal(seeded_z([5], settings, torch.device("cpu")), seeded_z([9, 5], settings, torch.device("cpu"))[1:])
+    sheet = arithmetic_grid(g, settings, [1, 2], [3], [4, 5, 6], seed=0)
+    assert sheet.shape == (4 * 18, 9 * 18, 3)
+    z = seeded_z([1, 2, 3, 4, 5, 6], settings, torch.device("cpu"))
+    result = generate(g, z[:2].mean(0, keepdim=True) - z[2:3] + z[3:].mean(0, keepdim=True))[0]
+    assert np.array_equal(sheet[3 * 18 : 3 * 18 + 16, :16], result)  # the last row starts with the result
+    with pytest.raises(Exception, match="at least one seed"):
+        arithmetic_grid(g, settings, [], [3], [4], seed=0)
+
+
+def test_trained_d_features_beat_random_init_d_on_the_demo_labelled_set(tmp_path):
+    """Train a small DCGAN on unlabelled windows of the demo photos (another draw than the labelled set),
+    then run the evaluation's SVM step: the trained D's features must classify the photos better."""
+    images, _, _ = photo_windows(32, 200, seed=7)
+    with PartWriter(part_prefix(tmp_path / "images", 0), 32, ("key", "source", "width", "height")) as writer:
+        for i, image in enumerate(images):
+            writer.add(image, [f"w{i:05d}", "demo photo window", 32, 32])
+        writer.finish("test", {})
+    write_shards(tmp_path / "images", 1, write_duplicates(tmp_path / "dups.tsv", [], ""), tmp_path / "shards",
+                 dataset="windows", settings=ShardSettings(samples_per_shard=5000))
+    model = ModelSettings(image_size=32, ngf=16, ndf=16)
+    train(tmp_path / "shards", tmp_path / "train", model,
+          TrainSettings(batch_size=64, max_steps=300, epochs=1000, workers=0, shuffle_buffer=500,
+                        sample_every=10**6, checkpoint_every=10**6))
+    _, d, model = load_models(tmp_path / "train/model.pt", torch.device("cpu"))
+    result = svm_results(d, model, EvalSettings(svm_per_class=100))["demo_photo_windows"]
+    trained, random_init = result["trained_d"], result["random_d"]
+    assert trained["test"] == random_init["test"] == 600 and len(result["classes"]) == 12
+    assert trained["test_accuracy"] > random_init["test_accuracy"] + 0.03

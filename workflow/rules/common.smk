@@ -54,9 +54,14 @@ def table_summary(dataset):
 
 
 def cli_options(settings):
-    """A config section as `dcgan` options: --key value, booleans as --key / --no-key."""
+    """Settings as `dcgan` options (--key value, booleans as --key / --no-key), sorted by key.
+
+    Rules pass their settings as one such string: Snakemake compares a job's params as a set of values
+    without names, so two separate numeric params could trade values unnoticed (radius 0 -> 2 beside
+    views 2); one string with the names in it changes whenever any setting does.
+    """
     options = []
-    for key, value in settings.items():
+    for key, value in sorted(settings.items()):
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):
             options.append(flag if value else "--no-" + key.replace("_", "-"))

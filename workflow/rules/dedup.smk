@@ -16,9 +16,8 @@ rule dedup_train:
         record="results/{dataset}/dedup/autoencoder.json",
     params:
         table_dir="results/{dataset}/images",
-        parts=lambda w: config["datasets"][w.dataset]["partitions"],
-        seed=config["seed"],
-        options=cli_options(config["dedup"]["autoencoder"]),
+        options=lambda w: cli_options({"parts": config["datasets"][w.dataset]["partitions"], "seed": config["seed"],
+                                       **config["dedup"]["autoencoder"]}),
     log:
         "logs/{dataset}/dedup_train.log",
     threads: 1  # the model is small; large datasets train on a GPU (cluster profile)
@@ -29,8 +28,8 @@ rule dedup_train:
     conda:
         "../../envs/dedup.yaml"
     shell:
-        "python -m dcgan dedup train {params.table_dir:q} --parts {params.parts} --model {output.model:q}"
-        " --threads {threads} --seed {params.seed} {params.options} 2> {log:q}"
+        "python -m dcgan dedup train {params.table_dir:q} --model {output.model:q} --threads {threads}"
+        " {params.options} 2> {log:q}"
 
 
 rule dedup_hash:
@@ -41,8 +40,8 @@ rule dedup_hash:
         "results/{dataset}/dedup/hashes/part-{part}.npy",
     params:
         table_dir="results/{dataset}/images",
-        part=lambda w: int(w.part),
-        method=config["dedup"]["method"],
+        options=lambda w: cli_options({"part": int(w.part), "method": config["dedup"]["method"],
+                                       "views": config["dedup"]["views"]}),
         model=lambda w, input: f"--model {input.model}" if input.model else "",
     log:
         "logs/{dataset}/dedup_hash/part-{part}.log",
@@ -53,8 +52,8 @@ rule dedup_hash:
     conda:
         "../../envs/dedup.yaml"
     shell:
-        "python -m dcgan dedup hash {params.table_dir:q} --part {params.part} --out {output:q}"
-        " --method {params.method} {params.model} --threads {threads} 2> {log:q}"
+        "python -m dcgan dedup hash {params.table_dir:q} --out {output:q} {params.options} {params.model}"
+        " --threads {threads} 2> {log:q}"
 
 
 rule dedup_filter:
@@ -71,10 +70,8 @@ rule dedup_filter:
                        labels={"dataset": "{dataset}", "figure": "the largest groups"}),
     params:
         table_dir="results/{dataset}/images",
-        parts=lambda w: config["datasets"][w.dataset]["partitions"],
-        method=config["dedup"]["method"],
-        radius=config["dedup"]["radius"],
-        seed=config["seed"],
+        options=lambda w: cli_options({"parts": config["datasets"][w.dataset]["partitions"], "seed": config["seed"],
+                                       **{k: config["dedup"][k] for k in ("method", "radius", "views", "verify")}}),
     log:
         "logs/{dataset}/dedup_filter.log",
     resources:
@@ -83,8 +80,8 @@ rule dedup_filter:
     conda:
         "../../envs/dedup.yaml"
     shell:
-        "python -m dcgan dedup filter {params.table_dir:q} --parts {params.parts} --hashes results/{wildcards.dataset}/dedup/hashes"
-        " --out-dir results/{wildcards.dataset}/dedup --method {params.method} --radius {params.radius} --seed {params.seed} 2> {log:q}"
+        "python -m dcgan dedup filter {params.table_dir:q} --hashes results/{wildcards.dataset}/dedup/hashes"
+        " --out-dir results/{wildcards.dataset}/dedup {params.options} 2> {log:q}"
 
 
 def dedup_outputs(dataset):

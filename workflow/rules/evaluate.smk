@@ -7,7 +7,8 @@ FID_WEIGHTS = "resources/fid/tf_inception_fid.pt"
 
 
 def evaluate_options():
-    return cli_options({k: v for k, v in config["evaluate"].items() if k not in ("reference", "threads")})
+    settings = {k: v for k, v in config["evaluate"].items() if k not in ("reference", "threads")}
+    return cli_options({**settings, "seed": config["seed"], "dedup_method": config["dedup"]["method"]})
 
 
 def model_size():
@@ -31,9 +32,8 @@ rule fid_reference:
     output:
         "results/{dataset}/eval/reference.npz",
     params:
-        images=config["evaluate"]["reference"],
-        size=model_size(),
-        batch_size=config["evaluate"]["batch_size"],
+        options=cli_options({"count": config["evaluate"]["reference"], "size": model_size(),
+                             "batch_size": config["evaluate"]["batch_size"]}),
     log:
         "logs/{dataset}/fid_reference.log",
     threads: config["evaluate"]["threads"]
@@ -44,8 +44,8 @@ rule fid_reference:
     conda:
         "../../envs/train.yaml"
     shell:
-        "python -m dcgan fid-reference {input.shards:q} --weights {input.weights:q} --out {output:q} --count {params.images}"
-        " --size {params.size} --batch-size {params.batch_size} --threads {threads} 2> {log:q}"
+        "python -m dcgan fid-reference {input.shards:q} --weights {input.weights:q} --out {output:q}"
+        " {params.options} --threads {threads} 2> {log:q}"
 
 
 def evaluation_figure(name, label):
@@ -73,9 +73,7 @@ rule evaluate:
     params:
         out="results/{dataset}/eval",
         hashes="results/{dataset}/dedup/hashes",
-        method=config["dedup"]["method"],
         dedup_model=lambda w, input: f"--dedup-model {input.dedup_model}" if input.dedup_model else "",
-        seed=config["seed"],
         options=evaluate_options(),
     log:
         "logs/{dataset}/evaluate.log",
@@ -88,8 +86,8 @@ rule evaluate:
         "../../envs/train.yaml"
     shell:
         "python -m dcgan evaluate {input.model:q} --reference {input.reference:q} --weights {input.weights:q}"
-        " --out-dir {params.out:q} --hashes {params.hashes:q} --dedup-method {params.method} {params.dedup_model}"
-        " --metrics-csv {input.metrics:q} --threads {threads} --seed {params.seed} {params.options} 2> {log:q}"
+        " --out-dir {params.out:q} --hashes {params.hashes:q} {params.dedup_model}"
+        " --metrics-csv {input.metrics:q} --threads {threads} {params.options} 2> {log:q}"
 
 
 def results_targets():

@@ -15,11 +15,9 @@ rule extract:
         lmdb=lambda w: dataset_config(w)["lmdb"],
         stamp=lambda w: raw_stamp(dataset_config(w)["lmdb"]),
         table_dir="results/{dataset}/images",
-        part=lambda w: int(w.part),
-        parts=lambda w: dataset_config(w)["partitions"],
-        max_images=lambda w: dataset_config(w)["max_images"],
-        image_size=config["image_size"],
-        min_size=config["extract"]["min_size"],
+        options=lambda w: cli_options({"part": int(w.part), "parts": dataset_config(w)["partitions"],
+                                       "max_images": dataset_config(w)["max_images"], "image_size": config["image_size"],
+                                       "min_size": config["extract"]["min_size"]}),
         decode_flag="" if config["extract"]["reduced_decode"] else "--no-reduced-decode",
     log:
         "logs/{dataset}/extract/part-{part}.log",
@@ -31,9 +29,7 @@ rule extract:
     conda:
         "../../envs/extract.yaml"
     shell:
-        "python -m dcgan extract {params.lmdb:q} {params.table_dir:q} --part {params.part} --parts {params.parts}"
-        " --image-size {params.image_size} --min-size {params.min_size} --max-images {params.max_images}"
-        " {params.decode_flag} 2> {log:q}"
+        "python -m dcgan extract {params.lmdb:q} {params.table_dir:q} {params.options} {params.decode_flag} 2> {log:q}"
 
 
 rule image_table:

@@ -27,10 +27,8 @@ rule detect_faces:
         dataset=one_of(datasets("faces")),
     params:
         table_dir="results/{dataset}/images",
-        part=lambda w: int(w.part),
-        parts=lambda w: dataset_config(w)["partitions"],
-        image_size=config["image_size"],
-        options=cli_options(config["faces"]),
+        options=lambda w: cli_options({"part": int(w.part), "parts": dataset_config(w)["partitions"],
+                                       "image_size": config["image_size"], **config["faces"]}),
     log:
         "logs/{dataset}/detect_faces/part-{part}.log",
     threads: 1
@@ -41,8 +39,7 @@ rule detect_faces:
     conda:
         "../../envs/extract.yaml"
     shell:
-        "python -m dcgan detect-faces {input:q} {params.table_dir:q} --part {params.part} --parts {params.parts}"
-        " --image-size {params.image_size} {params.options} 2> {log:q}"
+        "python -m dcgan detect-faces {input:q} {params.table_dir:q} {params.options} 2> {log:q}"
 
 
 rule face_report:
@@ -58,13 +55,12 @@ rule face_report:
                      labels={"dataset": "{dataset}", "figure": "detections on the web images"}),
     params:
         table_dir="results/{dataset}/images",
-        parts=lambda w: config["datasets"][w.dataset]["partitions"],
-        seed=config["seed"],
+        options=lambda w: cli_options({"parts": config["datasets"][w.dataset]["partitions"], "seed": config["seed"]}),
     log:
         "logs/{dataset}/face_report.log",
     shell:
-        "python -m dcgan face-report {params.table_dir:q} --parts {params.parts} --inputs {input.inputs:q}"
-        " --out-dir results/{wildcards.dataset} --seed {params.seed} 2> {log:q}"
+        "python -m dcgan face-report {params.table_dir:q} --inputs {input.inputs:q} --out-dir results/{wildcards.dataset}"
+        " {params.options} 2> {log:q}"
 
 
 def face_outputs(dataset):

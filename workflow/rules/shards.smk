@@ -10,9 +10,8 @@ rule shards:
         directory("results/{dataset}/shards"),
     params:
         table_dir="results/{dataset}/images",
-        parts=lambda w: config["datasets"][w.dataset]["partitions"],
-        seed=config["seed"],
-        options=cli_options(config["shards"]),
+        options=lambda w: cli_options({"parts": config["datasets"][w.dataset]["partitions"], "seed": config["seed"],
+                                       **config["shards"]}),
     log:
         "logs/{dataset}/shards.log",
     threads: 1
@@ -22,5 +21,5 @@ rule shards:
     conda:
         "../../envs/shards.yaml"
     shell:
-        "python -m dcgan shards {params.table_dir:q} --parts {params.parts} --duplicates {input.duplicates:q}"
-        " --out {output:q} --dataset {wildcards.dataset} --seed {params.seed} {params.options} 2> {log:q}"
+        "python -m dcgan shards {params.table_dir:q} --duplicates {input.duplicates:q} --out {output:q}"
+        " --dataset {wildcards.dataset} {params.options} 2> {log:q}"

@@ -4,7 +4,7 @@
 def train_options():
     settings = {k: v for k, v in config["train"].items() if k != "threads"}
     settings["image_size"] = settings["image_size"] or config["image_size"]
-    return cli_options(settings)
+    return cli_options({**settings, "seed": config["seed"]})
 
 
 rule train:
@@ -18,7 +18,6 @@ rule train:
         record="results/{dataset}/train/train.json",
     params:
         out="results/{dataset}/train",
-        seed=config["seed"],
         options=train_options(),
     log:
         "logs/{dataset}/train.log",
@@ -30,5 +29,5 @@ rule train:
     conda:
         "../../envs/train.yaml"
     shell:
-        "python -m dcgan train {input:q} --out {params.out:q} --threads {threads} --seed {params.seed}"
+        "python -m dcgan train {input:q} --out {params.out:q} --threads {threads}"
         " {params.options} 2> {log:q}"

@@ -15,6 +15,7 @@ from dcgan.dedup.gallery import group_sheet
 from dcgan.dedup.grouping import find_groups, hamming
 from dcgan.dedup.inputs import downsample, part_images
 from dcgan.dedup.settings import METHODS, AutoencoderSettings
+from dcgan.dedup.views import group_by_views, hash_views, view_margins
 from dcgan.device import pick_device
 from dcgan.errors import UserError
 from dcgan.files import atomic_path, read_tsv, write_json, write_tsv
@@ -48,43 +49,56 @@ def make_hasher(method: str, model_path: str | Path | None = None) -> tuple[int,
 
 
 def hash_stage(table_dir: str | Path, part: int, out: str | Path, method: str, model_path: str | Path | None = None,
-               threads: int = 1, chunk: int = 4096) -> dict:
-    """Hash one image-table part: (N, bytes) uint8 packed codes, row-aligned with the part."""
+               views: int = 0, threads: int = 1, chunk: int = 4096) -> dict:
+    """Hash one image-table part under every view: (N, views, bytes) uint8 packed codes, row-aligned
+    with the part (view 0 is the image itself)."""
     torch.set_num_threads(threads)
     nbits, hasher = make_hasher(method, model_path)
+    margins = view_margins(views)
     images = part_images(table_dir, part)
-    codes = np.empty((len(images), (nbits + 7) // 8), np.uint8)
+    codes = np.empty((len(images), len(margins), (nbits + 7) // 8), np.uint8)
     started = time.perf_counter()
     bar = progress(total=len(images), desc=f"dedup hash part {part}")
     for start in range(0, len(images), chunk):
         block = np.asarray(images[start : start + chunk])
-        codes[start : start + len(block)] = hasher(block)
+        codes[start : start + len(block)] = hash_views(hasher, block, margins)
         bar.update(len(block))
     bar.close()
     seconds = time.perf_counter() - started
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.save(f, codes)
-    return {"images": len(images), "bits": nbits, "seconds": round(seconds, 3),
+    return {"images": len(images), "bits": nbits, "views": len(margins), "seconds": round(seconds, 3),
             "images_per_second": round(len(images) / seconds, 1) if seconds > 0 else None}
 
 
 def filter_stage(table_dir: str | Path, parts: int, hash_dir: str | Path, out_dir: str | Path, *, method: str,
-                 radius: int, seed: int = 0, gallery_groups: int = 12) -> dict:
+                 radius: int, views: int = 0, verify: float = 0.0, seed: int = 0, gallery_groups: int = 12) -> dict:
     """Group colliding hashes over the whole dataset; keep the first image of each group (table order,
-    which is LMDB key order) and list the rest in duplicates.tsv; write stats.json and two galleries."""
+    which is LMDB key order) and list the rest in duplicates.tsv; write stats.json and two galleries.
+
+    Radius 0: exact collisions between any views of two images, checked in pixels (`verify`).
+    Radius r > 0: codes of the images themselves within r bits, by multi-index hashing.
+    """
     started = time.perf_counter()
     out_dir = Path(out_dir)
     keys = [row["key"] for part in range(parts) for row in read_tsv(part_prefix(table_dir, part).with_suffix(".tsv"))]
     codes = np.concatenate([np.load(Path(hash_dir) / f"part-{part:04d}.npy") for part in range(parts)])
-    if len(codes) != len(keys):
-        raise UserError(f"{hash_dir}: {len(codes)} hashes for {len(keys)} table rows; rerun dedup_hash")
-    nbits = phash.BITS if method == "phash" else codes.shape[1] * 8
-    groups = sorted(find_groups(codes, nbits, radius), key=lambda g: int(g[0]))
-    rows = [(keys[i], keys[g[0]], int(hamming(codes[i], codes[g[0]]))) for g in groups for i in g[1:]]
+    margins = view_margins(views)
+    if codes.ndim != 3 or len(codes) != len(keys) or codes.shape[1] != len(margins):
+        raise UserError(f"{hash_dir}: hashes of shape {codes.shape} for {len(keys)} table rows and {len(margins)} "
+                        "views; rerun dedup_hash")
+    nbits = phash.BITS if method == "phash" else codes.shape[2] * 8
+    own = codes[:, 0]
+    images = TableImages(table_dir, parts)
+    if radius == 0:
+        found = group_by_views(codes, images.__getitem__, margins, verify)
+    else:
+        found = find_groups(own, nbits, radius)
+    groups = sorted(found, key=lambda g: int(g[0]))
+    rows = [(keys[i], keys[g[0]], int(hamming(own[i], own[g[0]]))) for g in groups for i in g[1:]]
     rows.sort(key=lambda r: r[0])
     write_tsv(out_dir / "duplicates.tsv", ("key", "duplicate_of", "distance"), rows)
 
-    images = TableImages(table_dir, parts)
     rng = np.random.default_rng(seed)
     sample = [groups[i] for i in sorted(rng.choice(len(groups), min(gallery_groups, len(groups)), replace=False))]
     largest = sorted(groups, key=len, reverse=True)[:gallery_groups]
@@ -93,14 +107,14 @@ def filter_stage(table_dir: str | Path, parts: int, hash_dir: str | Path, out_di
     removed = len(rows)
     stats = record(
         "dedup_filter",
-        {"method": method, "radius": radius, "bits": nbits, "seed": seed},
+        {"method": method, "radius": radius, "views": views, "verify": verify, "bits": nbits, "seed": seed},
         images=len(keys),
         groups=len(groups),
         removed=removed,
         kept=len(keys) - removed,
         largest_group=max((len(g) for g in groups), default=0),
-        distinct_codes=len({row.tobytes() for row in codes}),
-        mean_bits_set=round(float(np.unpackbits(codes, axis=1, count=nbits).mean()), 4) if len(codes) else None,
+        distinct_codes=len({row.tobytes() for row in own}),
+        mean_bits_set=round(float(np.unpackbits(own, axis=1, count=nbits).mean()), 4) if len(own) else None,
         seconds=round(time.perf_counter() - started, 3),
         message=f"{removed} near duplicates in {len(groups)} groups" if groups else "no near duplicates found",
     )

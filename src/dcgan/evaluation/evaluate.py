@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from dcgan.evaluation import figures, inception, scores, svm
-from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, random_z, seeded_z, walk_grid
+from dcgan.evaluation.generator import (arithmetic_grid, generate, load_models, parse_seeds, random_z, seeded_z,
+                                        walk_grid)
 from dcgan.evaluation.reference import load_reference
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.files import write_json, write_tsv
@@ -23,22 +24,25 @@ from dcgan.provenance import record
 from dcgan.training_settings import ModelSettings
 
 
-def _seeds(text: str) -> list[int]:
-    return [int(s) for s in text.replace(" ", "").split(",") if s]
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def nearest(queries: np.ndarray, pool: np.ndarray, *, exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(index, L2 distance) of each query row's nearest pool row; exclude_self when queries is pool."""
+def nearest(queries: np.ndarray, pool: np.ndarray, *, exclude_self: bool = False,
+            chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(index, L2 distance) of each query row's nearest pool row, `chunk` queries at a time (50,000 x
+    50,000 distances at once would take 20 GB); exclude_self when queries is pool."""
     queries, pool = np.asarray(queries, np.float64), np.asarray(pool, np.float64)
-    squared = (queries**2).sum(1)[:, None] - 2 * queries @ pool.T + (pool**2).sum(1)[None, :]
-    if exclude_self:
-        np.fill_diagonal(squared, np.inf)
-    index = squared.argmin(axis=1)
-    return index, np.sqrt(np.clip(squared[np.arange(len(queries)), index], 0, None))
+    pool_norms = (pool**2).sum(1)
+    index, distance = np.empty(len(queries), np.int64), np.empty(len(queries))
+    for lo in range(0, len(queries), chunk):
+        block = queries[lo : lo + chunk]
+        squared = (block**2).sum(1)[:, None] - 2 * block @ pool.T + pool_norms[None, :]
+        if exclude_self:
+            squared[np.arange(len(block)), np.arange(lo, lo + len(block))] = np.inf
+        index[lo : lo + len(block)] = squared.argmin(axis=1)
+        distance[lo : lo + len(block)] = np.sqrt(np.clip(squared[np.arange(len(block)), index[lo : lo + len(block)]], 0, None))
+    return index, distance
 
 
 def hash_collisions(samples: np.ndarray, method: str, model: str | None, hash_dir: str | Path) -> dict:
@@ -46,9 +50,9 @@ def hash_collisions(samples: np.ndarray, method: str, model: str | None, hash_di
     from dcgan.dedup.stages import make_hasher
 
     _, hasher = make_hasher(method, model)
-    training = {bytes(code) for part in sorted(Path(hash_dir).glob("part-*.npy")) for code in np.load(part)}
+    training = {code.tobytes() for part in sorted(Path(hash_dir).glob("part-*.npy")) for code in np.load(part)[:, 0]}
     codes = hasher(samples)
-    colliding = sum(bytes(code) in training for code in codes)
+    colliding = sum(code.tobytes() in training for code in codes)
     return {"samples": len(samples), "colliding": int(colliding), "training_hashes": len(training), "method": method}
 
 
@@ -112,8 +116,8 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
     write_png(out_dir / "samples.png", figures.grid(generate(g, seeded_z(list(range(64)), model, device))))
     write_png(out_dir / "walks.png", walk_grid(g, model, rows=settings.walk_rows, steps=settings.walk_steps,
                                                seed=settings.seed + 1))
-    write_png(out_dir / "arithmetic.png", arithmetic_grid(g, model, _seeds(settings.arithmetic_a),
-                                                          _seeds(settings.arithmetic_b), _seeds(settings.arithmetic_c),
+    write_png(out_dir / "arithmetic.png", arithmetic_grid(g, model, parse_seeds(settings.arithmetic_a),
+                                                          parse_seeds(settings.arithmetic_b), parse_seeds(settings.arithmetic_c),
                                                           seed=settings.seed))
     if metrics_csv:
         with open(metrics_csv, newline="") as f:

@@ -27,6 +27,14 @@ def load_models(path: str | Path, device: torch.device) -> tuple[torch.nn.Module
     return g.to(device).eval(), d.to(device).eval(), settings
 
 
+def parse_seeds(text: str) -> list[int]:
+    """'1, 2,3' -> [1, 2, 3]; a bad list is the user's mistake."""
+    try:
+        return [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise UserError(f"seeds must be comma-separated integers, got {text!r}") from None
+
+
 def seeded_z(seeds: list[int], settings: ModelSettings, device: torch.device) -> torch.Tensor:
     """One z per seed, the same whatever the other seeds: the handle users name samples by."""
     rows = [sample_z(1, settings, torch.Generator().manual_seed(int(s)), torch.device("cpu")) for s in seeds]

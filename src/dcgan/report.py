@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import html
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
 
 from dcgan.errors import UserError
-from dcgan.files import write_bytes
+from dcgan.files import temporary_beside, write_bytes
 
 
 def text_page(source: str | Path, out: str | Path) -> None:
@@ -26,13 +26,16 @@ def write_report(out: str | Path, *, snakefile: str | Path, config: dict, target
     YAML file: --config on a command line would turn nested numbers into strings). No lock: the run
     that asks for the report holds it. The report is written beside `out` and renamed into place."""
     out = Path(out).resolve()
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".report-") as folder:
-        config_file = Path(folder) / "config.yaml"
+    folder = temporary_beside(out, folder=True)
+    try:
+        config_file = folder / "config.yaml"
         config_file.write_text(yaml.safe_dump(config))
-        draft = Path(folder) / out.name
+        draft = folder / out.name
         command = [sys.executable, "-m", "snakemake", target, "--nolock", "--snakefile", str(snakefile),
                    "--directory", ".", "--configfile", str(config_file), "--report", str(draft)]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0 or not draft.is_file():
             raise UserError(f"snakemake --report failed: {result.stderr.strip()[-2000:]}")
         os.replace(draft, out)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

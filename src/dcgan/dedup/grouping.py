@@ -54,10 +54,13 @@ def find_groups(codes: np.ndarray, nbits: int, radius: int = 0) -> list[np.ndarr
             right.append(m[j][close])
     if not left:
         return []
-    left, right = np.concatenate(left), np.concatenate(right)
+    return linked_groups(np.concatenate(left), np.concatenate(right), n)
+
+
+def linked_groups(left, right, n: int) -> list[np.ndarray]:
+    """Connected components (sorted index arrays, two or more members) of the pairs (left[k], right[k])."""
     graph = coo_matrix((np.ones(len(left), bool), (left, right)), shape=(n, n))
     count, labels = connected_components(graph, directed=False)
     order = np.argsort(labels, kind="stable")
-    sizes = np.bincount(labels, minlength=count)
-    groups = np.split(order, np.cumsum(sizes)[:-1])
+    groups = np.split(order, np.cumsum(np.bincount(labels, minlength=count))[:-1])
     return [g for g in groups if len(g) > 1]

@@ -17,9 +17,8 @@ from typing import Callable
 
 import cv2
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from dcgan.dedup.grouping import linked_groups
 from dcgan.dedup.inputs import downsample
 
 REFERENCE_SIZE = 64  # margins are in pixels of a 64x64 image, scaled for other table sizes
@@ -77,10 +76,4 @@ def group_by_views(codes: np.ndarray, image: Callable[[int], np.ndarray], views:
             continue
         left.append(j)
         right.append(i)
-    if not left:
-        return []
-    graph = coo_matrix((np.ones(len(left), bool), (left, right)), shape=(count, count))
-    components, labels = connected_components(graph, directed=False)
-    order = np.argsort(labels, kind="stable")
-    groups = np.split(order, np.cumsum(np.bincount(labels, minlength=components))[:-1])
-    return [g for g in groups if len(g) > 1]
+    return linked_groups(left, right, count) if left else []

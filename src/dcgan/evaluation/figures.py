@@ -20,6 +20,16 @@ def nearest_sheet(samples: np.ndarray, by_pixels: np.ndarray, by_features: np.nd
     return tile_grid(tiles, 3, samples.shape[1] + 2)
 
 
+def _pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (jobs have no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _save(figure, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100)
@@ -28,11 +38,7 @@ def _save(figure, path: str | Path) -> None:
 def distance_histogram(path: str | Path, sample_to_training: np.ndarray, training_to_training: np.ndarray) -> None:
     """Nearest-training-image distances of samples beside those of training images to each other: samples
     much nearer to the training set than training images are to one another would be copies."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
     bins = np.histogram_bin_edges(np.concatenate([sample_to_training, training_to_training]), bins=40)
     axes.hist(training_to_training, bins=bins, alpha=0.6, density=True, label="training image -> nearest other")
@@ -47,11 +53,7 @@ def distance_histogram(path: str | Path, sample_to_training: np.ndarray, trainin
 
 def loss_curves(path: str | Path, rows: list[dict]) -> None:
     """D and G losses and D's mean outputs against the step, from the train stage's metrics.csv."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     steps = [int(r["step"]) for r in rows]
     figure, (losses, outputs) = plt.subplots(1, 2, figsize=(9, 3.5))
     for name in ("loss_d", "loss_g"):

@@ -74,6 +74,17 @@ def decode_rgb(data: bytes, name: str) -> np.ndarray:
     return image
 
 
+def sample_image(sample: dict, size: int = 0) -> np.ndarray:
+    """A shard sample's RGB image, downscaled to size x size (INTER_AREA) unless size is 0."""
+    ext = next((e for e in IMAGE_EXTENSIONS if e in sample), None)
+    if ext is None:
+        raise ValueError(f"sample {sample['__key__']} in {sample['__url__']} has no {'/'.join(IMAGE_EXTENSIONS)} image")
+    image = decode_rgb(sample[ext], f"{sample['__key__']} of {sample['__url__']}")
+    if size and image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image
+
+
 class ShardStream(IterableDataset):
     """uint8 batches {'images': (N, S, S, 3), 'keys': [...]} of this rank's and worker's slice."""
 
@@ -129,12 +140,7 @@ class ShardStream(IterableDataset):
         rng = random.Random(f"{self.seed}:{self.epoch}:{slice_id}")
         images, keys = [], []
         for sample in self._shuffled(self._samples(slice_id, slices, rng), rng):
-            ext = next((e for e in IMAGE_EXTENSIONS if e in sample), None)
-            if ext is None:
-                raise ValueError(f"sample {sample['__key__']} in {sample['__url__']} has no {'/'.join(IMAGE_EXTENSIONS)} image")
-            image = decode_rgb(sample[ext], f"{sample['__key__']} of {sample['__url__']}")
-            if self.size and image.shape[:2] != (self.size, self.size):
-                image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
+            image = sample_image(sample, self.size)
             if self.flip and rng.random() < 0.5:
                 image = image[:, ::-1]
             images.append(image)

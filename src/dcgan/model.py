@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -93,6 +94,11 @@ def build(settings: ModelSettings) -> tuple[Generator, Discriminator]:
     g.apply(init_weights)
     d.apply(init_weights)
     return g, d
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """G's output in [-1, 1] (N, 3, S, S) as uint8 RGB (N, S, S, 3) on the host."""
+    return images.float().add(1).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def sample_z(count: int, settings: ModelSettings, generator: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -27,7 +27,7 @@ from dcgan.device import pick_device
 from dcgan.errors import UserError
 from dcgan.files import atomic_path, write_json, write_torch
 from dcgan.imageops import tile_grid, write_png
-from dcgan.model import build, sample_z
+from dcgan.model import build, sample_z, to_uint8
 from dcgan.progress import progress
 from dcgan.provenance import record
 from dcgan.training_settings import ModelSettings, TrainSettings
@@ -158,10 +158,9 @@ def sample_grid(generator: nn.Module, z: torch.Tensor) -> np.ndarray:
     was_training = generator.training
     generator.eval()
     with torch.no_grad():
-        images = generator(z).float().add(1).mul(127.5).round().clamp(0, 255).byte()
+        images = to_uint8(generator(z))
     generator.train(was_training)
-    tiles = list(images.permute(0, 2, 3, 1).cpu().numpy())
-    return tile_grid(tiles, 8, images.shape[-1] + 2)
+    return tile_grid(list(images), 8, images.shape[1] + 2)
 
 
 def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, settings: TrainSettings, *,

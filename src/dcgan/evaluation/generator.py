@@ -10,7 +10,7 @@ import torch
 
 from dcgan.errors import UserError
 from dcgan.imageops import tile_grid
-from dcgan.model import build, sample_z
+from dcgan.model import build, sample_z, to_uint8
 from dcgan.training_settings import ModelSettings
 
 
@@ -44,9 +44,7 @@ def seeded_z(seeds: list[int], settings: ModelSettings, device: torch.device) ->
 @torch.inference_mode()
 def generate(g: torch.nn.Module, z: torch.Tensor, batch_size: int = 256) -> np.ndarray:
     """G(z) as uint8 RGB images (N, S, S, 3)."""
-    out = [g(z[lo : lo + batch_size]).float().add(1).mul(127.5).round().clamp(0, 255).byte()
-           for lo in range(0, len(z), batch_size)]
-    return torch.cat(out).permute(0, 2, 3, 1).cpu().numpy()
+    return np.concatenate([to_uint8(g(z[lo : lo + batch_size])) for lo in range(0, len(z), batch_size)])
 
 
 def random_z(count: int, settings: ModelSettings, seed: int, device: torch.device) -> torch.Tensor:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from dcgan.data import IMAGE_EXTENSIONS, decode_rgb, shard_urls
+from dcgan.data import sample_image, shard_urls
 from dcgan.errors import UserError
 from dcgan.evaluation.inception import InceptionFeatures
 from dcgan.files import atomic_path
@@ -21,11 +20,7 @@ def read_reference_images(shard_dir: str | Path, count: int, size: int) -> tuple
     images, keys = [], []
     for url in shard_urls(shard_dir):
         for sample in shard_samples(url):
-            name = next(e for e in IMAGE_EXTENSIONS if e in sample)
-            image = decode_rgb(sample[name], name)
-            if image.shape[0] != size:
-                image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-            images.append(image)
+            images.append(sample_image(sample, size))
             keys.append(sample["__key__"])
             if len(images) == count:
                 return np.stack(images), keys

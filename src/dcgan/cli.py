@@ -67,8 +67,10 @@ def _dedup_train(args: argparse.Namespace) -> None:
     from dcgan.dedup.settings import AutoencoderSettings
     from dcgan.dedup.stages import train_stage
 
-    meta = train_stage(args.table_dir, args.parts, args.model, _settings(AutoencoderSettings, args), threads=args.threads)
-    print(f"autoencoder trained on {meta['images']} images ({meta['device']}), final loss {meta['losses'][-1]}")
+    meta = train_stage(args.table_dir, args.parts, args.model, _settings(AutoencoderSettings, args), threads=args.threads,
+                       checkpoint_every=args.checkpoint_every)
+    print(f"autoencoder trained for {meta['steps']} steps on a sample of {meta['sample']} of {meta['images']} images "
+          f"({meta['device']}), final loss {meta['losses_every_250_steps'][-1]}")
 
 
 def _dedup_hash(args: argparse.Namespace) -> None:
@@ -258,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parts", type=_positive, required=True)
     p.add_argument("--model", required=True, help="weights file to write (.pt; a .json record beside it)")
     p.add_argument("--threads", type=_positive, default=1)
+    p.add_argument("--checkpoint-every", type=_positive, default=500,
+                   help="steps between checkpoints; a rerun of a killed job continues from the last one")
     _add_settings(p, AutoencoderSettings())
     p.set_defaults(run=_dedup_train)
 

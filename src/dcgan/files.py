@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import numpy as np
+
 
 def _default_mode(kind: int) -> int:
     """The mode a plain open()/mkdir() would give (mkstemp/mkdtemp make 0600/0700 ones)."""
@@ -86,6 +88,14 @@ def write_tsv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Seq
 def read_tsv(path: str | os.PathLike) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
+
+
+def read_first_column(path: str | os.PathLike) -> np.ndarray:
+    """The first column of a TSV whose first column never needs quoting (keys), as a bytes array in row
+    order: a few bytes per row, not a dict per row."""
+    with open(path, "rb") as f:
+        next(f, None)  # the header
+        return np.array([line.split(b"\t", 1)[0].rstrip(b"\r\n") for line in f], dtype=bytes)
 
 
 def source_stamp(path: str | os.PathLike) -> str:

@@ -7,12 +7,13 @@ import sys
 from tqdm import tqdm
 
 
-def progress(iterable=None, *, total=None, desc: str = "", unit: str = "img"):
+def progress(iterable=None, *, total=None, desc: str = "", unit: str = "img", initial: int = 0):
     """A tqdm bar; in a log file (no TTY) it updates every 10 s instead of redrawing."""
     interactive = sys.stderr.isatty()
     return tqdm(
         iterable,
         total=total,
+        initial=initial,
         desc=desc,
         unit=unit,
         unit_scale=True,

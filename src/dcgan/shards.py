@@ -5,6 +5,11 @@ a fixed number of samples per shard. Each sample is `__key__` (the table key), t
 record of where it came from. Beside the shards: `index.json` (the wids shard index), `manifest.tsv`
 (sha256 per shard) and `shards.json` (provenance). The folder is built under a temporary name and
 renamed into place, so a shard folder is always whole.
+
+The table is read once, in its own order (a stream, not a seek per sample): each kept sample is encoded
+and appended to the bucket file of the shard its place in the shuffle puts it in; then each shard is
+written from its bucket alone, in shuffled order. Memory is one part's rows and one shard's bytes,
+whatever the size of the table; the buckets take as much disk as the shards, for a while.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,11 +27,11 @@ from typing import Iterator
 import numpy as np
 
 from dcgan.errors import UserError
-from dcgan.files import read_tsv, temporary_beside, write_json, write_tsv
+from dcgan.files import read_first_column, read_tsv, temporary_beside, write_json, write_tsv
 from dcgan.imageops import encode
 from dcgan.progress import progress
 from dcgan.provenance import record
-from dcgan.table import part_prefix, read_part
+from dcgan.table import part_prefix, read_keys, read_part
 
 FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}  # sample extension -> encoder format
 INDEX_KIND = "wids-shard-index-v1"
@@ -54,19 +60,54 @@ def sample_metadata(dataset: str, row: dict[str, str]) -> dict:
     return meta
 
 
-def kept_rows(table_dir: str | Path, parts: int, duplicates: str | Path) -> tuple[list[tuple[int, int]], list, list]:
-    """(part, row) of every image that dedup kept, in table order, with each part's images and rows."""
-    removed = {r["key"] for r in read_tsv(duplicates)}
-    kept, images_by_part, rows_by_part = [], [], []
+def kept_masks(table_dir: str | Path, parts: int, duplicates: str | Path) -> list[np.ndarray]:
+    """Per part, which rows dedup kept (a boolean array in row order)."""
+    removed = np.unique(read_first_column(duplicates))
+    masks = []
     for part in range(parts):
-        prefix = part_prefix(table_dir, part)
-        if not prefix.with_suffix(".tsv").is_file():
-            raise UserError(f"image-table part missing: {prefix.with_suffix('.tsv')}")
-        images, rows = read_part(prefix)
-        images_by_part.append(images)
-        rows_by_part.append(rows)
-        kept.extend((part, i) for i, row in enumerate(rows) if row["key"] not in removed)
-    return kept, images_by_part, rows_by_part
+        path = part_prefix(table_dir, part).with_suffix(".tsv")
+        if not path.is_file():
+            raise UserError(f"image-table part missing: {path}")
+        masks.append(~np.isin(read_keys(table_dir, part), removed))
+    return masks
+
+
+_RECORD = struct.Struct("<qIII")  # place in the shard, then the lengths of key, image and JSON
+
+
+def _fill_buckets(table_dir: Path, masks: list[np.ndarray], place: np.ndarray, bucket_dir: Path, *, dataset: str,
+                  settings: ShardSettings, bar) -> None:
+    """Pass 1: each kept sample, encoded, appended to its shard's bucket as (place, key, image, JSON)."""
+    done = 0
+    for part, mask in enumerate(masks):
+        images, rows = read_part(part_prefix(table_dir, part))
+        kept = np.flatnonzero(mask)
+        places = place[done : done + len(kept)]
+        done += len(kept)
+        shard_of = places // settings.samples_per_shard
+        for shard in np.unique(shard_of):
+            with open(bucket_dir / f"{shard}.bin", "ab") as bucket:
+                for row, at in zip(kept[shard_of == shard], places[shard_of == shard]):
+                    meta = rows[row]
+                    key = meta["key"].encode()
+                    pixels = np.asarray(images[row])[..., ::-1]  # RGB -> BGR for OpenCV
+                    image = encode(pixels, FORMATS[settings.format], settings.quality)
+                    record = json.dumps(sample_metadata(dataset, meta), sort_keys=True).encode()
+                    bucket.write(_RECORD.pack(int(at), len(key), len(image), len(record)) + key + image + record)
+                    bar.update()
+
+
+def _bucket_samples(path: Path) -> Iterator[dict]:
+    """Pass 2: a bucket's samples in their shuffled order."""
+    data = path.read_bytes()
+    found, offset = [], 0
+    while offset < len(data):
+        at, *lengths = _RECORD.unpack_from(data, offset)
+        found.append((at, offset + _RECORD.size, lengths))
+        offset += _RECORD.size + sum(lengths)
+    for _, start, (key, image, record) in sorted(found):
+        yield {"__key__": data[start : start + key].decode(), "image": data[start + key : start + key + image],
+               "json": data[start + key + image : start + key + image + record]}
 
 
 def file_digests(path: Path) -> tuple[str, str]:
@@ -87,39 +128,42 @@ def write_shards(table_dir: str | Path, parts: int, duplicates: str | Path, out_
     if settings.format not in FORMATS:
         raise UserError(f"shards.format must be one of {', '.join(FORMATS)}, got {settings.format!r}")
     started = time.perf_counter()
-    kept, images, rows_by_part = kept_rows(table_dir, parts, duplicates)
-    if not kept:
+    masks = kept_masks(table_dir, parts, duplicates)
+    total = int(sum(m.sum() for m in masks))
+    if total == 0:
         raise UserError(f"{table_dir}: no images left to shard (table empty or every image removed)")
-    order = np.random.default_rng(settings.seed).permutation(len(kept))
+    order = np.random.default_rng(settings.seed).permutation(total)  # shuffled position k holds kept image order[k]
+    place = np.empty(total, np.int64)
+    place[order] = np.arange(total)
+    del order
     out_dir = Path(out_dir)
     staging = temporary_beside(out_dir, folder=True)
     try:
-        shards = []
-        bar = progress(total=len(kept), desc=f"shards {dataset}")
-        for index, lo in enumerate(range(0, len(kept), settings.samples_per_shard)):
-            path = staging / shard_name(dataset, index)
-            chunk = order[lo : lo + settings.samples_per_shard]
-            with open(path, "wb") as f, TarWriter(f, encoder=False, mtime=_MTIME) as tar:
-                for i in chunk:
-                    part, row = kept[i]
-                    meta = rows_by_part[part][row]
-                    pixels = np.asarray(images[part][row])[..., ::-1]  # RGB -> BGR for OpenCV
-                    tar.write({
-                        "__key__": meta["key"],
-                        settings.format: encode(pixels, FORMATS[settings.format], settings.quality),
-                        "json": json.dumps(sample_metadata(dataset, meta), sort_keys=True).encode(),
-                    })
-                    bar.update()
-            md5, sha = file_digests(path)
-            shards.append({"url": path.name, "nsamples": len(chunk), "filesize": path.stat().st_size, "md5sum": md5, "sha256": sha})
+        buckets = staging / "buckets"
+        buckets.mkdir()
+        bar = progress(total=total, desc=f"shards {dataset}: encode")
+        _fill_buckets(Path(table_dir), masks, place, buckets, dataset=dataset, settings=settings, bar=bar)
         bar.close()
+        shards = []
+        for index in progress(range(-(-total // settings.samples_per_shard)), desc=f"shards {dataset}: write",
+                              unit="shard"):
+            path, bucket = staging / shard_name(dataset, index), buckets / f"{index}.bin"
+            with open(path, "wb") as f, TarWriter(f, encoder=False, mtime=_MTIME) as tar:
+                count = 0
+                for sample in _bucket_samples(bucket):
+                    tar.write({"__key__": sample["__key__"], settings.format: sample["image"], "json": sample["json"]})
+                    count += 1
+            bucket.unlink()
+            md5, sha = file_digests(path)
+            shards.append({"url": path.name, "nsamples": count, "filesize": path.stat().st_size, "md5sum": md5, "sha256": sha})
+        buckets.rmdir()
         index = {"__kind__": INDEX_KIND, "wids_version": 1, "name": dataset,
                  "shardlist": [{k: s[k] for k in ("url", "nsamples", "filesize", "md5sum")} for s in shards]}
         write_json(staging / "index.json", index)
         write_tsv(staging / "manifest.tsv", ("shard", "nsamples", "bytes", "sha256"),
                   [(s["url"], s["nsamples"], s["filesize"], s["sha256"]) for s in shards])
-        meta = record("shards", {**asdict(settings), "dataset": dataset}, images=len(kept), shards=len(shards),
-                      removed=sum(len(r) for r in rows_by_part) - len(kept), bytes=sum(s["filesize"] for s in shards),
+        meta = record("shards", {**asdict(settings), "dataset": dataset}, images=total, shards=len(shards),
+                      removed=sum(len(m) for m in masks) - total, bytes=sum(s["filesize"] for s in shards),
                       seconds=round(time.perf_counter() - started, 3))
         write_json(staging / "shards.json", meta)
         if out_dir.exists():

@@ -8,6 +8,7 @@ A dataset's table is a folder of parts. Part i is four files sharing the prefix 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import struct
 import time
@@ -16,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from dcgan.files import atomic_path, read_tsv, write_json, write_tsv
+from dcgan.files import atomic_path, read_first_column, read_tsv, write_json, write_tsv
 from dcgan.provenance import record
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,200}")
@@ -120,18 +121,47 @@ def read_part(prefix: str | Path) -> tuple[np.ndarray, list[dict[str, str]]]:
 
 
 class TableImages:
-    """Every part's images of a table as one indexable sequence (memory maps: nothing read until used)."""
+    """Every part's images of a table as one indexable sequence, read with positioned reads: random
+    access reads only the images asked for (a memory map would read ahead around each and hold it)."""
 
     def __init__(self, table_dir: str | Path, parts: int):
-        self._parts = [np.load(part_prefix(table_dir, p).with_suffix(".npy"), mmap_mode="r") for p in range(parts)]
-        self._offsets = np.cumsum([0] + [len(a) for a in self._parts])
+        self._paths = [part_prefix(table_dir, p).with_suffix(".npy") for p in range(parts)]
+        self._layout = []  # (data offset, rows, image shape) per part
+        for path in self._paths:
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                shape, _, _ = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)(f)
+                self._layout.append((f.tell(), shape[0], tuple(shape[1:])))
+        self._offsets = np.cumsum([0] + [rows for _, rows, _ in self._layout])
+        self._shape = next((shape for _, rows, shape in self._layout if rows), (0, 0, 3))
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
 
     def __getitem__(self, index: int) -> np.ndarray:
-        part = int(np.searchsorted(self._offsets, index, side="right")) - 1
-        return np.asarray(self._parts[part][index - self._offsets[part]])
+        return self.take([index])[0]
+
+    def take(self, indices) -> np.ndarray:
+        """The images at these table indices, in that order, as one (N, S, S, 3) uint8 array."""
+        indices = np.asarray(indices, np.int64)
+        out = np.empty((len(indices), *self._shape), np.uint8)
+        nbytes = int(np.prod(self._shape))
+        part = np.searchsorted(self._offsets, indices, side="right") - 1
+        for p in np.unique(part):
+            start = self._layout[p][0]
+            fd = os.open(self._paths[p], os.O_RDONLY)
+            try:
+                for k in np.flatnonzero(part == p):
+                    os.preadv(fd, [out[k]], start + int(indices[k] - self._offsets[p]) * nbytes)
+            finally:
+                os.close(fd)
+        return out
+
+
+def read_keys(table_dir: str | Path, part: int) -> np.ndarray:
+    """One part's keys as a bytes array in row order."""
+    return read_first_column(part_prefix(table_dir, part).with_suffix(".tsv"))
 
 
 def read_rejects(prefix: str | Path) -> list[dict[str, str]]:

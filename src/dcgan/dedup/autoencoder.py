@@ -1,8 +1,16 @@
 """The paper's semantic hash (section 4.1.1): a 3072-128-3072 denoising, dropout-regularised ReLU
-autoencoder on 32x32 downsampled centre crops; code bit = ReLU activation > threshold."""
+autoencoder on 32x32 downsampled centre crops; code bit = ReLU activation > threshold.
+
+Training has a fixed budget, whatever the size of the dataset: a seeded sample of at most `sample`
+images, downsampled and contrast-bounded once, then `steps` Adam steps over it in seeded epochs (at most
+`epochs` passes, so a small dataset trains as it did with a per-epoch schedule). A
+checkpoint every few hundred steps lets a killed or timed-out job continue where it stopped, to the same
+weights as an uninterrupted run.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -11,13 +19,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from dcgan.dedup.inputs import downsample, part_images, to_vectors
+from dcgan.dedup.inputs import SIDE, downsample, part_images, stretch_bounds, to_vectors
 from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.device import pick_device
+from dcgan.errors import UserError
 from dcgan.files import write_torch
 from dcgan.progress import progress
+from dcgan.table import TableImages
 
-INPUT = 32 * 32 * 3
+INPUT = SIDE * SIDE * 3
+_READ = 4096  # table images read and downsampled at a time while drawing the sample
+_LOG_EVERY = 250  # steps per entry of the loss log
 
 
 class HashAutoencoder(nn.Module):
@@ -35,56 +47,112 @@ class HashAutoencoder(nn.Module):
         return self.decoder(self.dropout(self.code(x)))
 
 
-def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, chunk: int = 8192) -> tuple[HashAutoencoder, dict]:
-    """Train on the table itself, streaming one chunk of one part at a time (never the whole set).
+def training_sample(table_dir: str | Path, parts: int, size: int, seed: int) -> np.ndarray:
+    """A seeded sample of at most `size` table images (all of them when the table is smaller), as
+    (n, 32, 3, 32) uint8 views, read in table order a block at a time: memory is the sample alone."""
+    table = TableImages(table_dir, parts)
+    chosen = np.sort(np.random.default_rng(seed).choice(len(table), min(size, len(table)), replace=False))
+    sample = np.empty((len(chosen), SIDE, 3, SIDE), np.uint8)
+    for lo in range(0, len(chosen), _READ):
+        sample[lo : lo + _READ] = downsample(table.take(chosen[lo : lo + _READ])).numpy()
+    return sample
 
-    Each epoch visits the parts and their chunks in a seeded random order and shuffles within a chunk,
-    so the same settings and data give the same weights on the same machine (and thread count).
+
+def _fingerprint(settings: AutoencoderSettings, sizes: list[int]) -> dict:
+    return {"settings": asdict(settings), "part_sizes": sizes}
+
+
+def _load_checkpoint(path: Path | None, fingerprint: dict) -> dict | None:
+    """The checkpoint to continue from, or None: absent, unreadable or made for other settings or data."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # a truncated or corrupted file: say so and start afresh
+        print(f"dedup train: checkpoint {path} is unreadable ({type(e).__name__}); starting afresh", file=sys.stderr)
+        return None
+    if state.get("fingerprint") != fingerprint:
+        print(f"dedup train: checkpoint {path} was made with other settings or data; starting afresh", file=sys.stderr)
+        return None
+    print(f"dedup train: continuing from step {state['step']} ({path})", file=sys.stderr)
+    return state
+
+
+def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, checkpoint: str | Path | None = None,
+          checkpoint_every: int = 500) -> tuple[HashAutoencoder, dict]:
+    """Train on a seeded sample of the table for the step budget; resumable from `checkpoint`.
+
+    Each epoch visits the sample in a permutation drawn from (seed, epoch), so the batches of any step
+    are known without replaying the ones before it; the same settings and data give the same weights
+    on the same machine and thread count, interrupted or not.
     """
     device = pick_device()
+    checkpoint = Path(checkpoint) if checkpoint else None
+    started = time.perf_counter()
+    sizes = [len(part_images(table_dir, p)) for p in range(parts)]
+    fingerprint = _fingerprint(settings, sizes)
+    sample = torch.from_numpy(training_sample(table_dir, parts, settings.sample, settings.seed)).to(device)
+    if len(sample) == 0:
+        raise UserError(f"{table_dir}: the image table is empty, no images to train the hash autoencoder on")
+    rows = sample.reshape(len(sample), -1)
+    low, span = stretch_bounds(rows) if settings.normalize else (None, None)
+    prepared = time.perf_counter() - started
+
     torch.manual_seed(settings.seed)
-    rng = np.random.default_rng(settings.seed)
     model = HashAutoencoder(settings.bits, settings.dropout).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    sizes = [len(part_images(table_dir, p)) for p in range(parts)]
-    total = sum(sizes)
-    losses, started = [], time.perf_counter()
-    steps_per_epoch = sum(-(-min(chunk, size - start) // settings.batch_size) for size in sizes for start in range(0, size, chunk))
-    epochs = max(settings.epochs, -(-settings.min_steps // max(steps_per_epoch, 1)))
-    cache = {} if total <= chunk else None  # a small table is prepared once, not every epoch
-    bar = progress(total=total * epochs, desc="dedup train")
-    for _ in range(epochs):
-        epoch_loss, seen = 0.0, 0
-        for part in rng.permutation(parts):
-            images = part_images(table_dir, int(part))
-            starts = np.arange(0, sizes[part], chunk)
-            for start in rng.permutation(starts):
-                x = cache.get((part, start)) if cache is not None else None
-                if x is None:
-                    small = downsample(np.asarray(images[start : start + chunk]))
-                    x = torch.from_numpy(to_vectors(small, normalize=settings.normalize, signed=settings.signed))
-                    if cache is not None:
-                        cache[(part, start)] = x
-                order = torch.from_numpy(rng.permutation(len(x)))
-                for lo in range(0, len(x), settings.batch_size):
-                    clean = x[order[lo : lo + settings.batch_size]].to(device)
-                    noisy = clean + settings.noise_std * torch.randn_like(clean)
-                    loss = nn.functional.mse_loss(model(noisy), clean)
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
-                    epoch_loss += loss.item() * len(clean)
-                    seen += len(clean)
-                    bar.update(len(clean))
-        losses.append(epoch_loss / max(seen, 1))
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    state = _load_checkpoint(checkpoint, fingerprint)
+    losses, running, first = [], torch.zeros((), device=device), 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        torch.set_rng_state(state["rng"])
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"])
+        losses, running, first = state["losses"], state["running"].to(device), state["step"]
+    batch = min(settings.batch_size, len(rows))
+    per_epoch = len(rows) // batch
+    steps = min(settings.steps, settings.epochs * per_epoch)
+    order, epoch_of_order = None, -1
+    bar = progress(total=steps, initial=first, desc="dedup train", unit="step")
+    model.train()
+    for step in range(first, steps):
+        epoch, position = divmod(step, per_epoch)
+        if epoch != epoch_of_order:
+            order = torch.from_numpy(np.random.default_rng([settings.seed, epoch]).permutation(len(rows))).to(device)
+            epoch_of_order = epoch
+        index = order[position * batch : (position + 1) * batch]
+        bounds = (low[index], span[index]) if settings.normalize else None
+        clean = to_vectors(rows[index], normalize=settings.normalize, signed=settings.signed, bounds=bounds)
+        noisy = clean + settings.noise_std * torch.randn_like(clean)
+        loss = nn.functional.mse_loss(model(noisy), clean)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        running += loss.detach()
+        if (step + 1) % _LOG_EVERY == 0 or step + 1 == steps:
+            losses.append(round(float(running) / ((step % _LOG_EVERY) + 1), 6))
+            running.zero_()
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        bar.update()
+        if checkpoint is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            write_torch(checkpoint, {
+                "fingerprint": fingerprint, "step": step + 1, "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(), "rng": torch.get_rng_state(), "losses": losses,
+                "running": running.cpu(), "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+            })
     bar.close()
     model.eval()
     report = {
-        "images": total,
-        "epochs": epochs,
+        "images": sum(sizes),
+        "sample": len(rows),
+        "steps": steps,
+        "batch_size": batch,
+        "epochs_of_sample": round(steps * batch / len(rows), 2),
+        "resumed_from": first,
         "device": str(device),
-        "losses": [round(v, 6) for v in losses],
+        "losses_every_250_steps": losses,
+        "prepare_seconds": round(prepared, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }
     return model.cpu(), report
@@ -103,9 +171,9 @@ def load(path: str | Path) -> tuple[HashAutoencoder, AutoencoderSettings]:
 
 
 @torch.no_grad()
-def hash_images(model: HashAutoencoder, settings: AutoencoderSettings, small: np.ndarray) -> np.ndarray:
-    """(N, 32, 32, 3) uint8 crops -> (N, bits/8) uint8 packed hash bits."""
+def hash_images(model: HashAutoencoder, settings: AutoencoderSettings, small: np.ndarray | torch.Tensor) -> np.ndarray:
+    """(N, 32, 3, 32) uint8 views (on any device) -> (N, bits/8) uint8 packed hash bits."""
     device = next(model.parameters()).device
-    x = torch.from_numpy(to_vectors(small, normalize=settings.normalize, signed=settings.signed)).to(device)
+    x = to_vectors(torch.as_tensor(small).to(device), normalize=settings.normalize, signed=settings.signed)
     bits = (model.code(x) > settings.threshold).cpu().numpy()
     return np.packbits(bits, axis=1)

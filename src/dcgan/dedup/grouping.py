@@ -1,6 +1,7 @@
 """Group images whose hashes collide (radius 0) or lie within Hamming radius r, without an all-pairs scan.
 
-Radius 0 is the paper's method: one linear pass over a hash table. For r > 0, multi-index hashing: split
+Radius 0 is the paper's method: equal codes, found by one sort of the codes as 64-bit words (codes and
+groups stay arrays; no Python object per code). For r > 0, multi-index hashing: split
 the code into r + 1 substrings; two codes within distance r agree exactly on at least one substring
 (pigeonhole), so only codes that share a substring bucket are compared, and each candidate pair is
 verified by its true Hamming distance. Groups are the connected components of the verified pairs.
@@ -18,49 +19,86 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.bitwise_count(np.bitwise_xor(a, b)).sum(axis=-1)
 
 
-def _buckets(keys: list[bytes]) -> list[list[int]]:
-    """Indices sharing each key, for keys shared by two or more: one pass through a dict."""
-    table: dict[bytes, list[int]] = {}
-    for index, key in enumerate(keys):
-        table.setdefault(key, []).append(index)
-    return [members for members in table.values() if len(members) > 1]
+def code_words(codes: np.ndarray) -> np.ndarray:
+    """(M, bytes) uint8 codes -> (M, words) uint64 (zero-padded; a view when no padding is needed):
+    equal codes, equal rows."""
+    if codes.shape[1] % 8 == 0:
+        return np.ascontiguousarray(codes).view(np.uint64)
+    padded = np.zeros((len(codes), -(-codes.shape[1] // 8) * 8), np.uint8)
+    padded[:, : codes.shape[1]] = codes
+    return padded.view(np.uint64)
 
 
-def _substring_keys(codes: np.ndarray, nbits: int, pieces: int) -> list[list[bytes]]:
-    """For each of `pieces` contiguous bit ranges, every code's bits in that range, as bytes."""
+def run_starts(sorted_rows: np.ndarray) -> np.ndarray:
+    """Where each run of equal values (or rows) of a sorted array starts."""
+    differs = sorted_rows[1:] != sorted_rows[:-1]
+    if differs.ndim > 1:
+        differs = differs.any(axis=1)
+    return np.concatenate([[0], np.flatnonzero(differs) + 1]) if len(sorted_rows) else np.zeros(0, np.int64)
+
+
+def equal_runs(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, starts, sizes): the row indices of a (M, words) array sorted by value, and the start and
+    length of each run of equal rows in that order."""
+    order = np.lexsort(words.T[::-1]) if words.shape[1] > 1 else np.argsort(words[:, 0], kind="stable")
+    starts = run_starts(words[order])
+    return order, starts, np.diff(np.append(starts, len(order)))
+
+
+def count_distinct(codes: np.ndarray) -> int:
+    """How many different codes there are among the rows of (M, bytes) uint8 codes."""
+    return len(equal_runs(code_words(codes))[1])
+
+
+def _substring_words(codes: np.ndarray, nbits: int, pieces: int) -> list[np.ndarray]:
+    """For each of `pieces` contiguous bit ranges, every code's bits in that range, as uint64 words."""
     bits = np.unpackbits(codes, axis=1, count=nbits)
     bounds = np.linspace(0, nbits, pieces + 1).round().astype(int)
-    keys = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        packed = np.packbits(bits[:, lo:hi], axis=1)
-        keys.append([row.tobytes() for row in packed])
-    return keys
+    return [code_words(np.packbits(bits[:, lo:hi], axis=1)) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def find_groups(codes: np.ndarray, nbits: int, radius: int = 0) -> list[np.ndarray]:
-    """Groups (sorted index arrays, two or more members each) of codes within `radius` of each other."""
+def find_groups(codes: np.ndarray, nbits: int, radius: int = 0) -> np.ndarray:
+    """Group label of every code (-1: none) for codes within `radius` of each other (connected)."""
     n = len(codes)
-    if radius == 0:
-        return [np.array(m) for m in _buckets([row.tobytes() for row in codes])]
+    if radius == 0:  # one sort: each code joins the lowest index with the same value
+        order, starts, sizes = equal_runs(code_words(codes))
+        lowest = np.repeat(np.minimum.reduceat(order, starts), sizes) if n else order
+        return component_labels(lowest, order, n)
     if radius < 0 or radius >= nbits:
         raise ValueError(f"radius must be in 0..{nbits - 1}, got {radius}")
     left, right = [], []
-    for keys in _substring_keys(codes, nbits, radius + 1):
-        for members in _buckets(keys):
-            m = np.array(members)
-            i, j = np.triu_indices(len(m), 1)
+    for words in _substring_words(codes, nbits, radius + 1):
+        order, starts, sizes = equal_runs(words)
+        for start, size in zip(starts[sizes > 1], sizes[sizes > 1]):
+            m = order[start : start + size]
+            i, j = np.triu_indices(size, 1)
             close = hamming(codes[m[i]], codes[m[j]]) <= radius
             left.append(m[i][close])
             right.append(m[j][close])
     if not left:
-        return []
-    return linked_groups(np.concatenate(left), np.concatenate(right), n)
+        return np.full(n, -1, np.int64)
+    return component_labels(np.concatenate(left), np.concatenate(right), n)
 
 
-def linked_groups(left, right, n: int) -> list[np.ndarray]:
-    """Connected components (sorted index arrays, two or more members) of the pairs (left[k], right[k])."""
+def component_labels(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
+    """Group label of each of n indices linked by the pairs (left[k], right[k]): the connected components
+    of two or more members, numbered in order of their lowest index; -1 for an index in no pair."""
+    labels = np.full(n, -1, np.int64)
+    if len(left) == 0:
+        return labels
     graph = coo_matrix((np.ones(len(left), bool), (left, right)), shape=(n, n))
-    count, labels = connected_components(graph, directed=False)
+    count, component = connected_components(graph, directed=False)
+    lowest = np.full(count, n, np.int64)
+    np.minimum.at(lowest, component, np.arange(n))
+    grouped = np.flatnonzero(np.bincount(component, minlength=count) > 1)
+    number = np.full(count, -1, np.int64)
+    number[grouped[np.argsort(lowest[grouped])]] = np.arange(len(grouped))
+    return number[component]
+
+
+def groups_of(labels: np.ndarray, chosen=None) -> list[np.ndarray]:
+    """The members (ascending) of each group in `chosen` (default: every group), in label order."""
+    chosen = range(int(labels.max(initial=-1)) + 1) if chosen is None else chosen
     order = np.argsort(labels, kind="stable")
-    groups = np.split(order, np.cumsum(np.bincount(labels, minlength=count))[:-1])
-    return [g for g in groups if len(g) > 1]
+    bounds = np.searchsorted(labels[order], [(g, g + 1) for g in chosen])
+    return [order[lo:hi] for lo, hi in bounds.reshape(-1, 2)]

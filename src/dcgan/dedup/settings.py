@@ -12,8 +12,9 @@ class AutoencoderSettings:
     bits: int = 128  # code units, one hash bit each (paper: 128)
     noise_std: float = 0.2  # denoising: Gaussian input corruption, in units of the input range
     dropout: float = 0.2  # dropout on the code layer while training
-    epochs: int = 30
-    min_steps: int = 1000  # more epochs on small datasets, so training always takes this many steps
+    sample: int = 100_000  # images drawn (seeded) from the table to train on, whatever the dataset's size
+    steps: int = 5000  # Adam steps: the training budget, whatever the dataset's size ...
+    epochs: int = 30  # ... and at most this many passes over the sample (fewer steps on small datasets)
     batch_size: int = 64
     lr: float = 1e-3
     threshold: float = 0.0  # bit = activation > threshold (paper: binarised by thresholding)

@@ -12,56 +12,75 @@ import torch
 
 from dcgan.dedup import autoencoder, phash
 from dcgan.dedup.gallery import group_sheet
-from dcgan.dedup.grouping import find_groups, hamming
-from dcgan.dedup.inputs import downsample, part_images
+from dcgan.dedup.grouping import count_distinct, find_groups, groups_of, hamming
+from dcgan.dedup.inputs import IDENTITY, part_images
 from dcgan.dedup.settings import METHODS, AutoencoderSettings
 from dcgan.dedup.views import group_by_views, hash_views, view_margins
 from dcgan.device import pick_device
 from dcgan.errors import UserError
-from dcgan.files import atomic_path, read_tsv, write_json, write_tsv
+from dcgan.files import atomic_path, write_json, write_tsv
 from dcgan.progress import progress
 from dcgan.provenance import record
-from dcgan.table import TableImages, part_prefix
+from dcgan.table import TableImages, read_keys
+
+_HASH_ROWS = {"cpu": 640, "cuda": 65536}  # (image, view) codes computed at a time (CPU: within its caches)
+
+
+def checkpoint_path(model_path: str | Path) -> Path:
+    """Where dedup training keeps its checkpoint while it runs (removed once the model is written)."""
+    return Path(model_path).with_suffix(".checkpoint.pt")
 
 
 def train_stage(table_dir: str | Path, parts: int, model_path: str | Path, settings: AutoencoderSettings,
-                threads: int = 1) -> dict:
-    """Train the hash autoencoder on the dataset's image table; save weights and a provenance record."""
+                threads: int = 1, checkpoint_every: int = 500) -> dict:
+    """Train the hash autoencoder on a sample of the dataset's image table, continuing from a checkpoint
+    of an interrupted run; save weights and a provenance record."""
     torch.set_num_threads(threads)
-    model, report = autoencoder.train(table_dir, parts, settings)
+    checkpoint = checkpoint_path(model_path)
+    model, report = autoencoder.train(table_dir, parts, settings, checkpoint=checkpoint,
+                                      checkpoint_every=checkpoint_every)
     autoencoder.save(model, settings, model_path)
-    meta = record("dedup_train", asdict(settings), **report)
+    meta = record("dedup_train", asdict(settings), threads=threads, **report)
     write_json(Path(model_path).with_suffix(".json"), meta)
+    checkpoint.unlink(missing_ok=True)
     return meta
 
 
-def make_hasher(method: str, model_path: str | Path | None = None) -> tuple[int, Callable[[np.ndarray], np.ndarray]]:
-    """(bits, function from (N, S, S, 3) table images to (N, bytes) packed codes) for a method."""
+def make_hasher(method: str, model_path: str | Path | None = None) -> tuple[int, Callable]:
+    """(bits, function from (N, 32, 3, 32) uint8 views to (N, bytes) packed codes) for a method."""
     if method == "phash":
-        return phash.BITS, phash.phash_codes
+        return phash.BITS, lambda small: phash.phash_codes(small.permute(0, 1, 3, 2).cpu().numpy())
     if method != "autoencoder":
         raise UserError(f"unknown dedup method {method!r} (choose from {', '.join(METHODS)})")
     if model_path is None:
         raise UserError("the autoencoder method needs the trained model (--model)")
     model, settings = autoencoder.load(model_path)
     model.to(pick_device())
-    return settings.bits, lambda images: autoencoder.hash_images(model, settings, downsample(images))
+    return settings.bits, lambda small: autoencoder.hash_images(model, settings, small)
+
+
+def hash_images(hasher: Callable, images: np.ndarray) -> np.ndarray:
+    """(N, bytes) codes of whole images (their identity view)."""
+    return hash_views(hasher, images, [IDENTITY], pick_device())[:, 0]
 
 
 def hash_stage(table_dir: str | Path, part: int, out: str | Path, method: str, model_path: str | Path | None = None,
-               views: int = 0, threads: int = 1, chunk: int = 4096) -> dict:
+               views: int = 0, threads: int = 1) -> dict:
     """Hash one image-table part under every view: (N, views, bytes) uint8 packed codes, row-aligned
-    with the part (view 0 is the image itself)."""
+    with the part (view 0 is the image itself). All views of a block of images are resampled, stretched
+    and encoded as one batch, on the GPU when there is one."""
     torch.set_num_threads(threads)
     nbits, hasher = make_hasher(method, model_path)
     margins = view_margins(views)
     images = part_images(table_dir, part)
     codes = np.empty((len(images), len(margins), (nbits + 7) // 8), np.uint8)
+    device = pick_device()
+    chunk = max(1, _HASH_ROWS[device.type] // len(margins))
     started = time.perf_counter()
     bar = progress(total=len(images), desc=f"dedup hash part {part}")
     for start in range(0, len(images), chunk):
         block = np.asarray(images[start : start + chunk])
-        codes[start : start + len(block)] = hash_views(hasher, block, margins)
+        codes[start : start + len(block)] = hash_views(hasher, block, margins, device)
         bar.update(len(block))
     bar.close()
     seconds = time.perf_counter() - started
@@ -78,45 +97,55 @@ def filter_stage(table_dir: str | Path, parts: int, hash_dir: str | Path, out_di
 
     Radius 0: exact collisions between any views of two images, checked in pixels (`verify`).
     Radius r > 0: codes of the images themselves within r bits, by multi-index hashing.
+    Keys, codes and groups are arrays throughout: memory is a few bytes per code, not Python objects.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    keys = [row["key"] for part in range(parts) for row in read_tsv(part_prefix(table_dir, part).with_suffix(".tsv"))]
+    keys = np.concatenate([read_keys(table_dir, part) for part in range(parts)])
     codes = np.concatenate([np.load(Path(hash_dir) / f"part-{part:04d}.npy") for part in range(parts)])
     margins = view_margins(views)
     if codes.ndim != 3 or len(codes) != len(keys) or codes.shape[1] != len(margins):
         raise UserError(f"{hash_dir}: hashes of shape {codes.shape} for {len(keys)} table rows and {len(margins)} "
                         "views; rerun dedup_hash")
     nbits = phash.BITS if method == "phash" else codes.shape[2] * 8
-    own = codes[:, 0]
+    own = np.ascontiguousarray(codes[:, 0])
     images = TableImages(table_dir, parts)
     if radius == 0:
-        found = group_by_views(codes, images.__getitem__, margins, verify)
+        labels = group_by_views(codes, images.take, margins, verify)
     else:
-        found = find_groups(own, nbits, radius)
-    groups = sorted(found, key=lambda g: int(g[0]))
-    rows = [(keys[i], keys[g[0]], int(hamming(own[i], own[g[0]]))) for g in groups for i in g[1:]]
-    rows.sort(key=lambda r: r[0])
-    write_tsv(out_dir / "duplicates.tsv", ("key", "duplicate_of", "distance"), rows)
+        labels = find_groups(own, nbits, radius)
+    del codes
+    groups = int(labels.max(initial=-1)) + 1
+    grouped = np.flatnonzero(labels >= 0)
+    first = np.full(groups, len(keys), np.int64)
+    np.minimum.at(first, labels[grouped], grouped)
+    removed = grouped[grouped != first[labels[grouped]]]
+    removed = removed[np.argsort(keys[removed], kind="stable")]
+    kept_of = first[labels[removed]]
+    distance = hamming(own[removed], own[kept_of])
+    write_tsv(out_dir / "duplicates.tsv", ("key", "duplicate_of", "distance"),
+              ((a.decode(), b.decode(), int(d)) for a, b, d in zip(keys[removed], keys[kept_of], distance)))
 
+    sizes = np.bincount(labels[grouped], minlength=groups)
     rng = np.random.default_rng(seed)
-    sample = [groups[i] for i in sorted(rng.choice(len(groups), min(gallery_groups, len(groups)), replace=False))]
-    largest = sorted(groups, key=len, reverse=True)[:gallery_groups]
-    group_sheet(sample, images, f"{method} r={radius}: {len(sample)} of {len(groups)} groups at random", out_dir / "gallery.png")
-    group_sheet(largest, images, f"{method} r={radius}: the {len(largest)} largest groups", out_dir / "largest.png")
-    removed = len(rows)
+    sample = sorted(rng.choice(groups, min(gallery_groups, groups), replace=False))
+    largest = np.argsort(-sizes, kind="stable")[:gallery_groups]
+    group_sheet(groups_of(labels, sample), images, f"{method} r={radius}: {len(sample)} of {groups} groups at random",
+                out_dir / "gallery.png")
+    group_sheet(groups_of(labels, largest), images, f"{method} r={radius}: the {len(largest)} largest groups",
+                out_dir / "largest.png")
     stats = record(
         "dedup_filter",
         {"method": method, "radius": radius, "views": views, "verify": verify, "bits": nbits, "seed": seed},
         images=len(keys),
-        groups=len(groups),
-        removed=removed,
-        kept=len(keys) - removed,
-        largest_group=max((len(g) for g in groups), default=0),
-        distinct_codes=len({row.tobytes() for row in own}),
-        mean_bits_set=round(float(np.unpackbits(own, axis=1, count=nbits).mean()), 4) if len(own) else None,
+        groups=groups,
+        removed=len(removed),
+        kept=len(keys) - len(removed),
+        largest_group=int(sizes.max(initial=0)),
+        distinct_codes=count_distinct(own),
+        mean_bits_set=round(float(np.bitwise_count(own).sum()) / (len(own) * nbits), 4) if len(own) else None,
         seconds=round(time.perf_counter() - started, 3),
-        message=f"{removed} near duplicates in {len(groups)} groups" if groups else "no near duplicates found",
+        message=f"{len(removed)} near duplicates in {groups} groups" if groups else "no near duplicates found",
     )
     write_json(out_dir / "stats.json", stats)
     return stats

@@ -47,11 +47,11 @@ def nearest(queries: np.ndarray, pool: np.ndarray, *, exclude_self: bool = False
 
 def hash_collisions(samples: np.ndarray, method: str, model: str | None, hash_dir: str | Path) -> dict:
     """How many samples share their dedup hash with a training image (the dataset's dedup method)."""
-    from dcgan.dedup.stages import make_hasher
+    from dcgan.dedup.stages import hash_images, make_hasher
 
     _, hasher = make_hasher(method, model)
     training = {code.tobytes() for part in sorted(Path(hash_dir).glob("part-*.npy")) for code in np.load(part)[:, 0]}
-    codes = hasher(samples)
+    codes = hash_images(hasher, samples)
     colliding = sum(code.tobytes() in training for code in codes)
     return {"samples": len(samples), "colliding": int(colliding), "training_hashes": len(training), "method": method}
 

@@ -173,7 +173,7 @@ def test_training_is_deterministic_and_codes_do_not_collapse(table, tmp_path):
     a, _ = autoencoder.load(tmp_path / "a.pt")
     b, _ = autoencoder.load(tmp_path / "b.pt")
     assert all(np.array_equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
-    assert meta["steps"] == min(300, 30 * (meta["images"] // 64))  # the budget, or 30 passes over a small table
+    assert meta["steps"] == min(300, max(30 * (meta["images"] // 64), 1000))  # the budget, or 30 passes (>= 1000)
     assert meta["sample"] == meta["images"] and not checkpoint_path(tmp_path / "a.pt").exists()
     hash_stage(root / "images", 0, tmp_path / "h.npy", "autoencoder", tmp_path / "a.pt")
     codes = np.load(tmp_path / "h.npy")
@@ -184,8 +184,12 @@ def test_training_is_deterministic_and_codes_do_not_collapse(table, tmp_path):
 
 
 def test_the_training_budget_does_not_grow_with_the_table(table, tmp_path):
-    """A sample of 150 of the ~400 images and 40 steps: exactly that much work, whatever the table."""
+    """A sample of 150 of the ~400 images and 40 steps: exactly that much work, whatever the table; a
+    small table stops after `epochs` passes, but not before `min_steps`."""
     root, _ = table
+    capped = train_stage(root / "images", 2, tmp_path / "capped.pt", AutoencoderSettings(sample=64, epochs=3, min_steps=5))
+    assert capped["steps"] == 5 and train_stage(root / "images", 2, tmp_path / "capped.pt", AutoencoderSettings(
+        sample=64, epochs=3, min_steps=2))["steps"] == 3
     small = AutoencoderSettings(sample=150, steps=40, batch_size=32)
     meta = train_stage(root / "images", 2, tmp_path / "ae.pt", small)
     assert (meta["sample"], meta["steps"], meta["batch_size"]) == (150, 40, 32) and meta["images"] > 350

@@ -3,7 +3,7 @@ autoencoder on 32x32 downsampled centre crops; code bit = ReLU activation > thre
 
 Training has a fixed budget, whatever the size of the dataset: a seeded sample of at most `sample`
 images, downsampled and contrast-bounded once, then `steps` Adam steps over it in seeded epochs (at most
-`epochs` passes, so a small dataset trains as it did with a per-epoch schedule). A
+`epochs` passes but at least `min_steps` steps, so a small dataset trains as it did before). A
 checkpoint every few hundred steps lets a killed or timed-out job continue where it stopped, to the same
 weights as an uninterrupted run.
 """
@@ -112,7 +112,7 @@ def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, c
         losses, running, first = state["losses"], state["running"].to(device), state["step"]
     batch = min(settings.batch_size, len(rows))
     per_epoch = len(rows) // batch
-    steps = min(settings.steps, settings.epochs * per_epoch)
+    steps = min(settings.steps, max(settings.epochs * per_epoch, settings.min_steps))
     order, epoch_of_order = None, -1
     bar = progress(total=steps, initial=first, desc="dedup train", unit="step")
     model.train()

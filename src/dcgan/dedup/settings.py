@@ -14,7 +14,8 @@ class AutoencoderSettings:
     dropout: float = 0.2  # dropout on the code layer while training
     sample: int = 100_000  # images drawn (seeded) from the table to train on, whatever the dataset's size
     steps: int = 5000  # Adam steps: the training budget, whatever the dataset's size ...
-    epochs: int = 30  # ... and at most this many passes over the sample (fewer steps on small datasets)
+    epochs: int = 30  # ... and at most this many passes over the sample (fewer steps on small datasets) ...
+    min_steps: int = 1000  # ... but never fewer steps than this (a tiny dataset still trains a usable hash)
     batch_size: int = 64
     lr: float = 1e-3
     threshold: float = 0.0  # bit = activation > threshold (paper: binarised by thresholding)

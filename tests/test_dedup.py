@@ -295,6 +295,8 @@ def test_collisions_and_checks_in_batches_equal_the_plain_method(rng):
         assert found == reference_groups(codes, images, margins, verify), verify
     entries, anchors = collision_candidates(codes)
     assert (entries // nviews != anchors // nviews).all() and (anchors < entries).all()
+    assert [len(a) for a in collision_candidates(codes[:0])] == [0, 0]  # an empty table has no candidates
+    assert (group_by_views(codes[:0], images.__getitem__, margins, 0.94) == -1).all()
 
 
 def test_table_keys_and_images_read_as_arrays(table):

@@ -71,7 +71,7 @@ def collision_candidates(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     image order, in another image: its anchor is that first occurrence. Linear in the codes but for one
     sort of 64-bit keys; the full codes are compared only where keys repeat across images."""
     count, nviews = codes.shape[:2]
-    flat = codes.reshape(count * nviews, -1)
+    flat = codes.reshape(count * nviews, codes.shape[2])
     key = _mixed_key(flat)
     order = np.argsort(key)
     key = key[order]

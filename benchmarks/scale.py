@@ -195,8 +195,8 @@ def pipeline(root: Path, count: int) -> tuple[dict, dict]:
                                            "--views", 2, "--verify", 0.94), log)
     stages["shards"] = run_job(dcgan("shards", table, "--parts", parts, "--duplicates", dedup / "duplicates.tsv",
                                      "--out", work / "shards", "--dataset", "bedroom"), log)
-    rows = sum(len(read_tsv(part_prefix(table, p).with_suffix(".tsv"))) for p in range(parts))
     keys = {r["key"] for p in range(parts) for r in read_tsv(part_prefix(table, p).with_suffix(".tsv"))}
+    rows = len(keys)
     quality = score(read_tsv(dedup / "duplicates.tsv"), json.loads(truth_path.read_text()), keys)
     trained = json.loads((work / "ae.json").read_text())
     facts = {"images": rows, "parts": parts, "quality": quality, "ae_steps": trained["steps"],

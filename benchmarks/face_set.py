@@ -1,4 +1,4 @@
-"""A face benchmark that is not the demo: real photos of 25 people from four PyPI packages, used whole
+"""A face benchmark that is not the demo: real photos of 24 people from four PyPI packages, used whole
 and as faces pasted onto other backgrounds with rotation, blur, lighting and occlusion, plus
 face-free images with face-like clutter. Ground truth boxes are annotated below (each checked by eye
 with `python benchmarks/face_set.py --sheet out.png`) and mapped exactly through every edit.
@@ -59,7 +59,7 @@ class Source:
     name: str
     package: str
     member: str  # path inside the package archive
-    sha256: str
+    sha256: str  # the first 16 hex digits of the file's sha256
     faces: tuple[Face, ...] = field(default_factory=tuple)
     role: str = "faces"  # faces | background | clutter
 

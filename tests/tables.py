@@ -23,7 +23,7 @@ def make_table(root: Path, parts: int, per_part: int, *, faces: bool = False, se
     """A table of `parts` parts; returns (table dir, key -> image)."""
     rng = np.random.default_rng(seed)
     table = root / "images"
-    columns = ("key", "source", "width", "height") + (("x", "y", "w", "h", "score", "detector") if faces else ())
+    columns = ("key", "source", "width", "height") + (("x", "y", "w", "h", "score", "sharpness", "detector") if faces else ())
     pixels = {}
     for part in range(parts):
         with PartWriter(part_prefix(table, part), SIZE, columns) as writer:
@@ -33,7 +33,7 @@ def make_table(root: Path, parts: int, per_part: int, *, faces: bool = False, se
                 pixels[key] = image
                 row = [key, f"src/{key}.jpg", 100 + i, 80]
                 if faces:
-                    row += [10.5, 12, 40, 40, 21.0, "haar"]
+                    row += [10.5, 12, 40, 40, 0.93, 812.5, "verified"]
                 writer.add(image, row)
             writer.finish("test", {})
     return table, pixels

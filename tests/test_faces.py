@@ -8,7 +8,7 @@ from dcgan.cli import main
 from dcgan.demo.web_images import BAD_FILES, make_web_images
 from dcgan.errors import UserError
 from dcgan.faces.detectors import group_windows, make_detector
-from dcgan.faces.quality import crop_window, select_faces, sharpness
+from dcgan.faces.quality import FACE_REJECTIONS, crop_window, select_faces, sharpness
 from dcgan.faces.scoring import iou, match_faces, score_faces
 from dcgan.faces.settings import FaceSettings
 from dcgan.faces.stage import detect_part
@@ -24,7 +24,6 @@ EXPECTED_REASON = {
     "not_an_image": "not an image",
     "too_small": "too small",
 }
-FACE_REASONS = ("face too small", "face at the border", "blurry face", "more faces than max_faces")
 
 
 def test_listing_is_recursive_sorted_and_skips_hidden(tmp_path):
@@ -89,6 +88,7 @@ def test_quality_rules_keep_sharp_large_faces_and_give_each_rejection_its_reason
     assert kept[0].crop.shape == (64, 64, 3) and kept[0].sharpness >= settings.min_sharpness
     assert [reason_category(r) for r in reasons] == ["blurry face", "face too small", "face at the border",
                                                       "more faces than max_faces"]
+    assert set(map(reason_category, reasons)) == set(FACE_REJECTIONS)
     assert "box 100,100,50,50" in reasons[1] and "50 px < 64" in reasons[1]
     assert sharpness(kept[0].crop) > 4 * float(reasons[0].split("sharpness ")[1].split(" ")[0])
 
@@ -167,9 +167,9 @@ def test_recall_and_false_positives_on_the_demo_meet_the_targets(demo_faces):
 def test_every_file_is_processed_once_and_every_bad_one_rejected(demo_faces):
     root, truth, metas = demo_faces
     rejects = [r for part in range(3) for r in read_rejects(part_prefix(root / "images", part))]
-    files = {r["key"]: reason_category(r["reason"]) for r in rejects if not r["reason"].startswith(FACE_REASONS)}
+    files = {r["key"]: reason_category(r["reason"]) for r in rejects if reason_category(r["reason"]) not in FACE_REJECTIONS}
     assert files == {k: EXPECTED_REASON[v] for k, v in BAD_FILES.items()}
-    faces = [r for r in rejects if r["reason"].startswith(FACE_REASONS)]
+    faces = [r for r in rejects if reason_category(r["reason"]) in FACE_REJECTIONS]
     assert faces and all(r["key"] in truth["images"] and " (box " in r["reason"] for r in faces)
     assert sum(m["source_images"] for m in metas) == len(truth["images"]) + len(BAD_FILES)
     keys = [r["key"] for p in range(3) for r in read_part(part_prefix(root / "images", p))[1]]

@@ -87,7 +87,7 @@ def test_face_boxes_in_metadata(tmp_path):
     samples = list(wds.WebDataset(shard_urls(tmp_path / "out"), shardshuffle=False).decode("rgb8"))
     assert {s["__key__"] for s in samples} == set(pixels)
     for s in samples:
-        assert s["json"]["box"] == [10.5, 12.0, 40.0, 40.0] and s["json"]["score"] == 21.0
+        assert s["json"]["box"] == [10.5, 12.0, 40.0, 40.0] and s["json"]["score"] == 0.93 and s["json"]["sharpness"] == 812.5
         assert np.array_equal(s["png"], pixels[s["__key__"]])  # png is lossless
 
 

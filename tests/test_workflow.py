@@ -22,7 +22,9 @@ from snakemake.settings.types import (
     ResourceSettings,
 )
 
+from dcgan.faces.quality import FACE_REJECTIONS
 from dcgan.files import read_tsv
+from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
 from small_demo import REPO, SMALL_DEMO
 
@@ -50,7 +52,7 @@ def test_dry_run_of_all_plans_every_stage(tmp_path):
     jobs = run_workflow(tmp_path, ["all"], dryrun=True)
     stages = ["all", "demo_data", "list_images", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2
     stages += ["image_table", "dedup_train", "dedup_filter", "shards", "train", "fid_reference", "evaluate"] * 2
-    stages += ["dedup_hash"] * 6 + ["fid_weights", "benchmarks_page", "report"]
+    stages += ["dedup_hash"] * 6 + ["face_verifier", "fid_weights", "benchmarks_page", "report"]
     assert jobs == sorted(stages)
     assert not (tmp_path / "results").exists()  # a dry run makes nothing
 
@@ -90,13 +92,14 @@ def test_demo_faces_stage_runs_for_real(small_run):
     for part in range(2):
         prefix = part_prefix(small_run / "results/faces/images", part)
         rows += read_part(prefix)[1]
-        rejected |= {r["key"] for r in read_rejects(prefix)}
+        rejected |= {r["key"] for r in read_rejects(prefix) if reason_category(r["reason"]) not in FACE_REJECTIONS}
         seen += json.loads(prefix.with_suffix(".json").read_text())["source_images"]
     assert rejected == set(truth["bad"])
     assert seen == len(truth["images"]) + len(truth["bad"])
     detections = read_tsv(small_run / "results/faces/detections.tsv")
     assert [d["image"] for d in detections] == [r["source"] for r in rows]
-    assert (small_run / "results/faces/faces/crops.png").stat().st_size > 0
+    for figure in ("crops", "detections", "quality"):
+        assert (small_run / f"results/faces/faces/{figure}.png").stat().st_size > 0
 
 
 def test_demo_trains_both_datasets_and_writes_sample_grids(small_run):

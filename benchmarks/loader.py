@@ -23,12 +23,12 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from dcgan.data import Loader
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.extract import extract_part
 from dcgan.files import write_tsv
 from dcgan.shards import ShardSettings, write_shards
 from dcgan.table import PartWriter, part_prefix, read_part
+from dcgan.train.loader import Loader
 
 BATCH = 128
 
@@ -55,7 +55,9 @@ def epoch_rate(batches) -> float:
     return count / (time.perf_counter() - started)
 
 
-def build(root: Path, entries: int, copies: int) -> tuple[Path, list[Path], int]:
+def build_shards(root: Path, entries: int, copies: int) -> Path:
+    """A demo LMDB extracted at 64x64, every image written `copies` times (under new keys; odd copies
+    mirrored) into an image table and from it into shards: root / "shards"."""
     make_lsun_lmdb(root / "lmdb", entries=entries, seed=0)
     extract_part(root / "lmdb", root / "extracted")
     images, rows = read_part(part_prefix(root / "extracted", 0))
@@ -66,6 +68,11 @@ def build(root: Path, entries: int, copies: int) -> tuple[Path, list[Path], int]
         table.finish("benchmark", {})
     write_tsv(root / "duplicates.tsv", ("key", "duplicate_of", "distance"), [])
     write_shards(root / "images", 1, root / "duplicates.tsv", root / "shards", dataset="bench", settings=ShardSettings(samples_per_shard=2000))
+    return root / "shards"
+
+
+def write_pngs(root: Path) -> list[Path]:
+    """The image table that build_shards wrote, as one PNG file per image in root / "png"."""
     table_images, table_rows = read_part(part_prefix(root / "images", 0))
     (root / "png").mkdir()
     paths = []
@@ -73,7 +80,7 @@ def build(root: Path, entries: int, copies: int) -> tuple[Path, list[Path], int]
         path = root / "png" / f"{row['key']}.png"
         cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1]))
         paths.append(path)
-    return root / "shards", paths, len(table_rows)
+    return paths
 
 
 def main() -> None:
@@ -84,8 +91,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        shards, paths, count = build(Path(tmp), args.entries, args.copies)
-        print(f"\n{count} images of 64x64, batch {BATCH}, {os.cpu_count()} CPUs; one epoch each")
+        shards = build_shards(Path(tmp), args.entries, args.copies)
+        paths = write_pngs(Path(tmp))
+        print(f"\n{len(paths)} images of 64x64, batch {BATCH}, {os.cpu_count()} CPUs; one epoch each")
         print(f"{'workers':>7} {'PNG files + PIL (img/s)':>24} {'our shards (img/s)':>19} {'ratio':>6}")
         for workers in args.workers:
             baseline = DataLoader(PngFolder(paths), batch_size=BATCH, shuffle=True, num_workers=workers)

@@ -20,11 +20,11 @@ from dcgan.evaluation.evaluate import nearest, svm_results
 from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, parse_seeds, seeded_z, walk_grid
 from dcgan.evaluation.inception import _tf_bilinear
 from dcgan.evaluation.settings import EvalSettings
-from dcgan.model import build
+from dcgan.train.model import build
 from dcgan.shards import ShardSettings, write_shards
 from dcgan.table import PartWriter, part_prefix
-from dcgan.train import train
-from dcgan.training_settings import ModelSettings, TrainSettings
+from dcgan.train.loop import train
+from dcgan.train.settings import ModelSettings, TrainSettings
 from tables import write_duplicates
 
 

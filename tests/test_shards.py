@@ -16,9 +16,9 @@ import pytest
 import torch
 from tables import SIZE, make_table, write_duplicates
 
-from dcgan.data import Loader, shard_urls
 from dcgan.errors import UserError
 from dcgan.shards import ShardSettings, verify_shards, write_shards
+from dcgan.train.loader import Loader, shard_urls
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +153,17 @@ def test_loader_batches_order_and_epochs(sharded):
     assert keys_seen(loader) != [k for b in batches for k in b.keys]
 
 
-def test_resampled_epochs_have_a_fixed_length_per_rank(sharded):
-    counts = [len(keys_seen(Loader(sharded["out"], 10, workers=2, rank=r, world_size=2, resampled=True, epoch_samples=60)))
-              for r in range(2)]
-    assert counts == [60, 60]
+@pytest.mark.parametrize("world_size, batch_size, workers", [(3, 8, 2), (2, 20, 0), (4, 7, 1)])  # 198 samples; 4 x 7: 49 or 50
+def test_every_rank_gets_the_same_number_of_batches_and_every_sample_once(sharded, world_size, batch_size, workers):
+    loaders = [Loader(sharded["out"], batch_size, workers=workers, rank=r, world_size=world_size, seed=1,
+                      shuffle_buffer=30) for r in range(world_size)]
+    batches = [[b.keys for b in loader] for loader in loaders]
+    assert {len(per_rank) for per_rank in batches} == {len(loaders[0])}  # DDP steps in lockstep
+    assert all(0 < len(keys) <= batch_size + 1 for per_rank in batches for keys in per_rank)  # 50 = 6 x 7 + 8
+    seen = [k for per_rank in batches for keys in per_rank for k in keys]
+    assert sorted(seen) == sorted(sharded["kept"])
+    shares = sorted(sum(map(len, per_rank)) for per_rank in batches)
+    assert shares[-1] - shares[0] <= 1
 
 
 def test_missing_or_empty_shard_sets(tmp_path):

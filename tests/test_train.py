@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
+import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import cv2
+import psutil
 import pytest
 import torch
 from tables import make_table, write_duplicates
 from torch import nn
 
-from dcgan.model import build, sample_z
 from dcgan.shards import ShardSettings, write_shards
-from dcgan.train import GanSteps, train
-from dcgan.training_settings import ModelSettings, TrainSettings
+from dcgan.train.distributed import parameters_digest
+from dcgan.train.loop import train
+from dcgan.train.model import build, sample_z
+from dcgan.train.settings import ModelSettings, TrainSettings
+from dcgan.train.steps import GanSteps, Speed
+from dcgan.train.tracking import keys_digest
 
 TINY = ModelSettings(image_size=32, ngf=8, ndf=8)
+FP32 = Speed(precision="fp32", memory_format="contiguous", compile="eager", adam="foreach")
 
 
 def tiny_settings(**changes) -> TrainSettings:
@@ -73,7 +82,7 @@ def test_a_few_steps_on_a_fixed_batch_move_d_and_g_the_right_way():
     torch.manual_seed(0)
     settings = ModelSettings(image_size=32, ngf=16, ndf=16)
     g, d = build(settings)
-    steps = GanSteps(g, d, TrainSettings())
+    steps = GanSteps(g, d, TrainSettings(), FP32, torch.device("cpu"))
     stripes = torch.linspace(-1, 1, 32).repeat(32, 1)
     real = torch.stack([stripes, stripes.T, -stripes]).expand(16, 3, 32, 32).contiguous()
     z = sample_z(16, settings, torch.Generator().manual_seed(1), torch.device("cpu"))
@@ -90,6 +99,46 @@ def test_a_few_steps_on_a_fixed_batch_move_d_and_g_the_right_way():
     for _ in range(5):
         steps.generator(g(z))
     assert judged()[1] > d_fake_after + 0.1  # G learns to fool this D
+
+
+def test_bf16_autocast_runs_the_convolutions_in_bf16_and_keeps_batchnorm_and_the_loss_in_fp32():
+    settings = ModelSettings(image_size=32, ngf=8, ndf=8)
+    g, d = build(settings)
+    speed = Speed(precision="bf16", memory_format="channels_last", compile="eager", adam="foreach")
+    steps = GanSteps(g, d, TrainSettings(), speed, torch.device("cpu"))
+    seen: dict[str, set] = {"conv": set(), "batchnorm_input": set()}
+    for module in [*g.modules(), *d.modules()]:
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            module.register_forward_hook(lambda m, i, out: seen["conv"].add(out.dtype))
+        if isinstance(module, nn.BatchNorm2d):
+            module.register_forward_hook(lambda m, i, out: seen["batchnorm_input"].add(i[0].dtype))
+    real = torch.rand(4, 3, 32, 32).mul(2).sub(1).contiguous(memory_format=torch.channels_last)
+    stats = steps.iteration(real, lambda n: sample_z(n, settings, torch.Generator().manual_seed(0), torch.device("cpu")))
+    assert seen["conv"] == {torch.bfloat16} and seen["batchnorm_input"] == {torch.bfloat16}
+    assert stats.dtype == torch.float32 and torch.isfinite(stats).all()
+    state = [*g.state_dict().values(), *d.state_dict().values()]
+    assert {t.dtype for t in state if t.is_floating_point()} == {torch.float32}  # weights, running statistics
+    assert g.net[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_every_speed_switch_on_resumes_to_the_same_weights(shards, tmp_path):
+    fast = tiny_settings(max_steps=6, precision="bf16", memory_format="channels_last", compile="inductor", adam="fused")
+    train(shards, tmp_path / "straight", TINY, fast)
+    train(shards, tmp_path / "resumed", TINY, tiny_settings(**{**asdict(fast), "max_steps": 3}))
+    train(shards, tmp_path / "resumed", TINY, fast)
+    assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
+    record = json.loads((tmp_path / "resumed" / "train.json").read_text())
+    assert record["speed"] == {"precision": "bf16", "memory_format": "channels_last", "compile": "inductor",
+                               "adam": "fused"}
+    assert record["resumed_from"] == 3
+
+
+def final_networks(out: Path) -> tuple[nn.Module, nn.Module]:
+    saved = torch.load(out / "model.pt")
+    g, d = build(ModelSettings(**saved["model"]))
+    g.load_state_dict(saved["g"])
+    d.load_state_dict(saved["d"])
+    return g, d
 
 
 def assert_same_weights(a: Path, b: Path) -> None:
@@ -128,26 +177,115 @@ def test_resuming_equals_uninterrupted_training(shards, uninterrupted, tmp_path)
     assert [int(r["step"]) for r in rows] == [2, 4, 6, 8]
 
 
-def test_killed_run_resumes_to_the_same_weights(shards, tmp_path):
-    model, settings = ModelSettings(image_size=32, ngf=48, ndf=48), tiny_settings(max_steps=30, checkpoint_every=3)
-    train(shards, tmp_path / "straight", model, settings)
-    command = [sys.executable, "-m", "dcgan", "train", str(shards), "--out", str(tmp_path / "killed")]
+def train_command(shards: Path, out: Path, model: ModelSettings, settings: TrainSettings) -> list[str]:
+    """`dcgan train` with every setting spelled out, under torchrun when settings.processes > 1."""
+    if settings.processes > 1:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+                   str(settings.processes), "-m", "dcgan"]
+    else:
+        command = [sys.executable, "-m", "dcgan"]
+    command += ["train", str(shards), "--out", str(out), "--threads", str(settings.processes)]
     for key, value in {**asdict(model), **asdict(settings)}.items():
         flag = key.replace("_", "-")
         command += [f"--{flag}" if value is True else f"--no-{flag}"] if isinstance(value, bool) else [f"--{flag}", str(value)]
-    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "killed" / "checkpoints" / "step-000000003.pt").exists():
+    return command
+
+
+def kill_mid_run(command: list[str], checkpoint: Path) -> None:
+    """Start `command` and SIGKILL it and every process it started once `checkpoint` appears, as a
+    scheduler does to a job that runs out of time."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while not checkpoint.exists():
         assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
+        time.sleep(0.005)
+    family = [process.pid, *(child.pid for child in psutil.Process(process.pid).children(recursive=True))]
+    for pid in family:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     process.wait()
-    assert not (tmp_path / "killed" / "model.pt").exists()  # killed mid-run
-    for checkpoint in (tmp_path / "killed" / "checkpoints").glob("step-*.pt"):
-        torch.load(checkpoint, weights_only=False)  # whatever is visible is whole
+    assert not (checkpoint.parents[1] / "model.pt").exists()  # killed mid-run
+    for path in checkpoint.parent.glob("step-*.pt"):
+        torch.load(path, weights_only=False)  # whatever is visible is whole
+
+
+def test_killed_run_resumes_to_the_same_weights(shards, tmp_path):
+    model, settings = ModelSettings(image_size=32, ngf=48, ndf=48), tiny_settings(max_steps=30, checkpoint_every=3)
+    train(shards, tmp_path / "straight", model, settings)
+    command = train_command(shards, tmp_path / "killed", model, settings)
+    kill_mid_run(command, tmp_path / "killed" / "checkpoints" / "step-000000003.pt")
     resumed = subprocess.run(command, capture_output=True, text=True)
     assert resumed.returncode == 0 and "resuming from step" in resumed.stderr
     assert_same_weights(tmp_path / "straight", tmp_path / "killed")
+
+
+@pytest.fixture(scope="module")
+def demo_shards(tmp_path_factory) -> Path:
+    """The demo's bedrooms through extraction and sharding (no dedup): 113 samples, so that two ranks
+    share them 56 + 57, and with batches of 8 the larger share folds its extra sample into its last batch."""
+    root = tmp_path_factory.mktemp("demo")
+    dcgan = [sys.executable, "-m", "dcgan"]
+    subprocess.run([*dcgan, "demo-data", "--out", str(root), "--bedroom-entries", "120", "--web-images", "1"],
+                   check=True, capture_output=True)
+    subprocess.run([*dcgan, "extract", str(root / "bedroom_train_lmdb"), str(root / "table"), "--image-size", "32",
+                    "--max-images", "113"],
+                   check=True, capture_output=True)
+    write_shards(root / "table", 1, write_duplicates(root / "none.tsv", [], ""), root / "shards", dataset="bed",
+                 settings=ShardSettings(samples_per_shard=25))
+    return root / "shards"
+
+
+def shard_keys(shard_dir: Path) -> list[str]:
+    """Every sample key in the shards, read with tarfile (not the loader under test)."""
+    keys = set()
+    for shard in shard_dir.glob("*.tar"):
+        with tarfile.open(shard) as tar:
+            keys |= {name.rpartition(".")[0] for name in tar.getnames()}
+    return sorted(keys)
+
+
+DDP_MODEL = ModelSettings(image_size=32, ngf=32, ndf=32)
+DDP_SETTINGS = tiny_settings(processes=2, batch_size=8, epochs=3, max_steps=0, checkpoint_every=2, log_every=3)
+
+
+@pytest.fixture(scope="module")
+def ddp_straight(demo_shards, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ddp-straight")
+    run = subprocess.run(train_command(demo_shards, out, DDP_MODEL, DDP_SETTINGS), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return out
+
+
+def test_two_processes_hold_identical_weights_and_see_each_sample_once_per_epoch(demo_shards, ddp_straight):
+    record = json.loads((ddp_straight / "train.json").read_text())
+    assert record["processes"] == 2 and record["backend"] == "gloo" and record["global_batch"] == 16
+    first, second = record["parameters_sha256"]
+    assert first == second == parameters_digest(*final_networks(ddp_straight))
+    keys = shard_keys(demo_shards)
+    assert len(keys) == 113
+    assert [e["epoch"] for e in record["epochs"]] == [0, 1, 2]
+    for epoch in record["epochs"]:
+        assert epoch["samples"] == len(keys) and sorted(epoch["samples_per_rank"]) == [len(keys) // 2, len(keys) // 2 + 1]
+        assert epoch["keys_digest"] == f"{keys_digest(keys):016x}"
+    steps_per_epoch = -(-(len(keys) // 2) // 8)
+    assert record["steps"] == 3 * steps_per_epoch
+
+
+def test_two_processes_killed_mid_run_resume_to_the_same_weights(demo_shards, ddp_straight, tmp_path):
+    command = train_command(demo_shards, tmp_path, DDP_MODEL, DDP_SETTINGS)
+    kill_mid_run(command, tmp_path / "checkpoints" / "step-000000004.pt")
+    resumed = subprocess.run(command, capture_output=True, text=True)
+    assert resumed.returncode == 0 and "resuming from step" in resumed.stderr, resumed.stderr[-2000:]
+    assert_same_weights(ddp_straight, tmp_path)
+    straight, again = (json.loads((out / "train.json").read_text()) for out in (ddp_straight, tmp_path))
+    assert again["epochs"] == straight["epochs"] and again["parameters_sha256"] == straight["parameters_sha256"]
+
+
+def test_processes_without_torchrun_is_a_clear_error(demo_shards, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "dcgan", "train", str(demo_shards), "--out", str(tmp_path),
+                          "--processes", "2"], capture_output=True, text=True)
+    assert run.returncode == 2 and "torchrun --standalone --nproc-per-node 2" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_a_corrupted_newest_checkpoint_is_reported_and_the_previous_used(shards, uninterrupted, tmp_path, capsys):

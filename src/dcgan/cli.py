@@ -113,11 +113,12 @@ def _verify_shards(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from dcgan.train import train
-    from dcgan.training_settings import ModelSettings, TrainSettings
+    from dcgan.train.loop import train
+    from dcgan.train.settings import ModelSettings, TrainSettings
 
     meta = train(args.shards, args.out, _settings(ModelSettings, args), _settings(TrainSettings, args), threads=args.threads)
-    print(f"{args.out}: {meta['steps']} steps on {meta['device']} in {meta['seconds']:.0f} s")
+    if meta is not None:  # rank 0
+        print(f"{args.out}: {meta['steps']} steps on {meta['processes']} x {meta['device']} in {meta['seconds']:.0f} s")
 
 
 def _fid_weights(args: argparse.Namespace) -> None:
@@ -314,14 +315,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shard_dir")
     p.set_defaults(run=_verify_shards)
 
-    from dcgan.training_settings import Z_DISTRIBUTIONS, ModelSettings, TrainSettings
+    from dcgan.train.settings import (ADAMS, COMPILERS, MEMORY_FORMATS, PRECISIONS, Z_DISTRIBUTIONS, ModelSettings,
+                                      TrainSettings)
 
     p = sub.add_parser("train", help="train DCGAN on a shard folder (resumes from its checkpoints)")
     p.add_argument("shards", help="shard folder (or brace pattern of .tar files)")
     p.add_argument("--out", required=True, help="training folder: model.pt, samples.png, metrics.csv, checkpoints/")
-    p.add_argument("--threads", type=_positive, default=1)
+    p.add_argument("--threads", type=_positive, default=1, help="CPU threads, shared by the torchrun processes")
     _add_settings(p, ModelSettings(), {"z": Z_DISTRIBUTIONS, "kernel": (4, 5)})
-    _add_settings(p, TrainSettings(), {"resume": ("auto", "never")})
+    _add_settings(p, TrainSettings(), {"resume": ("auto", "never"), "precision": PRECISIONS,
+                                       "memory_format": MEMORY_FORMATS, "compile": COMPILERS, "adam": ADAMS})
     p.set_defaults(run=_train)
 
     from dcgan.evaluation.settings import EvalSettings

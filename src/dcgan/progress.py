@@ -7,7 +7,7 @@ import sys
 from tqdm import tqdm
 
 
-def progress(iterable=None, *, total=None, desc: str = "", unit: str = "img", initial: int = 0):
+def progress(iterable=None, *, total=None, desc: str = "", unit: str = "img", initial: int = 0, disable: bool = False):
     """A tqdm bar; in a log file (no TTY) it updates every 10 s instead of redrawing."""
     interactive = sys.stderr.isatty()
     return tqdm(
@@ -20,4 +20,5 @@ def progress(iterable=None, *, total=None, desc: str = "", unit: str = "img", in
         dynamic_ncols=interactive,
         mininterval=0.2 if interactive else 10.0,
         file=sys.stderr,
+        disable=disable,
     )

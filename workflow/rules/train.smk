@@ -1,10 +1,19 @@
 # Stage 5: DCGAN training from each dataset's shards; resumes from results/{dataset}/train/checkpoints/.
+# train.processes > 1 runs DDP under torchrun on this job's node: one process per GPU (gloo on CPUs).
 
 
 def train_options():
     settings = {k: v for k, v in config["train"].items() if k != "threads"}
     settings["image_size"] = settings["image_size"] or config["image_size"]
     return cli_options({**settings, "seed": config["seed"]})
+
+
+def train_launcher(wildcards, threads):
+    """`python` for one process; torchrun for several, each with its share of the job's threads."""
+    processes = config["train"]["processes"]
+    if processes == 1:
+        return "python"
+    return f"OMP_NUM_THREADS={max(1, threads // processes)} torchrun --standalone --nproc-per-node {processes}"
 
 
 rule train:
@@ -19,15 +28,16 @@ rule train:
     params:
         out="results/{dataset}/train",
         options=train_options(),
+        launcher=train_launcher,
     log:
         "logs/{dataset}/train.log",
     threads: config["train"]["threads"]
     resources:
-        gpu=1,
+        gpu=config["train"]["processes"],
         mem_mb=8000,
         runtime=24 * 60,
     conda:
         "../../envs/train.yaml"
     shell:
-        "python -m dcgan train {input:q} --out {params.out:q} --threads {threads}"
+        "{params.launcher} -m dcgan train {input:q} --out {params.out:q} --threads {threads}"
         " {params.options} 2> {log:q}"

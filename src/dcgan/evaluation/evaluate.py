@@ -18,10 +18,10 @@ from dcgan.evaluation.reference import load_reference
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.files import write_json, write_tsv
 from dcgan.imageops import write_png
-from dcgan.model import build
 from dcgan.progress import progress
 from dcgan.provenance import record
-from dcgan.training_settings import ModelSettings
+from dcgan.train.model import build
+from dcgan.train.settings import ModelSettings
 
 
 def _sha256(path: Path) -> str:

@@ -10,8 +10,8 @@ import torch
 
 from dcgan.errors import UserError
 from dcgan.imageops import tile_grid
-from dcgan.model import build, sample_z, to_uint8
-from dcgan.training_settings import ModelSettings
+from dcgan.train.model import build, sample_z, to_uint8
+from dcgan.train.settings import ModelSettings
 
 
 def load_models(path: str | Path, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module, ModelSettings]:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dcgan.data import sample_image, shard_urls
 from dcgan.errors import UserError
 from dcgan.evaluation.inception import InceptionFeatures
 from dcgan.files import atomic_path
 from dcgan.progress import progress
 from dcgan.shards import shard_samples
+from dcgan.train.loader import sample_image, shard_urls
 
 
 def read_reference_images(shard_dir: str | Path, count: int, size: int) -> tuple[np.ndarray, list[str]]:

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from dcgan.data import to_unit_range
 from dcgan.errors import UserError
+from dcgan.train.loader import to_unit_range
 
 C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # the authors' range
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dcgan.training_settings import Z_DISTRIBUTIONS, ModelSettings
+from dcgan.train.settings import Z_DISTRIBUTIONS, ModelSettings
 
 
 def doublings(image_size: int) -> int:

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 Z_DISTRIBUTIONS = ("uniform", "normal")
+# The speed switches: "auto" picks per device (dcgan.train.speed); the others force a choice.
+PRECISIONS = ("auto", "bf16", "fp32")
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+COMPILERS = ("auto", "inductor", "eager")
+ADAMS = ("auto", "fused", "foreach")
 
 
 @dataclass(frozen=True)
@@ -19,7 +24,7 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    batch_size: int = 128
+    batch_size: int = 128  # per process: the global batch is batch_size x processes
     epochs: int = 5  # passes over the shards (the paper shows LSUN bedrooms after 1 and 5)
     max_steps: int = 0  # stop after this many iterations as well (0: epochs alone decide)
     lr: float = 2e-4
@@ -29,7 +34,13 @@ class TrainSettings:
     g_steps: int = 1  # G updates per iteration
     flip: bool = False  # random horizontal flips of the real images
     shuffle_buffer: int = 5000
-    workers: int = 2  # DataLoader workers (part of the data order: keep it when resuming)
+    workers: int = 2  # DataLoader workers per process (part of the data order: keep it when resuming)
+    processes: int = 1  # DDP processes (one per GPU), launched by torchrun
+    sync_batchnorm: bool = False  # BatchNorm statistics over the global batch (CUDA, processes > 1)
+    precision: str = "auto"  # bf16 autocast (BatchNorm statistics and the loss in fp32) or fp32
+    memory_format: str = "auto"  # channels_last or contiguous activations
+    compile: str = "auto"  # torch.compile (inductor) of G and D, or eager
+    adam: str = "auto"  # fused (one kernel for all parameters) or foreach Adam
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 1000

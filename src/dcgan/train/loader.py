@@ -1,0 +1,224 @@
+"""Training input: batches of float NCHW tensors in [-1, 1] from WebDataset shards.
+
+An epoch is one pass in which the ranks of a DDP group together see every sample once, each in the
+same number of batches (DDP steps in lockstep). The shard order is shuffled per epoch; the samples,
+in that order, are cut into one contiguous range per rank (sizes differ by at most one) and each
+rank's range into one per DataLoader worker, so a worker reads only its own shards (plus at most two
+it shares at its ends). A worker shuffles through a buffer, decodes (simplejpeg, or OpenCV for PNG and
+WebP), downscales to `size` when asked, and collates uint8 batches; the final partial batches of the
+workers are pooled, and a rank with one sample more than the others folds it into its last batch. The
+main process copies batches to the device (pinned memory, non-blocking) and scales to [-1, 1] there,
+so the workers move a quarter of the bytes that float batches would take. Given the seed, the epoch,
+the rank count and the worker count, the batches and their order are the same on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import simplejpeg
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from dcgan.errors import UserError
+from dcgan.shards import shard_samples
+
+IMAGE_EXTENSIONS = ("jpg", "png", "webp")
+
+
+@dataclass
+class Batch:
+    images: torch.Tensor  # (N, 3, S, S) float32 in [-1, 1] on the loader's device
+    keys: list[str]
+
+
+def shard_urls(source: str | Path) -> list[str]:
+    """The shard files of a folder (its index.json, else every *.tar) or of a brace pattern."""
+    import braceexpand
+
+    path = Path(source)
+    if path.is_dir():
+        index = path / "index.json"
+        if index.is_file():
+            urls = [str(path / s["url"]) for s in json.loads(index.read_text())["shardlist"]]
+        else:
+            urls = sorted(str(p) for p in path.glob("*.tar"))
+        if not urls:
+            raise UserError(f"{path}: no shards in this folder")
+    else:
+        urls = list(braceexpand.braceexpand(str(source)))
+    missing = [u for u in urls if not Path(u).is_file()]
+    if missing:
+        raise UserError(f"shard not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    return urls
+
+
+def decode_rgb(data: bytes, name: str) -> np.ndarray:
+    """RGB pixels of an encoded image: libjpeg-turbo through simplejpeg for JPEG, OpenCV otherwise."""
+    try:
+        if data[:2] == b"\xff\xd8":
+            return simplejpeg.decode_jpeg(data, colorspace="RGB")
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
+    except ValueError:
+        image = None
+    if image is None:
+        raise ValueError(f"undecodable image in sample {name}")
+    return image
+
+
+def sample_image(sample: dict, size: int = 0) -> np.ndarray:
+    """A shard sample's RGB image, downscaled to size x size (INTER_AREA) unless size is 0."""
+    ext = next((e for e in IMAGE_EXTENSIONS if e in sample), None)
+    if ext is None:
+        raise ValueError(f"sample {sample['__key__']} in {sample['__url__']} has no {'/'.join(IMAGE_EXTENSIONS)} image")
+    image = decode_rgb(sample[ext], f"{sample['__key__']} of {sample['__url__']}")
+    if size and image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def shard_sizes(urls: list[str]) -> list[int]:
+    """Samples per shard: from the folder's index.json when it lists these shards, else by reading them."""
+    index = Path(urls[0]).parent / "index.json"
+    if index.is_file():
+        listed = {str(index.parent / s["url"]): s["nsamples"] for s in json.loads(index.read_text())["shardlist"]}
+        if all(url in listed for url in urls):
+            return [listed[url] for url in urls]
+    return [sum(1 for _ in shard_samples(url)) for url in urls]
+
+
+def split(start: int, stop: int, parts: int, part: int) -> tuple[int, int]:
+    """The `part`-th of `parts` contiguous ranges of [start, stop), sizes differing by at most one."""
+    size = stop - start
+    return start + size * part // parts, start + size * (part + 1) // parts
+
+
+def batches_per_epoch(samples: int, batch_size: int, world_size: int) -> int:
+    """Batches every rank yields in one epoch: enough for the smallest rank's share."""
+    return -(-(samples // world_size) // batch_size)
+
+
+class ShardStream(IterableDataset):
+    """uint8 batches {'images': (N, S, S, 3), 'keys': [...]} of this rank's and worker's sample range."""
+
+    def __init__(self, urls: list[str], sizes: list[int], *, batch_size: int, rank: int = 0, world_size: int = 1,
+                 seed: int = 0, shuffle_buffer: int = 1000, flip: bool = False, size: int = 0):
+        self.urls, self.sizes, self.batch_size = list(urls), list(sizes), batch_size
+        self.rank, self.world_size, self.seed = rank, world_size, seed
+        self.shuffle_buffer, self.flip, self.size = shuffle_buffer, flip, size
+        self.epoch = 0
+
+    def _samples(self, worker: int, workers: int) -> Iterator[dict]:
+        """This slice's samples: its contiguous range of the epoch's shard order."""
+        order = list(range(len(self.urls)))
+        random.Random(f"{self.seed}:{self.epoch}").shuffle(order)  # the same shard order on every slice
+        total = sum(self.sizes)
+        start, stop = split(*split(0, total, self.world_size, self.rank), workers, worker)
+        offset = 0
+        for shard in order:
+            first, offset = offset, offset + self.sizes[shard]
+            if offset <= start or first >= stop:
+                continue
+            for position, sample in enumerate(shard_samples(self.urls[shard]), first):
+                if start <= position < stop:
+                    yield sample
+
+    def _shuffled(self, samples: Iterator[dict], rng: random.Random) -> Iterator[dict]:
+        buffer: list[dict] = []
+        for sample in samples:
+            buffer.append(sample)
+            if len(buffer) >= self.shuffle_buffer:
+                yield buffer.pop(rng.randrange(len(buffer)))
+        rng.shuffle(buffer)
+        yield from buffer
+
+    def __iter__(self) -> Iterator[dict]:
+        cv2.setNumThreads(1)
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        rng = random.Random(f"{self.seed}:{self.epoch}:{self.rank}:{worker}")
+        images, keys = [], []
+        for sample in self._shuffled(self._samples(worker, workers), rng):
+            image = sample_image(sample, self.size)
+            if self.flip and rng.random() < 0.5:
+                image = image[:, ::-1]
+            images.append(image)
+            keys.append(sample["__key__"])
+            if len(images) == self.batch_size:
+                yield {"images": torch.from_numpy(np.stack(images)), "keys": keys}
+                images, keys = [], []
+        if images:
+            yield {"images": torch.from_numpy(np.stack(images)), "keys": keys}
+
+
+def regroup(batches: Iterator[dict], batch_size: int, count: int) -> Iterator[dict]:
+    """Exactly `count` batches: full ones pass through (one held back), the workers' final partial
+    batches are pooled into full ones, and what would make more than `count` joins the last batch."""
+    held, partial = None, []
+    for batch in batches:
+        if len(batch["keys"]) < batch_size:
+            partial.append(batch)
+            continue
+        if held is not None:
+            yield held
+            count -= 1
+        held = batch
+    rest = ([held] if held is not None else []) + _pooled(partial, batch_size)
+    while len(rest) > max(count, 1):
+        rest[-2:] = _pooled(rest[-2:], 0)
+    yield from rest
+
+
+def _pooled(batches: list[dict], batch_size: int) -> list[dict]:
+    """The samples of `batches` in order, re-cut into batches of batch_size (0: one batch)."""
+    if not batches:
+        return []
+    images = torch.cat([b["images"] for b in batches])
+    keys = [k for b in batches for k in b["keys"]]
+    step = batch_size or len(keys)
+    return [{"images": images[i : i + step], "keys": keys[i : i + step]} for i in range(0, len(keys), step)]
+
+
+def to_unit_range(images: torch.Tensor, memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+    """uint8 (N, S, S, 3) -> float32 (N, 3, S, S) in [-1, 1], on the tensor's device. The bytes are
+    transposed (not the floats); channels_last is the NHWC bytes as they come."""
+    return images.permute(0, 3, 1, 2).contiguous(memory_format=memory_format).float().mul_(1 / 127.5).sub_(1.0)
+
+
+class Loader:
+    """Iterate over one epoch of Batches; call set_epoch(e) before each epoch for a new order."""
+
+    def __init__(self, source: str | Path, batch_size: int, *, workers: int = 2, rank: int = 0, world_size: int = 1,
+                 seed: int = 0, shuffle_buffer: int = 1000, flip: bool = False, size: int = 0,
+                 device: torch.device | str = "cpu", memory_format: torch.memory_format = torch.contiguous_format,
+                 prefetch: int = 4):
+        urls = shard_urls(source)
+        sizes = shard_sizes(urls)
+        self.samples = sum(sizes)
+        if self.samples < world_size:
+            raise UserError(f"{source}: {self.samples} samples cannot be shared by {world_size} processes")
+        self.stream = ShardStream(urls, sizes, batch_size=batch_size, rank=rank, world_size=world_size, seed=seed,
+                                  shuffle_buffer=shuffle_buffer, flip=flip, size=size)
+        self.batches = batches_per_epoch(self.samples, batch_size, world_size)
+        self.device, self.memory_format = torch.device(device), memory_format
+        self.workers, self.prefetch = workers, prefetch
+
+    def set_epoch(self, epoch: int) -> None:
+        self.stream.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __iter__(self) -> Iterator[Batch]:
+        loader = DataLoader(self.stream, batch_size=None, num_workers=self.workers,
+                            pin_memory=self.device.type == "cuda",
+                            prefetch_factor=self.prefetch if self.workers else None)
+        for batch in regroup(iter(loader), self.stream.batch_size, self.batches):
+            images = batch["images"].to(self.device, non_blocking=True)
+            yield Batch(to_unit_range(images, self.memory_format), batch["keys"])

@@ -1,0 +1,182 @@
+"""Stage 5: DCGAN training from shards, on one process or a torchrun group, resumable bit for bit.
+
+Outputs in `out_dir` (written by rank 0): `model.pt` (final G and D with their settings), `samples.png`
+(the fixed-noise grid at the end), `metrics.csv`, `train.json` (provenance, the speed switches used,
+each epoch's sample count and key digest, each rank's parameter digest); while running
+`samples/step-*.png`, `tensorboard/` events and `checkpoints/step-*.pt` (dcgan.train.checkpoints).
+Under DDP every rank holds the same weights: gradients are averaged across ranks, and BatchNorm's
+running statistics are rank 0's, broadcast at each forward (or global ones with `sync_batchnorm`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from dcgan.errors import UserError
+from dcgan.files import write_json, write_torch
+from dcgan.imageops import tile_grid, write_png
+from dcgan.progress import progress
+from dcgan.provenance import record
+from dcgan.train.checkpoints import Checkpoints, fingerprint
+from dcgan.train.distributed import Group, join, parameters_digest
+from dcgan.train.loader import Loader
+from dcgan.train.model import build, sample_z, to_uint8
+from dcgan.train.settings import ModelSettings, TrainSettings
+from dcgan.train.steps import GanSteps, resolve_speed
+from dcgan.train.tracking import METRICS, EpochTally, epoch_record, read_metrics, write_metrics
+
+GRID = 64  # fixed-noise samples in a grid (8 x 8)
+
+
+def sample_grid(generator: nn.Module, z: torch.Tensor) -> np.ndarray:
+    """G(z) in eval mode as one RGB uint8 picture, 8 to a row."""
+    was_training = generator.training
+    generator.eval()
+    with torch.no_grad():
+        images = to_uint8(generator(z))
+    generator.train(was_training)
+    return tile_grid(list(images), 8, images.shape[1] + 2)
+
+
+def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, settings: TrainSettings, *,
+          threads: int = 1) -> dict | None:
+    """Train (or resume) until `epochs` or `max_steps`, in this process's place in the torchrun group
+    (if any); `threads` CPU threads are shared by the group's processes. Returns the provenance record
+    on rank 0, None on the others."""
+    if settings.resume not in ("auto", "never"):
+        raise UserError(f"train.resume must be auto or never, got {settings.resume!r}")
+    group = join(settings.processes)
+    try:
+        return _train(Path(shard_dir), Path(out_dir), model, settings, group, max(1, threads // group.world_size))
+    finally:
+        group.close()
+
+
+def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: TrainSettings, group: Group,
+           threads: int) -> dict | None:
+    torch.set_num_threads(threads)
+    device = group.device
+    speed = resolve_speed(settings, device)
+    distributed = group.world_size > 1
+    if settings.sync_batchnorm and distributed and device.type != "cuda":
+        raise UserError("train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm has no CPU kernels): "
+                        "turn it off for CPU processes")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    loader = Loader(shard_dir, settings.batch_size, workers=settings.workers, rank=group.rank,
+                    world_size=group.world_size, seed=settings.seed, shuffle_buffer=settings.shuffle_buffer,
+                    flip=settings.flip, size=model.image_size, device=device,
+                    memory_format=torch.channels_last if speed.memory_format == "channels_last" else torch.contiguous_format)
+    torch.manual_seed(settings.seed)
+    g, d = build(model)
+    if settings.sync_batchnorm and distributed:
+        g, d = nn.SyncBatchNorm.convert_sync_batchnorm(g), nn.SyncBatchNorm.convert_sync_batchnorm(d)
+    steps = GanSteps(g, d, settings, speed, device, distributed=distributed)
+    fixed_z = sample_z(GRID, model, torch.Generator(device).manual_seed(settings.seed), device)
+    z_rng = torch.Generator(device).manual_seed(settings.seed + 1 + group.rank)  # each rank its own fakes
+
+    def noise(count: int) -> torch.Tensor:
+        return sample_z(count, model, z_rng, device)
+
+    run_id = fingerprint(model, settings, speed, shard_dir)
+    end = (settings.epochs, settings.max_steps)
+    checkpoints = Checkpoints(out_dir / "checkpoints", settings.keep_checkpoints)
+    found = checkpoints.to_resume(settings.resume, run_id, end) if group.main else None
+    resume_path = group.share(found[0] if found else None)
+    state = found[1] if found else torch.load(resume_path, map_location="cpu", weights_only=False) if resume_path else None
+    step, epoch, position, epochs, tally = 0, 0, 0, [], EpochTally()
+    if state is not None:
+        g.load_state_dict(state["g"])
+        d.load_state_dict(state["d"])
+        steps.opt_g.load_state_dict(state["opt_g"])
+        steps.opt_d.load_state_dict(state["opt_d"])
+        mine = state["ranks"][group.rank]
+        z_rng.set_state(mine["z_rng"])
+        tally = EpochTally(mine["tally"])
+        step, epoch, position, epochs = state["step"], state["epoch"], state["position"], state["epochs"]
+    # the running log lives beside the checkpoints: Snakemake deletes an interrupted job's metrics.csv
+    running_log = checkpoints.folder / "metrics.csv"
+    metrics = read_metrics(running_log, step) if state is not None else []
+    board = None
+    if group.main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        board = SummaryWriter(str(out_dir / "tensorboard"), purge_step=step if step else None)
+
+    def save(finished: bool) -> None:
+        """A checkpoint (every rank takes part: rank 0 gathers their generator states and tallies)."""
+        ranks = group.gather({"z_rng": z_rng.get_state(), "tally": tally.state()})
+        if group.main:
+            checkpoints.save({"g": g.state_dict(), "d": d.state_dict(), "opt_g": steps.opt_g.state_dict(),
+                              "opt_d": steps.opt_d.state_dict(), "ranks": ranks, "step": step, "epoch": epoch,
+                              "position": position, "epochs": epochs, "fingerprint": run_id, "finished": finished,
+                              "end": list(end), "model": asdict(model), "settings": asdict(settings)})
+
+    def done() -> bool:
+        return epoch >= settings.epochs or (settings.max_steps > 0 and step >= settings.max_steps)
+
+    sums = torch.zeros(4, device=device)  # loss_d, loss_g, D(x), D(G(z)) since the last log
+    counted, window_start, window_images = 0, time.perf_counter(), 0
+    started = time.perf_counter()
+    planned = settings.epochs * len(loader)
+    bar = progress(total=min(planned, settings.max_steps) if settings.max_steps else planned, desc="train",
+                   unit="step", initial=step, disable=not group.main)
+    while not done():
+        loader.set_epoch(epoch)
+        for batch_index, batch in enumerate(loader):
+            if batch_index < position:
+                continue  # replaying the epoch up to the resumed position
+            sums += steps.iteration(batch.images, noise)
+            tally.add(batch.keys)
+            counted += 1
+            window_images += len(batch.keys)
+            step, position = step + 1, position + 1
+            bar.update()
+            if step % settings.log_every == 0:
+                means = group.mean(sums / counted).tolist()  # the only host sync: every log_every steps
+                rate = group.world_size * window_images / (time.perf_counter() - window_start)
+                if group.main:
+                    row = dict(zip(METRICS, [step, epoch, *[round(v, 5) for v in means], round(rate, 1), settings.lr]))
+                    metrics.append(row)
+                    for name in METRICS[2:]:
+                        board.add_scalar(name, row[name], step)
+                    write_metrics(running_log, metrics)
+                    write_metrics(out_dir / "metrics.csv", metrics)
+                    bar.set_postfix(loss_d=f"{means[0]:.3f}", loss_g=f"{means[1]:.3f}", img_s=f"{rate:.0f}")
+                sums.zero_()
+                counted, window_start, window_images = 0, time.perf_counter(), 0
+            if step % settings.sample_every == 0 and group.main:
+                write_png(out_dir / "samples" / f"step-{step:09d}.png", sample_grid(g, fixed_z))
+            if position == len(loader):  # the epoch is over on every rank at once
+                epochs.append(epoch_record(epoch, group.gather(tally.state()), loader.samples))
+                epoch, position, tally = epoch + 1, 0, EpochTally()
+            if step % settings.checkpoint_every == 0:
+                save(finished=False)
+            if done() or position == 0:
+                break
+    bar.close()
+    save(finished=True)
+    digests = group.gather(parameters_digest(g, d))
+    if not group.main:
+        return None
+    if len(set(digests)) > 1:
+        raise RuntimeError(f"the ranks ended with different weights: {digests}")
+    write_torch(out_dir / "model.pt", {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model)})
+    final_grid = sample_grid(g, fixed_z)
+    write_png(out_dir / "samples.png", final_grid)
+    board.add_image("samples", torch.from_numpy(final_grid).permute(2, 0, 1), step)
+    board.close()
+    write_metrics(out_dir / "metrics.csv", metrics)
+    meta = record("train", {"model": asdict(model), "train": asdict(settings)}, steps=step, epochs_done=epoch,
+                  device=str(device), processes=group.world_size, backend=group.backend or None,
+                  global_batch=settings.batch_size * group.world_size, speed=asdict(speed), epochs=epochs,
+                  parameters_sha256=digests, resumed_from=state["step"] if state else None,
+                  seconds=round(time.perf_counter() - started, 3))
+    write_json(out_dir / "train.json", meta)
+    return meta

@@ -1,0 +1,116 @@
+"""One training iteration of the paper's minimax game, with the speed switches applied.
+
+The switches (`precision`, `memory_format`, `compile`, `adam` in TrainSettings) default to "auto",
+which `resolve_speed` turns into the fastest choice for the device. None of them needs a host sync:
+the iteration returns its losses as a device tensor, read by the caller every `log_every` steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from dcgan.train.settings import TrainSettings
+
+
+@dataclass(frozen=True)
+class Speed:
+    precision: str  # bf16 | fp32
+    memory_format: str  # channels_last | contiguous
+    compile: str  # inductor | eager
+    adam: str  # fused | foreach
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """bf16 beats fp32 here: a GPU with bf16 tensor cores, or a CPU with AMX tiles (with AVX-512 BF16
+    alone, oneDNN's bf16 convolutions measured slower than fp32: docs/benchmarks.md)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_amx_tile_supported()
+
+
+def resolve_speed(settings: TrainSettings, device: torch.device) -> Speed:
+    """The switches with "auto" replaced by the device's default (measured: docs/benchmarks.md)."""
+    cuda = device.type == "cuda"
+    auto = Speed(precision="bf16" if bf16_is_fast(device) else "fp32", memory_format="channels_last",
+                 compile="inductor" if cuda else "eager", adam="fused" if cuda else "foreach")
+    return Speed(**{k: auto_value if getattr(settings, k) == "auto" else getattr(settings, k)
+                    for k, auto_value in asdict(auto).items()})
+
+
+class GanSteps:
+    """D and G updates with BCE on logits (non-saturating G loss), as `dcgan train` runs them.
+
+    `g` and `d` stay the plain modules (their state dicts are what checkpoints hold); the steps run
+    them through DDP (when `distributed`) and torch.compile as the switches say.
+    """
+
+    def __init__(self, g: nn.Module, d: nn.Module, settings: TrainSettings, speed: Speed, device: torch.device, *,
+                 distributed: bool = False):
+        self.g, self.d, self.speed, self.settings = g, d, speed, settings
+        self.memory_format = torch.channels_last if speed.memory_format == "channels_last" else torch.contiguous_format
+        g.to(device, memory_format=self.memory_format)
+        d.to(device, memory_format=self.memory_format)
+        run_g, run_d = g, d
+        if distributed:  # gradients averaged over the ranks; BatchNorm buffers broadcast from rank 0
+            run_g, run_d = DistributedDataParallel(g), DistributedDataParallel(d)
+        self.d_without_sync = run_d.no_sync if distributed else nullcontext
+        if speed.compile == "inductor":
+            run_g, run_d = torch.compile(run_g), torch.compile(run_d)
+        self.run_g, self.run_d = run_g, run_d
+        betas = (settings.beta1, settings.beta2)
+        adam = {"fused": True} if speed.adam == "fused" else {"foreach": True}
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=settings.lr, betas=betas, **adam)
+        self.opt_d = torch.optim.Adam(d.parameters(), lr=settings.lr, betas=betas, **adam)
+        self.bce = nn.BCEWithLogitsLoss()
+        self.device_type = device.type
+
+    def autocast(self):
+        return torch.autocast(self.device_type, torch.bfloat16, enabled=self.speed.precision == "bf16")
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        with self.autocast():
+            return self.run_g(z)
+
+    def discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One D update on a real and a fake batch; returns (loss, D(x), D(G(z))) as device tensors."""
+        with self.autocast():
+            real_logits, fake_logits = self.run_d(real), self.run_d(fake.detach())
+        real_logits, fake_logits = real_logits.float(), fake_logits.float()
+        loss = self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(fake_logits, torch.zeros_like(fake_logits))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return loss.detach(), torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean()
+
+    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+        """One G update through the current D: `fake` = G(z) with its graph. D's weights get no gradient
+        here (they are frozen for this backward and, under DDP, not all-reduced)."""
+        self.d.requires_grad_(False)
+        with self.d_without_sync(), self.autocast():
+            logits = self.run_d(fake)
+        loss = self.bce(logits.float(), torch.ones_like(logits, dtype=torch.float32))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.d.requires_grad_(True)
+        return loss.detach()
+
+    def iteration(self, real: torch.Tensor, noise: Callable[[int], torch.Tensor]) -> torch.Tensor:
+        """d_steps D updates then g_steps G updates on one real batch; the first G update reuses the
+        last D update's samples, as the PyTorch example does. Returns (loss_d, loss_g, D(x), D(G(z)))."""
+        for k in range(self.settings.d_steps):
+            reused = k == self.settings.d_steps - 1
+            with nullcontext() if reused else torch.no_grad():
+                fake = self.generate(noise(len(real)))
+            loss_d, d_real, d_fake = self.discriminator(real, fake)
+        for k in range(self.settings.g_steps):
+            if k > 0:
+                fake = self.generate(noise(len(real)))
+            loss_g = self.generator(fake)
+        return torch.stack([loss_d, loss_g, d_real, d_fake])

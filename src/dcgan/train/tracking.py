@@ -1,0 +1,55 @@
+"""What a training run reports: metrics.csv rows and the per-epoch proof that every sample was seen once."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+from dcgan.files import atomic_path
+
+METRICS = ("step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_second", "lr")
+
+
+def write_metrics(path: Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, METRICS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_metrics(path: Path, up_to: int) -> list[dict]:
+    """The rows of an earlier run up to the step it resumes from."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [row for row in csv.DictReader(f) if int(row["step"]) <= up_to]
+
+
+def keys_digest(keys) -> int:
+    """An order-free digest of sample keys: the sum of their 64-bit BLAKE2b hashes, modulo 2**64. Two
+    multisets of keys of the same size share it only by chance (about 2**-64)."""
+    return sum(int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big") for k in keys) % 2**64
+
+
+class EpochTally:
+    """The samples one rank has trained on in the current epoch: a count and their keys' digest."""
+
+    def __init__(self, state: tuple[int, int] = (0, 0)):
+        self.samples, self.digest = state
+
+    def add(self, keys: list[str]) -> None:
+        self.samples += len(keys)
+        self.digest = (self.digest + keys_digest(keys)) % 2**64
+
+    def state(self) -> tuple[int, int]:
+        return self.samples, self.digest
+
+
+def epoch_record(epoch: int, tallies: list[tuple[int, int]], shard_samples: int) -> dict:
+    """One epoch over all ranks, for train.json: the samples trained on and whether that is each shard
+    sample once (the count matches; the digest can be checked against the shards' keys)."""
+    samples = sum(n for n, _ in tallies)
+    return {"epoch": epoch, "samples": samples, "shard_samples": shard_samples,
+            "keys_digest": f"{sum(d for _, d in tallies) % 2**64:016x}",
+            "samples_per_rank": [n for n, _ in tallies]}

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -29,6 +28,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from loader import build_shards, epoch_rate
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -37,9 +37,6 @@ from dcgan.train.loader import Loader
 from dcgan.train.model import build, sample_z
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import GanSteps, Speed, resolve_speed
-
-sys.path.insert(0, str(Path(__file__).parent))
-from loader import build_shards, epoch_rate  # noqa: E402
 
 MODELS = {"common": ModelSettings(ngf=64, ndf=64, kernel=4, z="normal"),
           "paper": ModelSettings(ngf=128, ndf=128, kernel=5, z="normal")}

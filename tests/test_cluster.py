@@ -95,7 +95,7 @@ def test_demo_runs_through_sbatch_and_equals_a_local_run(slurm, tmp_path, capsys
     assert all(j["JobState"] == "COMPLETED" for j in jobs)
     assert len(remote) > 10 and len(jobs) == len(remote)  # every job but the few marked localrule
     train_jobs = [j for j in jobs if j["Comment"].startswith("rule_train")]
-    assert len(train_jobs) == 2 and all("gpu:1" in j.get("TresPerJob", "") for j in train_jobs)
+    assert len(train_jobs) == 2 and all("gpu:2" in j.get("TresPerJob", "") for j in train_jobs)  # train.processes
     assert sorted((tmp_path / "slurm/.snakemake/slurm_logs/rule_train").rglob("*.log"))
 
     local = snakemake(tmp_path / "local", "all", "--cores", "2")

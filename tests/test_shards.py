@@ -17,7 +17,7 @@ import torch
 from tables import SIZE, make_table, write_duplicates
 
 from dcgan.errors import UserError
-from dcgan.shards import ShardSettings, verify_shards, write_shards
+from dcgan.shards import ShardSettings, shard_samples, verify_shards, write_shards
 from dcgan.train.loader import Loader, shard_urls
 
 
@@ -47,6 +47,14 @@ def test_webdataset_reads_every_kept_key_once(sharded):
         assert meta["dataset"] == "bed" and meta["source"] == f"src/{sample['__key__']}.jpg" and "box" not in meta
     assert set(keys) == sharded["kept"] and set(keys.values()) == {1}
     assert worst < 3.0  # JPEG q95 of the table's pixels
+
+
+def test_a_range_of_a_shards_samples_equals_that_slice_of_them_all(sharded):
+    url = shard_urls(sharded["out"])[0]
+    everything = list(shard_samples(url))
+    assert len(everything) == 40 and all({"jpg", "json"} <= set(s) for s in everything)
+    for start, stop in [(0, 40), (3, 7), (39, None), (12, 12)]:
+        assert list(shard_samples(url, start, stop)) == everything[start:stop]
 
 
 def test_wids_reads_the_index(sharded):

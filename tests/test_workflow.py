@@ -109,7 +109,13 @@ def test_demo_trains_both_datasets_and_writes_sample_grids(small_run):
         grid = cv2.imread(str(out / "samples.png"))
         assert grid.shape == (8 * 34, 8 * 34, 3) and grid.std() > 5  # 64 samples at the demo's 32x32
         assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-000000006.png", "step-000000012.png"]
-        assert json.loads((out / "train.json").read_text())["steps"] == 12
+        record = json.loads((out / "train.json").read_text())
+        assert record["steps"] == 12 and record["processes"] == 2 and record["backend"] == "gloo"  # through torchrun
+        assert record["global_batch"] == 32 and len(set(record["parameters_sha256"])) == 1
+        index = json.loads((small_run / f"results/{dataset}/shards/index.json").read_text())
+        shard_samples = sum(s["nsamples"] for s in index["shardlist"])
+        assert all(e["samples"] == e["shard_samples"] == shard_samples for e in record["epochs"])
+        assert record["epochs"]  # a few batches per epoch: 12 steps cross epoch ends
 
 
 def test_demo_evaluates_both_datasets_with_named_sample_counts_and_extractor(small_run, tmp_path):

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import threading
+import time
 from dataclasses import dataclass
 
 import torch
@@ -67,6 +70,7 @@ def join(processes: int) -> Group:
     if world_size == 1:
         return Group(0, 1, pick_device(), "")
     rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
+    _exit_with_launcher()
     if torch.cuda.is_available():
         if local_rank >= torch.cuda.device_count():
             raise UserError(f"train.processes is {processes} but this node has {torch.cuda.device_count()} GPU(s)")
@@ -76,6 +80,21 @@ def join(processes: int) -> Group:
         return Group(rank, world_size, device, "nccl")
     dist.init_process_group("gloo")
     return Group(rank, world_size, torch.device("cpu"), "gloo")
+
+
+def _exit_with_launcher() -> None:
+    """Stop this process when its torchrun launcher dies. torchrun starts each worker in a session of its
+    own, so a job killed as a process group (SIGKILL to Snakemake and its children) would otherwise leave
+    the ranks training on as orphans, racing the rerun for the checkpoints."""
+    launcher = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(0.5)
+        print("train: the torchrun launcher is gone; stopping this rank", file=sys.stderr, flush=True)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
 
 
 def parameters_digest(*modules: torch.nn.Module) -> str:

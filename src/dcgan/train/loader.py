@@ -125,9 +125,7 @@ class ShardStream(IterableDataset):
             first, offset = offset, offset + self.sizes[shard]
             if offset <= start or first >= stop:
                 continue
-            for position, sample in enumerate(shard_samples(self.urls[shard]), first):
-                if start <= position < stop:
-                    yield sample
+            yield from shard_samples(self.urls[shard], max(start - first, 0), min(stop, offset) - first)
 
     def _shuffled(self, samples: Iterator[dict], rng: random.Random) -> Iterator[dict]:
         buffer: list[dict] = []

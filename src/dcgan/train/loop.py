@@ -2,7 +2,7 @@
 
 Outputs in `out_dir` (written by rank 0): `model.pt` (final G and D with their settings), `samples.png`
 (the fixed-noise grid at the end), `metrics.csv`, `train.json` (provenance, the speed switches used,
-each epoch's sample count and key digest, each rank's parameter digest); while running
+the epochs' sample counts and key digests, each rank's parameter digest); while running
 `samples/step-*.png`, `tensorboard/` events and `checkpoints/step-*.pt` (dcgan.train.checkpoints).
 Under DDP every rank holds the same weights: gradients are averaged across ranks, and BatchNorm's
 running statistics are rank 0's, broadcast at each forward (or global ones with `sync_batchnorm`).
@@ -29,7 +29,7 @@ from dcgan.train.loader import Loader
 from dcgan.train.model import build, sample_z, to_uint8
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import GanSteps, resolve_speed
-from dcgan.train.tracking import METRICS, EpochTally, epoch_record, read_metrics, write_metrics
+from dcgan.train.tracking import METRICS, EpochTally, add_epoch, read_metrics, write_metrics
 
 GRID = 64  # fixed-noise samples in a grid (8 x 8)
 
@@ -154,7 +154,7 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
             if step % settings.sample_every == 0 and group.main:
                 write_png(out_dir / "samples" / f"step-{step:09d}.png", sample_grid(g, fixed_z))
             if position == len(loader):  # the epoch is over on every rank at once
-                epochs.append(epoch_record(epoch, group.gather(tally.state()), loader.samples))
+                add_epoch(epochs, epoch, group.gather(tally.state()), loader.samples)
                 epoch, position, tally = epoch + 1, 0, EpochTally()
             if step % settings.checkpoint_every == 0:
                 save(finished=False)

@@ -46,10 +46,13 @@ class EpochTally:
         return self.samples, self.digest
 
 
-def epoch_record(epoch: int, tallies: list[tuple[int, int]], shard_samples: int) -> dict:
-    """One epoch over all ranks, for train.json: the samples trained on and whether that is each shard
-    sample once (the count matches; the digest can be checked against the shards' keys)."""
-    samples = sum(n for n, _ in tallies)
-    return {"epoch": epoch, "samples": samples, "shard_samples": shard_samples,
-            "keys_digest": f"{sum(d for _, d in tallies) % 2**64:016x}",
-            "samples_per_rank": [n for n, _ in tallies]}
+def add_epoch(runs: list[dict], epoch: int, tallies: list[tuple[int, int]], shard_samples: int) -> None:
+    """Record a finished epoch over all ranks in `runs` (for train.json): the samples trained on, per
+    rank, and their keys' digest, beside the shards' sample count. Consecutive epochs with the same
+    record share one entry ("first" to "last"), so a normal run has one."""
+    record = {"samples": sum(n for n, _ in tallies), "shard_samples": shard_samples,
+              "keys_digest": f"{sum(d for _, d in tallies) % 2**64:016x}", "samples_per_rank": [n for n, _ in tallies]}
+    if runs and runs[-1]["last"] == epoch - 1 and {k: runs[-1][k] for k in record} == record:
+        runs[-1]["last"] = epoch
+    else:
+        runs.append({"first": epoch, "last": epoch, **record})

@@ -160,12 +160,34 @@ def test_svm_protocols_run_on_cifar_and_svhn_files(tmp_path, rng):
     for name, count in (("train", 200), ("test", 40)):
         labels = np.tile(np.arange(1, 11), count // 10)[:, None]
         savemat(tmp_path / f"{name}.mat", {"X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8), "y": labels})
-    svhn = svm.svhn_protocol(d, 32, tmp_path / "train.mat", tmp_path / "test.mat", seed=0, draws=3, per_class=5,
-                             validation=50)
-    assert len(svhn["draws"]) == 3 and all(r["train"] == 50 and r["validation"] == 50 for r in svhn["draws"])
-    accuracies = [r["test_accuracy"] for r in svhn["draws"]]
-    assert svhn["test_accuracy_mean"] == pytest.approx(np.mean(accuracies))
-    assert svhn["test_accuracy_ci95"] == pytest.approx(1.96 * np.std(accuracies))
+    svhn = svm.svhn_protocol(d, 32, tmp_path / "train.mat", tmp_path / "test.mat", seed=0, selection_draws=2, draws=3,
+                             per_class=5, validation=50)
+    assert svhn["labelled"] == 50 and svhn["validation"] == 50 and len(svhn["test_accuracies"]) == 3
+    assert set(svhn["mean_validation_accuracy"]) == {str(c) for c in svm.C_GRID}
+    assert svhn["mean_validation_accuracy"][str(svhn["C"])] == max(svhn["mean_validation_accuracy"].values())
+    assert svhn["test_accuracy_mean"] == pytest.approx(np.mean(svhn["test_accuracies"]))
+    assert svhn["test_accuracy_ci95"] == pytest.approx(1.96 * np.std(svhn["test_accuracies"]))
+
+
+def test_batchnorm_statistics_are_recomputed_on_the_given_images_as_the_authors_did(rng):
+    torch.manual_seed(0)
+    _, d = build(ModelSettings(image_size=32, ndf=4))
+    images = rng.integers(0, 256, (300, 32, 32, 3), dtype=np.uint8)  # batches of 128, 128 and 44
+    recomputed = svm.with_batch_statistics(d, images)
+    conv1, _, conv2, first_norm = list(d.features)[:4]
+    means, variances = [], []
+    with torch.no_grad():
+        for lo in range(0, 300, 128):
+            x = torch.from_numpy(images[lo : lo + 128]).permute(0, 3, 1, 2).float() / 127.5 - 1
+            h = conv2(F.leaky_relu(conv1(x), 0.2))
+            means.append(h.mean(dim=(0, 2, 3)))
+            variances.append(((h - means[-1][None, :, None, None]) ** 2).mean(dim=(0, 2, 3)))
+    norm = list(recomputed.features)[3]
+    assert torch.allclose(norm.running_mean, torch.stack(means).mean(0), atol=1e-6)
+    assert torch.allclose(norm.running_var, torch.stack(variances).mean(0), atol=1e-6)
+    assert not recomputed.training and torch.equal(first_norm.running_mean, torch.zeros(8))  # D itself untouched
+    later = [m for m in recomputed.modules() if isinstance(m, torch.nn.BatchNorm2d)][1:]
+    assert later and all(not torch.equal(m.running_var, torch.ones_like(m.running_var)) for m in later)
 
 
 def test_d_features_pool_every_block_to_4x4():

@@ -1,12 +1,19 @@
 """The paper's discriminator-feature L2-SVM (section 5.1, Tables 1-2) and its labelled datasets.
 
-Features: the output of every conv block of D, max-pooled to 4x4, flattened and concatenated.
-Classifier: a linear SVM with the squared hinge loss (L2-SVM) on standardised features; C is chosen
-on a validation split only, then the test split is scored once.
+The protocol of the authors' code (dcgan_code, svhn/svhn_semisup_analysis.py):
+- D's BatchNorm statistics are recomputed on the training split's images (labels unused): D runs in
+  training mode over them in batches of 128, and each BatchNorm layer's mean and (biased) variance are
+  averaged over the batches; features are then taken with those statistics, for the trained D and the
+  random-init D alike (whose own running statistics would leave it unnormalised).
+- Features: the output of every conv block of D, max-pooled to 4x4, flattened and concatenated, raw
+  (no standardisation).
+- Classifier: a linear SVM with the squared hinge loss (L2-SVM), C from the authors' grid, chosen on a
+  validation split only; the test split is scored with the chosen C alone.
 """
 
 from __future__ import annotations
 
+import copy
 import pickle
 import tarfile
 from pathlib import Path
@@ -15,23 +22,55 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from dcgan.errors import UserError
 from dcgan.train.loader import to_unit_range
 
-C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # the authors' range
+C_GRID = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2)  # the authors' grid
+PROTOCOL = ("authors' (svhn_semisup_analysis.py): BatchNorm statistics recomputed on the training images, "
+            "raw max-pooled block features, L2-SVM, C by validation")
+STATISTICS_BATCH = 128
+
+
+def _batches(images: np.ndarray, device: torch.device, batch_size: int):
+    for lo in range(0, len(images), batch_size):
+        yield to_unit_range(torch.from_numpy(np.ascontiguousarray(images[lo : lo + batch_size])).to(device))
+
+
+@torch.no_grad()
+def with_batch_statistics(d: torch.nn.Module, images: np.ndarray) -> torch.nn.Module:
+    """A copy of D in eval mode whose BatchNorm layers hold statistics recomputed on `images` (uint8
+    NHWC at D's input size): per layer, the mean over batches of 128 of the batch mean and biased
+    variance, with D in training mode as it ran them, as the authors' infer_bnorm_stats does."""
+    d = copy.deepcopy(d).train()
+    norms = [m for m in d.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    sums = {id(m): [0.0, 0.0] for m in norms}
+
+    def record(module, inputs):
+        x = inputs[0].float()
+        sums[id(module)][0] = sums[id(module)][0] + x.mean(dim=(0, 2, 3))
+        sums[id(module)][1] = sums[id(module)][1] + x.var(dim=(0, 2, 3), unbiased=False)
+
+    hooks = [m.register_forward_pre_hook(record) for m in norms]
+    batches = 0
+    for x in _batches(images, next(d.parameters()).device, STATISTICS_BATCH):
+        d.features(x)
+        batches += 1
+    for hook in hooks:
+        hook.remove()
+    for m in norms:
+        m.running_mean.copy_(sums[id(m)][0] / batches)
+        m.running_var.copy_(sums[id(m)][1] / batches)
+    return d.eval()
 
 
 @torch.inference_mode()
 def d_features(d: torch.nn.Module, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """(N, S, S, 3) uint8 at D's input size -> (N, 16 x sum of block widths) float32."""
-    device = next(d.parameters()).device
+    """(N, S, S, 3) uint8 at D's input size -> (N, 16 x sum of block widths) float32, D in eval mode."""
     d.eval()
     out = []
-    for lo in range(0, len(images), batch_size):
-        x = to_unit_range(torch.from_numpy(np.ascontiguousarray(images[lo : lo + batch_size])).to(device))
+    for x in _batches(images, next(d.parameters()).device, batch_size):
         pooled = []
         for layer in d.features:
             x = layer(x)
@@ -48,15 +87,13 @@ def resize_all(images: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(im, (size, size), interpolation=interpolation) for im in images])
 
 
-def _fit(features: np.ndarray, labels: np.ndarray, c: float) -> tuple[StandardScaler, LinearSVC]:
-    # primal liblinear: several times faster than the dual here at the larger C of the grid
-    scaler = StandardScaler().fit(features)
-    return scaler, LinearSVC(C=c, dual=False, tol=1e-3, max_iter=2000).fit(scaler.transform(features), labels)
+def _fit(features: np.ndarray, labels: np.ndarray, c: float) -> LinearSVC:
+    # primal liblinear: the same L2-SVM as the dual, several times faster here at the larger C of the grid
+    return LinearSVC(C=c, dual=False, max_iter=2000).fit(features, labels)
 
 
-def _accuracy(fitted: tuple[StandardScaler, LinearSVC], data: tuple[np.ndarray, np.ndarray]) -> float:
-    scaler, model = fitted
-    return float(model.score(scaler.transform(data[0]), data[1]))
+def _accuracy(model: LinearSVC, data: tuple[np.ndarray, np.ndarray]) -> float:
+    return float(model.score(*data))
 
 
 def choose_c(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], grid=C_GRID):
@@ -135,10 +172,13 @@ def load_svhn(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cifar10_protocol(d: torch.nn.Module, size: int, path: str | Path, *, seed: int, validation: int = 5000) -> dict:
-    """CIFAR-10 at D's input `size`: C chosen on `validation` images held out of the training set, then the SVM is fit on
-    all 50,000 training images and scored on the 10,000 test images."""
+    """CIFAR-10 at D's input `size`: BatchNorm statistics from the 50,000 training images; C chosen on
+    `validation` images held out of the training set, then the SVM is fit on all training images and
+    scored on the 10,000 test images."""
     (train_x, train_y), (test_x, test_y) = load_cifar10(path)
-    train_f, test_f = d_features(d, resize_all(train_x, size)), d_features(d, resize_all(test_x, size))
+    train_x, test_x = resize_all(train_x, size), resize_all(test_x, size)
+    d = with_batch_statistics(d, train_x)
+    train_f, test_f = d_features(d, train_x), d_features(d, test_x)
     held = np.random.default_rng(seed).permutation(len(train_y))
     val, fit = held[:validation], held[validation:]
     c, accuracy, _ = choose_c((train_f[fit], train_y[fit]), (train_f[val], train_y[val]))
@@ -148,22 +188,31 @@ def cifar10_protocol(d: torch.nn.Module, size: int, path: str | Path, *, seed: i
 
 
 def svhn_protocol(d: torch.nn.Module, size: int, train_path: str | Path, test_path: str | Path, *, seed: int,
-                  draws: int = 10,
-                  per_class: int = 100, validation: int = 10000) -> dict:
-    """SVHN with 1000 labels: a fixed validation set held out of the training set; `draws` random draws of
-    `per_class` labelled images per class from the rest, C chosen on validation for each draw;
-    test accuracy as mean +- 1.96 std over the draws."""
+                  selection_draws: int = 10, draws: int = 100, per_class: int = 100, validation: int = 10000,
+                  grid=C_GRID) -> dict:
+    """SVHN with 1000 labels, as the authors ran it: `validation` images held out of the training set,
+    BatchNorm statistics from the rest; for every C, `selection_draws` random draws of `per_class`
+    labelled images per class, and the C with the lowest mean validation error is kept; then `draws`
+    new draws at that C give the test accuracy as mean +- 1.96 std."""
     train_x, train_y = load_svhn(train_path)
     test_x, test_y = load_svhn(test_path)
-    train_f, test_f = d_features(d, resize_all(train_x, size)), d_features(d, resize_all(test_x, size))
+    train_x, test_x = resize_all(train_x, size), resize_all(test_x, size)
     order = np.random.default_rng(seed).permutation(len(train_y))
     val, pool = order[:validation], order[validation:]
-    runs = []
-    for draw in range(draws):
-        (labelled,) = split_per_class(train_y[pool], (per_class,), seed + 1 + draw)
-        chosen = pool[labelled]
-        runs.append(protocol((train_f[chosen], train_y[chosen]), (train_f[val], train_y[val]), (test_f, test_y)))
-    accuracies = np.array([r["test_accuracy"] for r in runs])
-    return {"test_accuracy_mean": float(accuracies.mean()), "test_accuracy_ci95": float(1.96 * accuracies.std()),
-            "draws": runs}
+    d = with_batch_statistics(d, train_x[pool])
+    train_f, test_f = d_features(d, train_x), d_features(d, test_x)
+    draw_seeds = iter(range(seed + 1, seed + 1 + selection_draws * len(grid) + draws))
 
+    def fitted_on_a_draw(c: float) -> tuple[LinearSVC, np.ndarray]:
+        (labelled,) = split_per_class(train_y[pool], (per_class,), next(draw_seeds))
+        chosen = pool[labelled]
+        return _fit(train_f[chosen], train_y[chosen], c), chosen
+
+    validation_data = (train_f[val], train_y[val])
+    mean_validation = {c: float(np.mean([_accuracy(fitted_on_a_draw(c)[0], validation_data)
+                                         for _ in range(selection_draws)])) for c in grid}
+    best = max(grid, key=lambda c: (mean_validation[c], -c))
+    accuracies = np.array([_accuracy(fitted_on_a_draw(best)[0], (test_f, test_y)) for _ in range(draws)])
+    return {"C": best, "mean_validation_accuracy": {str(k): v for k, v in mean_validation.items()},
+            "test_accuracy_mean": float(accuracies.mean()), "test_accuracy_ci95": float(1.96 * accuracies.std()),
+            "test_accuracies": accuracies.tolist(), "labelled": per_class * len(np.unique(train_y)), "validation": validation}

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from scipy.io import savemat
 
 from dcgan.demo.labelled import photo_windows
-from dcgan.evaluation import scores, svm
+from dcgan.evaluation import filters, scores, svm
 from dcgan.evaluation.evaluate import nearest, svm_results
 from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, parse_seeds, seeded_z, walk_grid
 from dcgan.evaluation.inception import _tf_bilinear
@@ -188,6 +188,50 @@ def test_batchnorm_statistics_are_recomputed_on_the_given_images_as_the_authors_
     assert not recomputed.training and torch.equal(first_norm.running_mean, torch.zeros(8))  # D itself untouched
     later = [m for m in recomputed.modules() if isinstance(m, torch.nn.BatchNorm2d)][1:]
     assert later and all(not torch.equal(m.running_var, torch.ones_like(m.running_var)) for m in later)
+
+
+class TinyD(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.LeakyReLU(0.2),
+                                            torch.nn.Conv2d(4, 2, 3, stride=2, padding=1), torch.nn.LeakyReLU(0.2))
+
+
+def test_guided_backpropagation_equals_the_rule_applied_by_hand(rng):
+    torch.manual_seed(3)
+    d = TinyD()
+    images = rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    maps = [0, 1, 1, 0]
+    guided = filters.guided_gradients(d, images, maps)
+    for i, k in enumerate(maps):
+        x = torch.from_numpy(images[i : i + 1]).permute(0, 3, 1, 2).float().div(127.5).sub(1).requires_grad_(True)
+        a1 = d.features[0](x)
+        h1 = F.leaky_relu(a1, 0.2)
+        a2 = d.features[2](h1)
+        out = F.leaky_relu(a2, 0.2)[0, k]
+        upstream = torch.zeros_like(a2)
+        upstream[0, k].view(-1)[out.argmax()] = 1.0  # d(max)/d(out): one at the strongest position
+        g_a2 = upstream * (a2 > 0)  # the guided rule: input positive and gradient positive
+        (g_h1,) = torch.autograd.grad(a2, h1, g_a2, retain_graph=True)
+        g_a1 = g_h1 * (a1 > 0) * (g_h1 > 0)
+        (expected,) = torch.autograd.grad(a1, x, g_a1)
+        assert np.allclose(guided[i], expected[0].permute(1, 2, 0).numpy(), atol=1e-6)
+        (plain,) = torch.autograd.grad(F.leaky_relu(d.features[2](F.leaky_relu(d.features[0](x), 0.2)), 0.2)[0, k].max(), x)
+        assert not torch.allclose(plain, expected)  # guided is not the plain gradient
+
+
+def test_the_strongest_images_are_those_with_the_largest_responses(rng):
+    torch.manual_seed(0)
+    d = TinyD()
+    images = rng.integers(0, 256, (30, 8, 8, 3), dtype=np.uint8)
+    chosen = filters.strongest(d, images, maps=2, top=3)
+    with torch.no_grad():
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+        responses = F.leaky_relu(d.features[2](F.leaky_relu(d.features[0](x), 0.2)), 0.2).amax(dim=(2, 3)).numpy()
+    for k in range(2):
+        assert set(chosen[k]) == set(np.argsort(-responses[:, k])[:3])
+    sheet = filters.filter_sheet(d, images, maps=2)
+    assert sheet.shape == (2 * 10, 6 * 10, 3)
 
 
 def test_d_features_pool_every_block_to_4x4():

@@ -70,6 +70,7 @@ rule evaluate:
         memorisation=evaluation_figure("memorisation.png", "sample | nearest by pixels | nearest by Inception"),
         distances=evaluation_figure("distances.png", "nearest-training-image distances"),
         losses=evaluation_figure("losses.png", "loss curves"),
+        filters=evaluation_figure("d_filters.png", "D features by guided backpropagation (paper Fig. 5)"),
     params:
         out="results/{dataset}/eval",
         hashes="results/{dataset}/dedup/hashes",

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dcgan.evaluation import figures, inception, scores, svm
+from dcgan.evaluation import figures, filters, inception, scores, svm
 from dcgan.evaluation.generator import (arithmetic_grid, generate, load_models, parse_seeds, random_z, seeded_z,
                                         walk_grid)
 from dcgan.evaluation.reference import load_reference
@@ -22,6 +22,8 @@ from dcgan.progress import progress
 from dcgan.provenance import record
 from dcgan.train.model import build
 from dcgan.train.settings import ModelSettings
+
+FILTER_POOL = 5000  # training images searched for each D feature map's strongest responses (Fig. 5)
 
 
 def _sha256(path: Path) -> str:
@@ -56,6 +58,12 @@ def hash_collisions(samples: np.ndarray, method: str, model: str | None, hash_di
     return {"samples": len(samples), "colliding": int(colliding), "training_hashes": len(training), "method": method}
 
 
+def random_discriminator(model: ModelSettings, seed: int, device: torch.device) -> torch.nn.Module:
+    """A randomly initialised D of the trained one's shape: the baseline of the SVM and of Fig. 5."""
+    torch.manual_seed(seed)
+    return build(model)[1].to(device).eval()
+
+
 def svm_results(d: torch.nn.Module, model: ModelSettings, settings: EvalSettings) -> dict:
     """The paper's protocol on the demo's labelled photo windows (trained D beside a random-init D),
     and on CIFAR-10 / SVHN where their paths are given."""
@@ -65,8 +73,7 @@ def svm_results(d: torch.nn.Module, model: ModelSettings, settings: EvalSettings
     images, labels, names = photo_windows(size, settings.svm_per_class, settings.seed)
     n = settings.svm_per_class
     train, val, test = svm.split_per_class(labels, (3 * n // 10, n // 5, n - 3 * n // 10 - n // 5), settings.seed + 1)
-    torch.manual_seed(settings.seed)
-    random_d = build(model)[1].to(next(d.parameters()).device).eval()
+    random_d = random_discriminator(model, settings.seed, next(d.parameters()).device)
     results = {"protocol": svm.PROTOCOL, "demo_photo_windows": {"classes": names}}
     for name, network in (("trained_d", d), ("random_d", random_d)):
         features = svm.d_features(svm.with_batch_statistics(network, images[train]), images)
@@ -123,6 +130,10 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
         with open(metrics_csv, newline="") as f:
             figures.loss_curves(out_dir / "losses.png", list(csv.DictReader(f)))
     classifier = svm_results(d, model, settings)
+    pool = real_images[:FILTER_POOL]
+    maps = min(settings.filter_maps, [m for m in d.features if isinstance(m, torch.nn.Conv2d)][-1].out_channels)
+    filters.filters_figure(out_dir / "d_filters.png", svm.with_batch_statistics(d, pool),
+                           svm.with_batch_statistics(random_discriminator(model, settings.seed, device), pool), pool, maps)
 
     weights = Path(weights)
     metrics = {

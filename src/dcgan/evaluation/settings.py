@@ -17,6 +17,7 @@ class EvalSettings:
     arithmetic_b: str = "4,5,6"
     arithmetic_c: str = "7,8,9"
     memorisation: int = 16  # samples shown beside their nearest training images
+    filter_maps: int = 16  # D's last-block feature maps shown with guided backpropagation (Fig. 5)
     svm_per_class: int = 100  # the demo's labelled photo windows per class (30 train, 20 val, 50 test per 100)
     cifar10: str = ""  # cifar-10-python.tar.gz (or its folder): run the paper's CIFAR-10 protocol
     svhn_train: str = ""  # train_32x32.mat and test_32x32.mat: run the paper's 1000-label SVHN protocol

@@ -4,9 +4,14 @@ its dataset loaders, latent walks and vector arithmetic."""
 from __future__ import annotations
 
 import io
+import json
 import pickle
+import subprocess
+import sys
 import tarfile
+from dataclasses import asdict
 
+import cv2
 import numpy as np
 import pytest
 import scipy.linalg
@@ -15,11 +20,12 @@ import torch.nn.functional as F
 from scipy.io import savemat
 
 from dcgan.demo.labelled import photo_windows
-from dcgan.evaluation import filters, scores, svm
+from dcgan.evaluation import filters, forgetting, scores, svm
 from dcgan.evaluation.evaluate import nearest, svm_results
 from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, parse_seeds, seeded_z, walk_grid
 from dcgan.evaluation.inception import _tf_bilinear
 from dcgan.evaluation.settings import EvalSettings
+from dcgan.files import write_torch, write_tsv
 from dcgan.train.model import build
 from dcgan.shards import ShardSettings, write_shards
 from dcgan.table import PartWriter, part_prefix
@@ -232,6 +238,62 @@ def test_the_strongest_images_are_those_with_the_largest_responses(rng):
         assert set(chosen[k]) == set(np.argsort(-responses[:, k])[:3])
     sheet = filters.filter_sheet(d, images, maps=2)
     assert sheet.shape == (2 * 10, 6 * 10, 3)
+
+
+def test_dropped_maps_are_zero_everywhere_and_the_others_unchanged():
+    settings = ModelSettings(image_size=16, ngf=8)
+    torch.manual_seed(0)
+    g = build(settings)[0].eval()
+    z = seeded_z(list(range(6)), settings, torch.device("cpu"))
+    kept = forgetting.hidden_maps(g, z)
+    with forgetting.DroppedMaps(g, [1, 4]):
+        dropped = forgetting.hidden_maps(g, z)
+        images_without = generate(g, z)
+    assert kept.shape == (6, 8, 8, 8) and kept[:, [1, 4]].max() > 0
+    assert not dropped[:, [1, 4]].any()
+    others = [c for c in range(8) if c not in (1, 4)]
+    assert np.array_equal(dropped[:, others], kept[:, others])
+    assert not np.array_equal(images_without, generate(g, z))
+    assert np.array_equal(forgetting.hidden_maps(g, z), kept)  # the maps come back after the block
+
+
+def test_the_regression_finds_the_map_that_marks_the_boxes(rng):
+    """Hidden maps where map 2 is raised inside each image's box and map 5 lowered there, the rest noise:
+    map 2 must be dropped, map 5 kept, and held-out images' boxes predicted."""
+    n, channels, side = 40, 8, 16
+    maps = rng.normal(size=(n, channels, side, side))
+    boxes = []
+    for i in range(n):
+        x, y = rng.integers(0, 10, 2)
+        w, h = rng.integers(3, 7, 2)
+        boxes.append([(2.0 * x, 2.0 * y, 2.0 * w, 2.0 * h)])  # pixels of a 32 x 32 image: 2 per map cell
+        maps[i, 2, y : y + h, x : x + w] += 2.0
+        maps[i, 5, y : y + h, x : x + w] -= 2.0
+    fitted = forgetting.fit_object_maps(maps, boxes, 32, seed=0)
+    assert 2 in fitted["dropped"] and 5 not in fitted["dropped"]
+    assert fitted["weights"][2] == max(fitted["weights"]) and fitted["weights"][5] == min(fitted["weights"])
+    assert fitted["held_out_images"] == 8 and fitted["held_out_accuracy"] > 0.9
+    expected_positives = sum(int(w * h / 4) for [(x, y, w, h)] in boxes)
+    assert fitted["positives"] == fitted["negatives"] == expected_positives
+
+
+def test_forget_command_writes_the_sheet_and_names_bad_boxes(tmp_path):
+    settings = ModelSettings(image_size=16, ngf=8, ndf=8)
+    torch.manual_seed(2)
+    g, d = build(settings)
+    write_torch(tmp_path / "model.pt", {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(settings)})
+    rows = [(seed, 2 + seed % 5, 3, 6, 5) for seed in range(12)]
+    write_tsv(tmp_path / "boxes.tsv", forgetting.BOX_COLUMNS, rows)
+    command = [sys.executable, "-m", "dcgan", "forget", str(tmp_path / "model.pt"), "--boxes", str(tmp_path / "boxes.tsv"),
+               "--out-dir", str(tmp_path / "out")]
+    run = subprocess.run(command, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    record = json.loads((tmp_path / "out/forget.json").read_text())
+    assert record["images"] == 12 and record["maps"] == 8 and record["shown"] == list(range(8))
+    assert cv2.imread(str(tmp_path / "out/forget.png")).shape == (2 * 18, 8 * 18, 3)
+    write_tsv(tmp_path / "bad.tsv", forgetting.BOX_COLUMNS, [(0, 1, 1, 4, 4), (1, "left", 1, 4, 4)])
+    bad = subprocess.run(command[:6] + [str(tmp_path / "bad.tsv")] + command[7:], capture_output=True, text=True)
+    assert bad.returncode == 2 and "bad.tsv, line 3" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_d_features_pool_every_block_to_4x4():

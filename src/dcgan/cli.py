@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
 from dcgan.errors import UserError
 
@@ -168,6 +169,25 @@ def _arithmetic(args: argparse.Namespace) -> None:
     with torch.inference_mode():
         write_png(args.out, arithmetic_grid(g, model, *seeds, seed=args.seed, noise=args.noise))
     print(f"{args.out}: mean z of {args.a} - {args.b} + {args.c}, with 8 neighbours")
+
+
+def _forget(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.forgetting import forget, read_boxes
+    from dcgan.evaluation.generator import load_models
+    from dcgan.files import write_json
+    from dcgan.imageops import write_png
+    from dcgan.provenance import record
+
+    boxes = read_boxes(args.boxes)
+    g, _, model = load_models(args.model, _evaluation_device(1))
+    fitted, sheet = forget(g, model, boxes, seed=args.seed)
+    out = Path(args.out_dir)
+    write_png(out / "forget.png", sheet)
+    write_json(out / "forget.json", record("forget", {"model": args.model, "boxes": args.boxes, "seed": args.seed},
+                                           **fitted))
+    accuracy = "n/a" if fitted["held_out_accuracy"] is None else f"{fitted['held_out_accuracy']:.3f}"
+    print(f"{out}: dropped {len(fitted['dropped'])} of {fitted['maps']} feature maps "
+          f"(held-out accuracy {accuracy}, {fitted['positives']} positive locations in {fitted['images']} images)")
 
 
 def _text_page(args: argparse.Namespace) -> None:
@@ -365,6 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", type=float, default=0.25, help="uniform noise of the 8 neighbours (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_arithmetic)
+
+    p = sub.add_parser("forget", help="forgetting to draw: drop G's feature maps that predict boxed objects (paper Fig. 6)")
+    p.add_argument("model", help="the train stage's model.pt")
+    p.add_argument("--boxes", required=True, help="TSV with columns seed, x, y, w, h (pixels of the generated image)")
+    p.add_argument("--out-dir", required=True, help="writes forget.png (with / without the maps) and forget.json")
+    p.add_argument("--seed", type=int, default=0, help="draws of negatives and of the held-out images")
+    p.set_defaults(run=_forget)
 
     p = sub.add_parser("text-page", help="a text file (e.g. docs/benchmarks.md) as an HTML page for the report")
     p.add_argument("source")

@@ -126,7 +126,10 @@ def our_step(real: torch.Tensor, model: ModelSettings, speed: Speed, device: tor
 def speed_of(loop: str, device: torch.device) -> Speed:
     if loop == "auto":
         return resolve_speed(TrainSettings(), device)
-    changes = {k: v for switches in SWITCHES.values() for k, v in switches.items()} if loop == "all" else SWITCHES.get(loop, {})
+    if loop == "all":
+        changes = {k: v for switches in SWITCHES.values() for k, v in switches.items()}
+    else:
+        changes = SWITCHES.get(loop, {})
     return Speed(**{**asdict(OFF), **changes})
 
 
@@ -188,7 +191,10 @@ def timed(step, steps: int, warmup: int, device: torch.device) -> float:
 def measure(loop: str, real: torch.Tensor, model: ModelSettings, args, device: torch.device) -> dict:
     torch.manual_seed(0)
     with PeakMemory(device) as memory:
-        step = reference_step(real, model, device) if loop == "reference" else our_step(real, model, speed_of(loop, device), device)
+        if loop == "reference":
+            step = reference_step(real, model, device)
+        else:
+            step = our_step(real, model, speed_of(loop, device), device)
         flops = step_flops(step) if loop in ("reference", "off") else None
         seconds = timed(step, args.steps, args.warmup, device)
     return {"rate": len(real) / seconds, "seconds": seconds, "memory": memory.peak, "flops": flops}

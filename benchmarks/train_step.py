@@ -118,7 +118,7 @@ def reference_step(real: torch.Tensor, model: ModelSettings, device: torch.devic
 def our_step(real: torch.Tensor, model: ModelSettings, speed: Speed, device: torch.device):
     g, d = build(model)
     steps = GanSteps(g, d, TrainSettings(), speed, device)
-    real = real.contiguous(memory_format=steps.memory_format)
+    real = real.contiguous(memory_format=speed.layout)
     rng = torch.Generator(device).manual_seed(0)
     return lambda: steps.iteration(real, lambda n: sample_z(n, model, rng, device))
 

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from dcgan.evaluation.figures import pyplot, save_figure
+from dcgan.evaluation.svm import unit_batches
 from dcgan.imageops import tile_grid
-from dcgan.train.loader import to_unit_range
 
 
 class _GuidedLeakyReLU(torch.autograd.Function):
@@ -44,21 +44,18 @@ def last_block(d: torch.nn.Module, x: torch.Tensor, *, guided: bool = False) -> 
     return x
 
 
-def _inputs(d: torch.nn.Module, images: np.ndarray) -> torch.Tensor:
-    return to_unit_range(torch.from_numpy(np.ascontiguousarray(images)).to(next(d.parameters()).device))
-
-
 @torch.no_grad()
 def strongest(d: torch.nn.Module, images: np.ndarray, maps: int, top: int, batch_size: int = 256) -> np.ndarray:
     """(maps, top) indices of the images with the strongest responses of each of the first `maps` maps."""
-    responses = np.concatenate([last_block(d, _inputs(d, images[lo : lo + batch_size]))[:, :maps].amax(dim=(2, 3))
-                                .cpu().numpy() for lo in range(0, len(images), batch_size)])
+    device = next(d.parameters()).device
+    responses = np.concatenate([last_block(d, x)[:, :maps].amax(dim=(2, 3)).cpu().numpy()
+                                for x in unit_batches(images, device, batch_size)])
     return np.argsort(-responses, axis=0, kind="stable")[:top].T
 
 
 def guided_gradients(d: torch.nn.Module, images: np.ndarray, maps: list[int]) -> np.ndarray:
     """(N, S, S, 3): for image i, the guided gradient of map maps[i]'s strongest response to the input."""
-    x = _inputs(d, images).requires_grad_(True)
+    x = next(unit_batches(images, next(d.parameters()).device, len(images))).requires_grad_(True)
     out = last_block(d, x, guided=True)
     out[torch.arange(len(maps)), torch.tensor(maps)].flatten(1).amax(dim=1).sum().backward()
     return x.grad.permute(0, 2, 3, 1).cpu().numpy()

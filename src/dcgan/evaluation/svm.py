@@ -33,7 +33,8 @@ PROTOCOL = ("authors' (svhn_semisup_analysis.py): BatchNorm statistics recompute
 STATISTICS_BATCH = 128
 
 
-def _batches(images: np.ndarray, device: torch.device, batch_size: int):
+def unit_batches(images: np.ndarray, device: torch.device, batch_size: int):
+    """uint8 NHWC images as float NCHW batches in [-1, 1] on `device`, D's input."""
     for lo in range(0, len(images), batch_size):
         yield to_unit_range(torch.from_numpy(np.ascontiguousarray(images[lo : lo + batch_size])).to(device))
 
@@ -54,7 +55,7 @@ def with_batch_statistics(d: torch.nn.Module, images: np.ndarray) -> torch.nn.Mo
 
     hooks = [m.register_forward_pre_hook(record) for m in norms]
     batches = 0
-    for x in _batches(images, next(d.parameters()).device, STATISTICS_BATCH):
+    for x in unit_batches(images, next(d.parameters()).device, STATISTICS_BATCH):
         d.features(x)
         batches += 1
     for hook in hooks:
@@ -70,7 +71,7 @@ def d_features(d: torch.nn.Module, images: np.ndarray, batch_size: int = 256) ->
     """(N, S, S, 3) uint8 at D's input size -> (N, 16 x sum of block widths) float32, D in eval mode."""
     d.eval()
     out = []
-    for x in _batches(images, next(d.parameters()).device, batch_size):
+    for x in unit_batches(images, next(d.parameters()).device, batch_size):
         pooled = []
         for layer in d.features:
             x = layer(x)

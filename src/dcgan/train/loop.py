@@ -71,8 +71,7 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         torch.backends.cudnn.benchmark = True
     loader = Loader(shard_dir, settings.batch_size, workers=settings.workers, rank=group.rank,
                     world_size=group.world_size, seed=settings.seed, shuffle_buffer=settings.shuffle_buffer,
-                    flip=settings.flip, size=model.image_size, device=device,
-                    memory_format=torch.channels_last if speed.memory_format == "channels_last" else torch.contiguous_format)
+                    flip=settings.flip, size=model.image_size, device=device, memory_format=speed.layout)
     torch.manual_seed(settings.seed)
     g, d = build(model)
     if settings.sync_batchnorm and distributed:

@@ -25,6 +25,11 @@ class Speed:
     compile: str  # inductor | eager
     adam: str  # fused | foreach
 
+    @property
+    def layout(self) -> torch.memory_format:
+        """`memory_format` as PyTorch names it, for the models and the loader's batches alike."""
+        return torch.channels_last if self.memory_format == "channels_last" else torch.contiguous_format
+
 
 def bf16_is_fast(device: torch.device) -> bool:
     """bf16 beats fp32 here: a GPU with bf16 tensor cores, or a CPU with AMX tiles (with AVX-512 BF16
@@ -53,9 +58,8 @@ class GanSteps:
     def __init__(self, g: nn.Module, d: nn.Module, settings: TrainSettings, speed: Speed, device: torch.device, *,
                  distributed: bool = False):
         self.g, self.d, self.speed, self.settings = g, d, speed, settings
-        self.memory_format = torch.channels_last if speed.memory_format == "channels_last" else torch.contiguous_format
-        g.to(device, memory_format=self.memory_format)
-        d.to(device, memory_format=self.memory_format)
+        g.to(device, memory_format=speed.layout)
+        d.to(device, memory_format=speed.layout)
         run_g, run_d = g, d
         if distributed:  # gradients averaged over the ranks; BatchNorm buffers broadcast from rank 0
             run_g, run_d = DistributedDataParallel(g), DistributedDataParallel(d)

@@ -43,7 +43,7 @@ def resolve_speed(settings: TrainSettings, device: torch.device) -> Speed:
     """The switches with "auto" replaced by the device's default (measured: docs/benchmarks.md)."""
     cuda = device.type == "cuda"
     auto = Speed(precision="bf16" if bf16_is_fast(device) else "fp32", memory_format="channels_last",
-                 compile="inductor" if cuda else "eager", adam="fused" if cuda else "foreach")
+                 compile="eager", adam="fused" if cuda else "foreach")
     return Speed(**{k: auto_value if getattr(settings, k) == "auto" else getattr(settings, k)
                     for k, auto_value in asdict(auto).items()})
 
@@ -60,6 +60,10 @@ class GanSteps:
         self.g, self.d, self.speed, self.settings = g, d, speed, settings
         g.to(device, memory_format=speed.layout)
         d.to(device, memory_format=speed.layout)
+        # G's projection takes z as 1x1 maps, where channels_last buys nothing; with a channels_last weight,
+        # cuDNN returns its weight gradient contiguous while inductor expects channels_last (an assertion
+        # error on an H200, torch 2.11), so that layer keeps the plain layout.
+        g.net[0].to(memory_format=torch.contiguous_format)
         run_g, run_d = g, d
         if distributed:  # gradients averaged over the ranks; BatchNorm buffers broadcast from rank 0
             run_g, run_d = DistributedDataParallel(g), DistributedDataParallel(d)

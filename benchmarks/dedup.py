@@ -32,8 +32,8 @@ from dcgan.dedup.scoring import score
 from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.dedup.stages import filter_stage, hash_stage, train_stage
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
-from dcgan.extract import extract_part
 from dcgan.files import read_tsv
+from dcgan.sources.extract import extract_part
 from dcgan.table import part_prefix
 
 sys.path.insert(0, str(Path(__file__).parent))

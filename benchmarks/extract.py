@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image
 
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
-from dcgan.extract import extract_part
 from dcgan.imageformat import sniff_format
+from dcgan.sources.extract import extract_part
 
 SIZE = 64
 

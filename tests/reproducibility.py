@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DETERMINISTIC = {
     "image tables": ["results/*/images/part-*.npy", "results/*/images/part-*.tsv"],
-    "face input lists": ["results/*/faces/inputs.txt"],
+    "input lists": ["results/*/inputs.txt"],
     "dedup autoencoder and hashes": ["results/*/dedup/autoencoder.pt", "results/*/dedup/hashes/part-*.npy"],
     "dedup decisions": ["results/*/dedup/duplicates.tsv"],
     "shards": ["results/*/shards/*.tar", "results/*/shards/index.json", "results/*/shards/manifest.tsv"],

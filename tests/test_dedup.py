@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from dcgan.dedup import autoencoder, phash
+from dcgan.dedup import autoencoder
 from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.dedup.grouping import find_groups, groups_of, hamming
 from dcgan.dedup.inputs import area_weights, downsample, resample, stretch_bounds, to_vectors
@@ -19,8 +19,8 @@ from dcgan.dedup.scoring import score
 from dcgan.dedup.stages import checkpoint_path, filter_stage, hash_stage, make_hasher, train_stage
 from dcgan.dedup.views import agreement, collision_candidates, group_by_views, hash_views, view_margins
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
-from dcgan.extract import extract_part
 from dcgan.files import read_tsv
+from dcgan.sources.extract import extract_part
 from dcgan.table import TableImages, read_keys
 from conftest import photo_rgb
 

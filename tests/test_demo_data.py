@@ -6,7 +6,7 @@ import lmdb
 import numpy as np
 import pytest
 
-from dcgan.demo import make_demo
+from dcgan.demo import image_folder, make_demo
 from dcgan.demo.lsun_lmdb import BAD_KINDS
 from dcgan.demo.web_images import BAD_FILES
 from dcgan.imageformat import sniff_format
@@ -20,17 +20,18 @@ def lmdb_items(path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    make_demo(out, seed=7, bedroom_entries=400, web_images=16)
+    make_demo(out, seed=7, bedroom_entries=400, web_images=16, folder_images=7)
     return out
 
 
 def test_same_seed_same_data_other_seed_other_data(demo, tmp_path):
-    make_demo(tmp_path / "again", seed=7, bedroom_entries=400, web_images=16)
-    make_demo(tmp_path / "other", seed=8, bedroom_entries=400, web_images=16)
-    for name in ("bedroom_truth.json", "faces_truth.json"):
+    make_demo(tmp_path / "again", seed=7, bedroom_entries=400, web_images=16, folder_images=7)
+    make_demo(tmp_path / "other", seed=8, bedroom_entries=400, web_images=16, folder_images=7)
+    for name in ("bedroom_truth.json", "faces_truth.json", "image_folder_truth.json"):
         assert (demo / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
     assert lmdb_items(demo / "bedroom_train_lmdb") == lmdb_items(tmp_path / "again" / "bedroom_train_lmdb")
-    files = sorted(p.relative_to(demo) for p in (demo / "web_images").rglob("*") if p.is_file())
+    files = sorted(p.relative_to(demo) for folder in ("web_images", "image_folder")
+                   for p in (demo / folder).rglob("*") if p.is_file())
     assert all((demo / f).read_bytes() == (tmp_path / "again" / f).read_bytes() for f in files)
     assert lmdb_items(demo / "bedroom_train_lmdb").keys() != lmdb_items(tmp_path / "other" / "bedroom_train_lmdb").keys()
 
@@ -109,6 +110,24 @@ def test_web_images_and_face_truth(demo):
             assert 0 <= x and 0 <= y and x + w <= info["width"] + 0.01 and y + h <= info["height"] + 0.01
             n_faces += 1
     assert n_faces >= len(truth["images"])  # most images hold one face or more
+
+
+def test_image_folder_is_laid_out_like_imagenet_with_its_truth(demo):
+    truth = json.loads((demo / "image_folder_truth.json").read_text())
+    folder = demo / "image_folder"
+    files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    assert files == set(truth["images"]) | set(image_folder.BAD_FILES)
+    assert {info["class"] for info in truth["images"].values()} == set(truth["photos"]) and len(truth["images"]) == 12 * 7
+    aspects = []
+    for name, info in truth["images"].items():
+        assert name.split("/")[0] == info["class"]
+        data = (folder / name).read_bytes()
+        assert sniff_format(data) == info["format"]
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape[:2] == (info["height"], info["width"])
+        aspects.append(info["width"] / info["height"])
+    assert min(aspects) < 0.8 and max(aspects) > 1.25  # oblong both ways: the centre crop matters
+    assert any(name.count("/") == 2 for name in truth["images"])  # a folder deeper
 
 
 def test_asking_for_more_distinct_images_than_the_photos_hold_is_an_error(tmp_path, monkeypatch):

@@ -290,10 +290,71 @@ def test_forget_command_writes_the_sheet_and_names_bad_boxes(tmp_path):
     assert run.returncode == 0, run.stderr
     record = json.loads((tmp_path / "out/forget.json").read_text())
     assert record["images"] == 12 and record["maps"] == 8 and record["shown"] == list(range(8))
-    assert cv2.imread(str(tmp_path / "out/forget.png")).shape == (2 * 18, 8 * 18, 3)
+    figure = cv2.imread(str(tmp_path / "out/forget.png"))
+    assert figure.shape[1] > figure.shape[0] > 200 and figure.std() > 10  # two labelled rows of 8 samples
     write_tsv(tmp_path / "bad.tsv", forgetting.BOX_COLUMNS, [(0, 1, 1, 4, 4), (1, "left", 1, 4, 4)])
     bad = subprocess.run(command[:6] + [str(tmp_path / "bad.tsv")] + command[7:], capture_output=True, text=True)
     assert bad.returncode == 2 and "bad.tsv, line 3" in bad.stderr and "Traceback" not in bad.stderr
+    # no boxes at all (a detector that found nothing): a skip, said in the record and in the figure's place
+    write_tsv(tmp_path / "none.tsv", forgetting.BOX_COLUMNS, [])
+    (tmp_path / "out/forget.png").unlink()
+    empty = subprocess.run(command[:6] + [str(tmp_path / "none.tsv")] + command[7:], capture_output=True, text=True)
+    assert empty.returncode == 0 and "skipped, no boxes" in empty.stderr and "Traceback" not in empty.stderr
+    assert "no boxes" in json.loads((tmp_path / "out/forget.json").read_text())["skipped"]
+    assert cv2.imread(str(tmp_path / "out/forget.png")) is not None
+
+
+class Canvas(torch.nn.Module):
+    """A stand-in G that draws the same RGB image for every z."""
+
+    def __init__(self, rgb: np.ndarray):
+        super().__init__()
+        pixels = torch.from_numpy(rgb).permute(2, 0, 1).float() / 127.5 - 1
+        self.pixels = torch.nn.Parameter(pixels, requires_grad=False)
+
+    def forward(self, z):
+        return self.pixels.expand(len(z), -1, -1, -1)
+
+
+def test_find_boxes_returns_the_cascades_boxes_in_the_generated_images_pixels():
+    """A demo portrait's face pasted at a known place into a 64x64 'sample': the frontal-face cascade's box,
+    found at 128 px, must come back over that place in the sample's own pixels."""
+    from dcgan.demo import photos
+    from dcgan.evaluation.object_boxes import find_boxes
+
+    photo = photos.FACES[1]
+    x, y, w, h = photo.face
+    face = cv2.resize(np.ascontiguousarray(photos.load(photo)[y : y + h, x : x + w, ::-1]), (36, 36),
+                      interpolation=cv2.INTER_AREA)
+    sample = np.full((64, 64, 3), 128, np.uint8)
+    sample[20:56, 8:44] = face
+    boxes = find_boxes(Canvas(sample), ModelSettings(image_size=64), [0, 1], "haarcascade_frontalface_default.xml")
+    assert set(boxes) == {0, 1} and boxes[0] == boxes[1]
+    best = max(boxes[0], key=lambda b: iou(b, (8, 20, 36, 36)))
+    assert iou(best, (8, 20, 36, 36)) > 0.5
+    assert find_boxes(Canvas(np.full((64, 64, 3), 128, np.uint8)), ModelSettings(image_size=64), [0],
+                      "haarcascade_frontalface_default.xml") == {}  # a blank sample: nothing
+
+
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    inter = max(0, min(ax + aw, bx + bw) - max(ax, bx)) * max(0, min(ay + ah, by + bh) - max(ay, by))
+    return inter / (aw * ah + bw * bh - inter)
+
+
+def test_find_boxes_command_writes_a_boxes_file_and_names_an_unknown_cascade(tmp_path):
+    settings = ModelSettings(image_size=16, ngf=8, ndf=8)
+    g, d = build(settings)
+    write_torch(tmp_path / "model.pt", {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(settings)})
+    command = [sys.executable, "-m", "dcgan", "find-boxes", str(tmp_path / "model.pt"), "--out", str(tmp_path / "b.tsv"),
+               "--samples", "4"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0 and "of 4 samples" in done.stdout, done.stderr
+    assert forgetting.read_boxes(tmp_path / "b.tsv").keys() <= set(range(4))
+    bad = subprocess.run(command + ["--cascade", "haarcascade_window.xml"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "haarcascade_window.xml" in bad.stderr and "haarcascade_eye.xml" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_d_features_pool_every_block_to_4x4():

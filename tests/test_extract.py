@@ -4,7 +4,7 @@ import pytest
 
 from conftest import photo_rgb, pil_bytes, write_lmdb
 from dcgan.cli import main
-from dcgan.extract import extract_part, part_quota
+from dcgan.sources.extract import extract_part, part_quota
 from dcgan.summary import reason_category, summarise_table
 from dcgan.table import part_prefix, read_part, read_rejects
 

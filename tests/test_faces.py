@@ -13,9 +13,9 @@ from dcgan.faces.scoring import iou, match_faces, score_faces
 from dcgan.faces.settings import FaceSettings
 from dcgan.faces.stage import detect_part
 from dcgan.faces.verifier import Verifier, fetch_verifier, windows
+from dcgan.sources.listing import list_images, part_slice, write_list
 from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
-from dcgan.webimages import list_images, part_slice, write_list
 
 EXPECTED_REASON = {
     "empty": "empty value",

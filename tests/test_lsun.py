@@ -5,7 +5,7 @@ import pytest
 
 from conftest import write_lmdb
 from dcgan.errors import UserError
-from dcgan.lsun import iter_range, key_ranges, open_lmdb, part_range, source_key, table_key
+from dcgan.sources.lsun import iter_range, key_ranges, open_lmdb, part_range, source_key, table_key
 
 
 def keys_by_part(path, parts):

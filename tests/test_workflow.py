@@ -26,7 +26,7 @@ from dcgan.faces.quality import FACE_REJECTIONS
 from dcgan.files import read_tsv
 from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
-from small_demo import REPO, SMALL_DEMO
+from small_demo import REPO, SMALL_DEMO, snakemake_command
 
 
 def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dict | None = None,
@@ -50,9 +50,11 @@ def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dic
 
 def test_dry_run_of_all_plans_every_stage(tmp_path):
     jobs = run_workflow(tmp_path, ["all"], dryrun=True)
-    stages = ["all", "demo_data", "list_images", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2
-    stages += ["image_table", "dedup_train", "dedup_filter", "shards", "train", "fid_reference", "evaluate"] * 2
-    stages += ["dedup_hash"] * 6 + ["face_verifier", "fid_weights", "benchmarks_page", "report"]
+    stages = ["all", "demo_data", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2 + ["extract_images"] * 2
+    stages += ["list_images"] * 2  # the web images and the image folder
+    stages += ["image_table", "dedup_train", "dedup_filter", "shards", "train", "fid_reference", "evaluate"] * 3
+    stages += ["dedup_hash"] * 8 + ["face_verifier", "fid_weights", "benchmarks_page", "report"]
+    stages += ["find_boxes", "forget"]  # Fig. 6 on the faces model
     assert jobs == sorted(stages)
     assert not (tmp_path / "results").exists()  # a dry run makes nothing
 
@@ -86,6 +88,16 @@ def test_demo_extract_stage_runs_for_real(small_run):
     assert summary["images"] == len(kept) and summary["rejects"] == len(rejected)
 
 
+def test_demo_image_folder_is_extracted_with_its_classes(small_run):
+    truth = json.loads((small_run / "resources/demo/image_folder_truth.json").read_text())
+    summary = json.loads((small_run / "results/photos/images/table.json").read_text())
+    kept = {p for p, info in truth["images"].items() if min(info["width"], info["height"]) >= 64}
+    assert summary["images"] == len(kept) and sum(summary["classes"].values()) == len(kept)
+    assert set(summary["classes"]) <= set(truth["photos"]) and len(summary["classes"]) >= 10
+    rows = [row for part in range(2) for row in read_part(part_prefix(small_run / "results/photos/images", part))[1]]
+    assert {r["source"]: r["class"] for r in rows} == {p: truth["images"][p]["class"] for p in kept}
+
+
 def test_demo_faces_stage_runs_for_real(small_run):
     truth = json.loads((small_run / "resources/demo/faces_truth.json").read_text())
     rows, rejected, seen = [], set(), 0
@@ -102,8 +114,8 @@ def test_demo_faces_stage_runs_for_real(small_run):
         assert (small_run / f"results/faces/faces/{figure}.png").stat().st_size > 0
 
 
-def test_demo_trains_both_datasets_and_writes_sample_grids(small_run):
-    for dataset in ("bedroom", "faces"):
+def test_demo_trains_every_dataset_and_writes_sample_grids(small_run):
+    for dataset in ("bedroom", "faces", "photos"):
         out = small_run / f"results/{dataset}/train"
         assert [int(r["step"]) for r in read_csv(out / "metrics.csv")] == [4, 8, 12]
         grid = cv2.imread(str(out / "samples.png"))
@@ -118,10 +130,10 @@ def test_demo_trains_both_datasets_and_writes_sample_grids(small_run):
         assert epochs["last"] >= 1 and epochs["samples"] == epochs["shard_samples"] == shard_samples
 
 
-def test_demo_evaluates_both_datasets_with_named_sample_counts_and_extractor(small_run, tmp_path):
+def test_demo_evaluates_every_dataset_with_named_sample_counts_and_extractor(small_run, tmp_path):
     from dcgan.evaluation.inception import SHA256
 
-    for dataset in ("bedroom", "faces"):
+    for dataset in ("bedroom", "faces", "photos"):
         metrics = json.loads((small_run / f"results/{dataset}/eval/metrics.json").read_text())
         assert metrics["generated_images"] == 20 and 0 < metrics["reference"]["images"] <= 20
         assert metrics["feature_extractor"]["sha256"] == SHA256 and "TF-Inception" in metrics["feature_extractor"]["name"]
@@ -150,21 +162,22 @@ def test_second_run_does_nothing_and_forcerun_dedup_train_reruns_only_what_follo
     assert run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO) == []
     jobs = run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO, forcerun=frozenset({"dedup_train"}))
     assert set(jobs) == {"all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train", "fid_reference", "evaluate",
-                         "report"}
+                         "find_boxes", "forget", "report"}
 
 
 def test_changing_a_dedup_parameter_reruns_only_dedup_and_what_follows(small_run):
-    changed = {**SMALL_DEMO, "dedup": {"autoencoder": {"noise_std": 0.3}}}
+    changed = {**SMALL_DEMO, "dedup": {"autoencoder": {**SMALL_DEMO["dedup"]["autoencoder"], "noise_std": 0.3}}}
     assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {
-        "all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train", "fid_reference", "evaluate", "report"}
-    changed = {**SMALL_DEMO, "dedup": {"radius": 2}}
+        "all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train", "fid_reference", "evaluate", "find_boxes",
+        "forget", "report"}
+    changed = {**SMALL_DEMO, "dedup": {**SMALL_DEMO["dedup"], "radius": 2}}
     assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {
-        "all", "dedup_filter", "shards", "train", "fid_reference", "evaluate", "report"}
+        "all", "dedup_filter", "shards", "train", "fid_reference", "evaluate", "find_boxes", "forget", "report"}
 
 
 def deterministic_outputs(workdir: Path) -> dict[str, bytes]:
-    """Dedup decisions and shard files of both demo datasets."""
-    paths = [workdir / f"results/{d}/dedup/duplicates.tsv" for d in ("bedroom", "faces")]
+    """Dedup decisions and shard files of every demo dataset."""
+    paths = [workdir / f"results/{d}/dedup/duplicates.tsv" for d in ("bedroom", "faces", "photos")]
     paths += sorted(workdir.glob("results/*/shards/*.tar")) + sorted(workdir.glob("results/*/shards/manifest.tsv"))
     return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).digest() for p in paths}
 
@@ -172,7 +185,8 @@ def deterministic_outputs(workdir: Path) -> dict[str, bytes]:
 def test_retraining_dedup_gives_identical_decisions_and_shards(small_run):
     before = deterministic_outputs(small_run)
     assert len(before) > 4
-    run_workflow(small_run, ["all"], dryrun=False, config=SMALL_DEMO, forcerun=frozenset({"dedup_train"}))
+    shards = [f"results/{d}/shards" for d in ("bedroom", "faces", "photos")]  # training again would prove nothing more
+    run_workflow(small_run, shards, dryrun=False, config=SMALL_DEMO, forcerun=frozenset({"dedup_train"}))
     assert deterministic_outputs(small_run) == before
     stats = json.loads((small_run / "results/bedroom/dedup/stats.json").read_text())
     assert stats["images"] > 0 and stats["settings"]["radius"] == 0
@@ -184,6 +198,9 @@ def test_retraining_dedup_gives_identical_decisions_and_shards(small_run):
         ({"datasets": {"bedroom": {"partitions": "four"}}}, "datasets.bedroom.partitions: 'four' is not of type 'integer'"),
         ({"extract": {"min_sise": 3}}, "'min_sise' was unexpected"),
         ({"datasets": {"extra": {"source": "lsun", "lmdb": "/no/such/lmdb"}}}, "datasets.extra.lmdb: no such file or folder"),
+        ({"evaluate": {"features_from": "imagenet"}}, "evaluate.features_from: 'imagenet' is not one of the datasets"),
+        ({"datasets": {"photos": {"train": {"image_size": 48}}}}, "datasets.photos.train.image_size: 48 is not one of"),
+        ({"datasets": {"photos": {"train": {"processes": 4}}}}, "datasets.photos.train.processes: not a setting a dataset"),
     ],
 )
 def test_bad_config_stops_with_a_message_naming_the_key(tmp_path, override, message):
@@ -207,6 +224,27 @@ def test_a_config_with_many_mistakes_names_every_key_at_once(tmp_path):
         run_workflow(tmp_path, ["all"], dryrun=True, config=missing)
     assert "datasets.bedroom.lmdb: no such file or folder" in str(raised.value)
     assert "datasets.faces.images: no such file or folder" in str(raised.value)
+
+
+def test_dataset_train_overrides_and_features_from_reach_the_commands(tmp_path):
+    """A dataset's `train` overrides reach its train and FID-reference jobs only, and CIFAR-10 goes to the
+    evaluate job of the `features_from` dataset only (the paper's Table 1 setting)."""
+    cifar = tmp_path / "cifar-10-python.tar.gz"
+    cifar.write_bytes(b"")
+    overrides = {"datasets": {"photos": {"train": {"image_size": 16, "ngf": 12}}},
+                 "evaluate": {"features_from": "photos", "cifar10": str(cifar)}}
+    result = subprocess.run(snakemake_command(tmp_path, "-n", "-p", "--forceall", "all", overrides=overrides),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    commands = [line.strip() for line in result.stdout.splitlines() if "-m dcgan" in line]
+    for dataset in ("bedroom", "faces", "photos"):
+        [train] = [c for c in commands if "dcgan train results/" + dataset in c]
+        [reference] = [c for c in commands if "fid-reference results/" + dataset in c]
+        [evaluate] = [c for c in commands if "dcgan evaluate results/" + dataset in c]
+        ours = dataset == "photos"
+        assert ("--image-size 16" in train and "--ngf 12" in train) == ours and ("--image-size 32" in train) != ours
+        assert ("--size 16" in reference) == ours
+        assert (f"--cifar10 {cifar}" in evaluate) == ours and ("--cifar10 ''" in evaluate) != ours
 
 
 def test_command_line_applies_the_default_profile(tmp_path):
@@ -247,6 +285,8 @@ REPORT_SECTIONS = ("Training", "Evaluation", "Dedup", "Faces", "Benchmarks")
 def test_report_renders_in_headless_chromium_with_every_section(small_run, tmp_path):
     report = small_run / "report.html"
     assert report.stat().st_size > 100_000  # Snakemake's self-contained report, figures embedded
+    html = report.read_text()
+    assert "d_filters.png" in html and "forget.png" in html  # the paper's Fig. 5 and Fig. 6 analogues
     browser = chromium()
     if browser is None:
         pytest.skip("no chromium, and no root with apt-get to install Debian's")

@@ -13,12 +13,13 @@ from dcgan.errors import UserError
 def _demo_data(args: argparse.Namespace) -> None:
     from dcgan.demo import make_demo
 
-    make_demo(args.out, seed=args.seed, bedroom_entries=args.bedroom_entries, web_images=args.web_images)
+    make_demo(args.out, seed=args.seed, bedroom_entries=args.bedroom_entries, web_images=args.web_images,
+              folder_images=args.folder_images)
     print(f"demo data written to {args.out}")
 
 
 def _extract(args: argparse.Namespace) -> None:
-    from dcgan.extract import extract_part
+    from dcgan.sources.extract import extract_part
 
     meta = extract_part(
         args.lmdb,
@@ -36,6 +37,15 @@ def _extract(args: argparse.Namespace) -> None:
     )
 
 
+def _extract_images(args: argparse.Namespace) -> None:
+    from dcgan.sources.images import extract_images_part
+
+    meta = extract_images_part(args.inputs, args.table_dir, part=args.part, parts=args.parts, image_size=args.image_size,
+                               min_size=args.min_size, max_images=args.max_images, reduced_decode=args.reduced_decode)
+    print(f"part {args.part}/{args.parts}: {meta['images']} images in {len(meta['classes'])} classes from "
+          f"{meta['source_images']} files, {meta['rejects']} rejects, {meta['images_per_second']} images/s")
+
+
 def _table_summary(args: argparse.Namespace) -> None:
     from dcgan.summary import summarise_table
 
@@ -45,7 +55,7 @@ def _table_summary(args: argparse.Namespace) -> None:
 
 
 def _list_images(args: argparse.Namespace) -> None:
-    from dcgan.webimages import write_list
+    from dcgan.sources.listing import write_list
 
     print(f"{args.source}: {write_list(args.source, args.out)} files listed in {args.out}")
 
@@ -171,20 +181,47 @@ def _arithmetic(args: argparse.Namespace) -> None:
     print(f"{args.out}: mean z of {args.a} - {args.b} + {args.c}, with 8 neighbours")
 
 
+def _samples(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.generator import generate, load_models, seeded_z
+    from dcgan.imageops import write_png
+
+    g, _, model = load_models(args.model, _evaluation_device(1))
+    seeds = list(range(args.count))
+    for seed, image in zip(seeds, generate(g, seeded_z(seeds, model, next(g.parameters()).device))):
+        write_png(Path(args.out_dir) / f"seed-{seed:06d}.png", image)
+    print(f"{args.out_dir}: {args.count} samples, seed-000000.png ... seed-{args.count - 1:06d}.png")
+
+
+def _find_boxes(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.forgetting import write_boxes
+    from dcgan.evaluation.generator import load_models
+    from dcgan.evaluation.object_boxes import find_boxes
+
+    g, _, model = load_models(args.model, _evaluation_device(1))
+    boxes = find_boxes(g, model, list(range(args.samples)), args.cascade)
+    write_boxes(args.out, boxes)
+    print(f"{args.out}: {sum(map(len, boxes.values()))} boxes on {len(boxes)} of {args.samples} samples ({args.cascade})")
+
+
 def _forget(args: argparse.Namespace) -> None:
-    from dcgan.evaluation.forgetting import forget, read_boxes
+    from dcgan.evaluation.forgetting import NothingToFit, forget, forget_figure, message_figure, read_boxes
     from dcgan.evaluation.generator import load_models
     from dcgan.files import write_json
-    from dcgan.imageops import write_png
     from dcgan.provenance import record
 
     boxes = read_boxes(args.boxes)
     g, _, model = load_models(args.model, _evaluation_device(1))
-    fitted, sheet = forget(g, model, boxes, seed=args.seed)
     out = Path(args.out_dir)
-    write_png(out / "forget.png", sheet)
-    write_json(out / "forget.json", record("forget", {"model": args.model, "boxes": args.boxes, "seed": args.seed},
-                                           **fitted))
+    settings = {"model": args.model, "boxes": args.boxes, "seed": args.seed}
+    try:
+        fitted, before, after = forget(g, model, boxes, seed=args.seed)
+    except NothingToFit as e:  # e.g. the detector found nothing on a weak model: say so in the figure's place
+        message_figure(out / "forget.png", f"Forgetting to draw: nothing to fit ({e}; boxes: {args.boxes})")
+        write_json(out / "forget.json", record("forget", settings, skipped=str(e)))
+        print(f"{out}: skipped, {e} ({args.boxes})", file=sys.stderr)
+        return
+    forget_figure(out / "forget.png", before, after, [boxes[s] for s in fitted["shown"]], fitted)
+    write_json(out / "forget.json", record("forget", settings, **fitted))
     accuracy = "n/a" if fitted["held_out_accuracy"] is None else f"{fitted['held_out_accuracy']:.3f}"
     print(f"{out}: dropped {len(fitted['dropped'])} of {fitted['maps']} feature maps "
           f"(held-out accuracy {accuracy}, {fitted['positives']} positive locations in {fitted['images']} images)")
@@ -243,21 +280,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bedroom-entries", type=_positive, default=2000, help="values in the demo LMDB")
     p.add_argument("--web-images", type=_positive, default=150, help="good images in the web-image folder")
+    p.add_argument("--folder-images", type=_positive, default=20, help="images per class in the demo image folder")
     p.set_defaults(run=_demo_data)
+
+    def add_extract_options(p: argparse.ArgumentParser, parts_are: str) -> None:
+        p.add_argument("table_dir", help="image-table folder; writes part-XXXX.{npy,tsv,rejects.tsv,json}")
+        p.add_argument("--part", type=_non_negative, default=0, help="which part, 0-based (default: 0)")
+        p.add_argument("--parts", type=_positive, default=1, help=f"number of {parts_are} (default: 1)")
+        p.add_argument("--image-size", type=_positive, default=64)
+        p.add_argument("--min-size", type=_non_negative, default=0, help="reject shorter sides below this (0: image size)")
+        p.add_argument("--max-images", type=_non_negative, default=0, help="keep at most this many over all parts (0: all)")
+        p.add_argument("--reduced-decode", action=argparse.BooleanOptionalAction, default=True,
+                       help="decode JPEGs at 1/2, 1/4 or 1/8 scale when that still covers the image size")
 
     p = sub.add_parser("extract", help="one key range of an LSUN-format LMDB -> one image-table part")
     p.add_argument("lmdb", help="LMDB folder (with data.mdb) or file")
-    p.add_argument("table_dir", help="image-table folder; writes part-XXXX.{npy,tsv,rejects.tsv,json}")
-    p.add_argument("--part", type=_non_negative, default=0, help="which part, 0-based (default: 0)")
-    p.add_argument("--parts", type=_positive, default=1, help="number of key ranges (default: 1)")
-    p.add_argument("--image-size", type=_positive, default=64)
-    p.add_argument("--min-size", type=_non_negative, default=0, help="reject shorter sides below this (0: image size)")
-    p.add_argument("--max-images", type=_non_negative, default=0, help="keep at most this many over all parts (0: all)")
-    p.add_argument("--no-reduced-decode", dest="reduced_decode", action="store_false",
-                   help="always decode JPEGs at full size")
+    add_extract_options(p, "key ranges")
     p.set_defaults(run=_extract)
 
-    p = sub.add_parser("list-images", help="list a folder of web images (recursively) or a list file, sorted")
+    p = sub.add_parser("extract-images", help="one slice of an image list -> one image-table part of centre crops")
+    p.add_argument("inputs", help="the list written by list-images")
+    add_extract_options(p, "slices of the list")
+    p.set_defaults(run=_extract_images)
+
+    p = sub.add_parser("list-images", help="list an image folder (recursively) or a list file, sorted")
     p.add_argument("source", help="image folder, or text file with one path a line")
     p.add_argument("out", help="the list to write (root folder on its first line)")
     p.set_defaults(run=_list_images)
@@ -392,6 +438,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="writes forget.png (with / without the maps) and forget.json")
     p.add_argument("--seed", type=int, default=0, help="draws of negatives and of the held-out images")
     p.set_defaults(run=_forget)
+
+    p = sub.add_parser("samples", help="G's sample of each seed 0..N-1 as its own PNG (to draw boxes on for forget)")
+    p.add_argument("model", help="the train stage's model.pt")
+    p.add_argument("--count", type=_positive, default=150, help="seeds 0..N-1 (default: %(default)s)")
+    p.add_argument("--out-dir", required=True, help="writes seed-XXXXXX.png")
+    p.set_defaults(run=_samples)
+
+    p = sub.add_parser("find-boxes", help="boxes of an object class on G's samples by an OpenCV cascade (input of forget)")
+    p.add_argument("model", help="the train stage's model.pt")
+    p.add_argument("--out", required=True, help="boxes TSV to write (seed, x, y, w, h)")
+    p.add_argument("--samples", type=_positive, default=150, help="seeds 0..N-1 to look at (default: %(default)s)")
+    p.add_argument("--cascade", default="haarcascade_eye.xml",
+                   help="cascade file, or the name of one OpenCV ships (default: %(default)s)")
+    p.set_defaults(run=_find_boxes)
 
     p = sub.add_parser("text-page", help="a text file (e.g. docs/benchmarks.md) as an HTML page for the report")
     p.add_argument("source")

@@ -52,8 +52,11 @@ def shard_name(dataset: str, index: int) -> str:
 
 
 def sample_metadata(dataset: str, row: dict[str, str]) -> dict:
-    """The JSON record of one sample: dataset, source key or path, original size, face box and its scores if any."""
+    """The JSON record of one sample: dataset, source key or path, original size, class or face box (and its
+    scores) if any."""
     meta = {"dataset": dataset, "source": row["source"], "width": int(row["width"]), "height": int(row["height"])}
+    if row.get("class") is not None:  # an image folder's class (source images)
+        meta["class"] = row["class"]
     if all(row.get(k) for k in _BOX):
         meta["box"] = [float(row[k]) for k in _BOX]
         meta.update(score=float(row["score"]), sharpness=float(row["sharpness"]), detector=row["detector"])

@@ -1,4 +1,4 @@
-"""A dataset's image table at a glance: counts of images and rejects over all parts."""
+"""A dataset's image table at a glance: counts of images, rejects (and classes) over all parts."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def reason_category(reason: str) -> str:
 
 
 def summarise_table(table_dir: str | Path, parts: int, out: str | Path | None = None) -> dict:
-    images, reasons, per_part = 0, Counter(), []
+    images, reasons, classes, per_part = 0, Counter(), Counter(), []
     for index in range(parts):
         prefix = part_prefix(table_dir, index)
         meta_path = prefix.with_suffix(".json")
@@ -25,6 +25,7 @@ def summarise_table(table_dir: str | Path, parts: int, out: str | Path | None = 
             raise UserError(f"image-table part missing: {meta_path}")
         meta = json.loads(meta_path.read_text())
         images += meta["images"]
+        classes.update(meta.get("classes", {}))
         reasons.update(reason_category(r["reason"]) for r in read_rejects(prefix))
         per_part.append({"part": index, "images": meta["images"], "rejects": meta["rejects"]})
     summary = {
@@ -33,6 +34,8 @@ def summarise_table(table_dir: str | Path, parts: int, out: str | Path | None = 
         "reject_reasons": dict(reasons),
         "parts": per_part,
     }
+    if classes:  # an image folder's classes (source images)
+        summary["classes"] = dict(sorted(classes.items()))
     if out:
         write_json(out, summary)
     return summary

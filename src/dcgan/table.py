@@ -71,6 +71,11 @@ class PartWriter:
     def __len__(self) -> int:
         return len(self._rows)
 
+    @property
+    def rows(self) -> tuple:
+        """The rows added so far, in order."""
+        return tuple(self._rows)
+
     def add(self, image: np.ndarray, row: Sequence) -> None:
         if len(row) != len(self.columns) or not is_safe_key(str(row[0])):
             raise ValueError(f"bad table row {row!r}")

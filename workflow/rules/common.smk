@@ -2,6 +2,7 @@
 
 import shlex
 
+from dcgan.config import train_settings
 from dcgan.files import source_stamp
 
 
@@ -11,7 +12,7 @@ wildcard_constraints:
 
 
 def datasets(source):
-    """Names of the configured datasets that come from `source` ('lsun' or 'faces')."""
+    """Names of the configured datasets that come from `source` ('lsun', 'images' or 'faces')."""
     return sorted(name for name, d in config["datasets"].items() if d["source"] == source)
 
 

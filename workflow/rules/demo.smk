@@ -1,12 +1,13 @@
 # The embedded demo data, made from photos that ship in installed packages (only with the demo config).
 
+from dcgan.demo import DEMO_FILES
+
 
 def demo_made_paths():
     """Paths the demo_data rule makes; empty when the config has no `demo` section."""
     if "demo" not in config:
         return set()
-    out = config["demo"]["out"]
-    return {f"{out}/{name}" for name in ("bedroom_train_lmdb", "web_images", "bedroom_truth.json", "faces_truth.json")}
+    return {f"{config['demo']['out']}/{name}" for name in DEMO_FILES}
 
 
 def demo_outputs():
@@ -21,15 +22,19 @@ if "demo" in config:
             web_images=directory(f"{config['demo']['out']}/web_images"),
             bedroom_truth=f"{config['demo']['out']}/bedroom_truth.json",
             faces_truth=f"{config['demo']['out']}/faces_truth.json",
+            image_folder=directory(f"{config['demo']['out']}/image_folder"),
+            image_folder_truth=f"{config['demo']['out']}/image_folder_truth.json",
         params:
             out=config["demo"]["out"],
             seed=config["demo"]["seed"],
             bedroom_entries=config["demo"]["bedroom_entries"],
             web_images=config["demo"]["web_images"],
+            folder_images=config["demo"]["folder_images"],
         log:
             "logs/demo_data.log",
         conda:
             "../../envs/demo.yaml"
         shell:
             "python -m dcgan demo-data --out {params.out:q} --seed {params.seed}"
-            " --bedroom-entries {params.bedroom_entries} --web-images {params.web_images} 2> {log:q}"
+            " --bedroom-entries {params.bedroom_entries} --web-images {params.web_images}"
+            " --folder-images {params.folder_images} 2> {log:q}"

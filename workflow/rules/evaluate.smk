@@ -6,13 +6,23 @@ import json
 FID_WEIGHTS = "resources/fid/tf_inception_fid.pt"
 
 
-def evaluate_options():
-    settings = {k: v for k, v in config["evaluate"].items() if k not in ("reference", "threads")}
+PAPER_SVM_SETS = ("cifar10", "svhn_train", "svhn_test")
+
+
+def evaluate_options(wildcards):
+    """The evaluate settings of a dataset; CIFAR-10 and SVHN (Table 1 and 2) only for the dataset whose
+    D provides their features (`features_from`; every dataset when it is empty)."""
+    settings = {k: v for k, v in config["evaluate"].items() if k not in ("reference", "threads", "features_from")}
+    if config["evaluate"]["features_from"] not in ("", wildcards.dataset):
+        settings.update({k: "" for k in PAPER_SVM_SETS})
     return cli_options({**settings, "seed": config["seed"], "dedup_method": config["dedup"]["method"]})
 
 
-def model_size():
-    return config["train"]["image_size"] or config["image_size"]
+def reference_options(wildcards):
+    """FID reference settings: the dataset's training resolution."""
+    size = train_settings(config, wildcards.dataset)["image_size"] or config["image_size"]
+    return cli_options({"count": config["evaluate"]["reference"], "size": size,
+                        "batch_size": config["evaluate"]["batch_size"]})
 
 
 rule fid_weights:
@@ -32,8 +42,7 @@ rule fid_reference:
     output:
         "results/{dataset}/eval/reference.npz",
     params:
-        options=cli_options({"count": config["evaluate"]["reference"], "size": model_size(),
-                             "batch_size": config["evaluate"]["batch_size"]}),
+        options=reference_options,
     log:
         "logs/{dataset}/fid_reference.log",
     threads: config["evaluate"]["threads"]
@@ -75,7 +84,7 @@ rule evaluate:
         out="results/{dataset}/eval",
         hashes="results/{dataset}/dedup/hashes",
         dedup_model=lambda w, input: f"--dedup-model {input.dedup_model}" if input.dedup_model else "",
-        options=evaluate_options(),
+        options=evaluate_options,
     log:
         "logs/{dataset}/evaluate.log",
     threads: config["evaluate"]["threads"]
@@ -91,12 +100,68 @@ rule evaluate:
         " --metrics-csv {input.metrics:q} --threads {threads} {params.options} 2> {log:q}"
 
 
+def forgetting_datasets():
+    """The dataset whose G forgets (Fig. 6), as a list: empty when `forget.dataset` is not set."""
+    return [config["forget"]["dataset"]] if config["forget"]["dataset"] else []
+
+
+rule find_boxes:
+    input:
+        "results/{dataset}/train/model.pt",
+    output:
+        "results/{dataset}/eval/forget_boxes.tsv",
+    wildcard_constraints:
+        dataset=one_of(forgetting_datasets()),
+    params:
+        options=cli_options({"samples": config["forget"]["samples"], "cascade": config["forget"]["cascade"]}),
+    log:
+        "logs/{dataset}/find_boxes.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m dcgan find-boxes {input:q} --out {output:q} {params.options} 2> {log:q}"
+
+
+def forget_boxes(wildcards):
+    """The boxes drawn by hand (`forget.boxes`), or else the ones the cascade finds."""
+    return config["forget"]["boxes"] or f"results/{wildcards.dataset}/eval/forget_boxes.tsv"
+
+
+rule forget:
+    input:
+        model="results/{dataset}/train/model.pt",
+        boxes=forget_boxes,
+    output:
+        figure=evaluation_figure("forget.png", "forgetting to draw (paper Fig. 6)"),
+        record="results/{dataset}/eval/forget.json",
+    wildcard_constraints:
+        dataset=one_of(forgetting_datasets()),
+    params:
+        out="results/{dataset}/eval",
+        options=cli_options({"seed": config["seed"]}),
+    log:
+        "logs/{dataset}/forget.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m dcgan forget {input.model:q} --boxes {input.boxes:q} --out-dir {params.out:q} {params.options} 2> {log:q}"
+
+
 def results_targets():
     """Every output of the run but the report (the report is made from them)."""
-    names = datasets("lsun") + datasets("faces")
+    names = datasets("lsun") + datasets("images") + datasets("faces")
     targets = [table_summary(d) for d in names] + [path for d in datasets("faces") for path in face_outputs(d)]
     targets += [path for d in names for path in dedup_outputs(d)]
     targets += [f"results/{d}/{path}" for d in names for path in ("shards", "train/samples.png", "eval/metrics.json")]
+    targets += [f"results/{d}/eval/forget.png" for d in forgetting_datasets()]
     return targets + demo_outputs() + ["results/report/benchmarks.html"]
 
 

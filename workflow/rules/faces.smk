@@ -2,21 +2,6 @@
 
 VERIFIER_WEIGHTS = "resources/faces/mtcnn_onet.pt"
 
-rule list_images:
-    input:
-        lambda w: raw_input(dataset_config(w)["images"]),
-    output:
-        "results/{dataset}/faces/inputs.txt",
-    wildcard_constraints:
-        dataset=one_of(datasets("faces")),
-    params:
-        images=lambda w: dataset_config(w)["images"],
-        stamp=lambda w: raw_stamp(dataset_config(w)["images"]),
-    localrule: True
-    shell:
-        "python -m dcgan list-images {params.images:q} {output:q}"
-
-
 rule face_verifier:
     output:
         VERIFIER_WEIGHTS,
@@ -35,7 +20,7 @@ def verifier_input(wildcards):
 
 rule detect_faces:
     input:
-        inputs="results/{dataset}/faces/inputs.txt",
+        inputs="results/{dataset}/inputs.txt",
         weights=verifier_input,
     output:
         images="results/{dataset}/images/part-{part}.npy",
@@ -64,7 +49,7 @@ rule detect_faces:
 
 rule face_report:
     input:
-        inputs="results/{dataset}/faces/inputs.txt",
+        inputs="results/{dataset}/inputs.txt",
         rows=lambda w: table_parts(w.dataset, ".tsv"),
         images=lambda w: table_parts(w.dataset, ".npy"),
     output:

@@ -2,8 +2,9 @@
 # train.processes > 1 runs DDP under torchrun on this job's node: one process per GPU (gloo on CPUs).
 
 
-def train_options():
-    settings = {k: v for k, v in config["train"].items() if k != "threads"}
+def train_options(wildcards):
+    """The dataset's train settings (global ones with its overrides) as `dcgan train` options."""
+    settings = {k: v for k, v in train_settings(config, wildcards.dataset).items() if k != "threads"}
     settings["image_size"] = settings["image_size"] or config["image_size"]
     return cli_options({**settings, "seed": config["seed"]})
 
@@ -27,7 +28,7 @@ rule train:
         record="results/{dataset}/train/train.json",
     params:
         out="results/{dataset}/train",
-        options=train_options(),
+        options=train_options,
         launcher=train_launcher,
     log:
         "logs/{dataset}/train.log",

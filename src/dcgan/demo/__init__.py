@@ -1,4 +1,4 @@
-"""The embedded demo: LSUN-format and web-image datasets made from photos that ship in packages."""
+"""The embedded demo: an LSUN-format LMDB, web images and an image folder, made from photos that ship in packages."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ from pathlib import Path
 
 from dcgan.files import temporary_beside, write_json
 
+DEMO_FILES = ("bedroom_train_lmdb", "web_images", "image_folder", "bedroom_truth.json", "faces_truth.json",
+              "image_folder_truth.json")
 
-def make_demo(out_dir: str | Path, *, seed: int, bedroom_entries: int, web_images: int) -> None:
-    """Write bedroom_train_lmdb/, bedroom_truth.json, web_images/ and faces_truth.json into out_dir.
+
+def make_demo(out_dir: str | Path, *, seed: int, bedroom_entries: int, web_images: int, folder_images: int) -> None:
+    """Write bedroom_train_lmdb/, web_images/ and image_folder/ with their truth files into out_dir.
 
     Everything is built in a temporary folder inside out_dir and moved into place at the end.
     """
+    from dcgan.demo.image_folder import make_image_folder
     from dcgan.demo.lsun_lmdb import make_lsun_lmdb
     from dcgan.demo.web_images import make_web_images
 
@@ -23,7 +27,9 @@ def make_demo(out_dir: str | Path, *, seed: int, bedroom_entries: int, web_image
         write_json(tmp / "bedroom_truth.json", bedroom)
         faces = make_web_images(tmp / "web_images", count=web_images, seed=seed + 1)
         write_json(tmp / "faces_truth.json", faces)
-        for name in ("bedroom_train_lmdb", "web_images", "bedroom_truth.json", "faces_truth.json"):
+        folder = make_image_folder(tmp / "image_folder", per_class=folder_images, seed=seed + 2)
+        write_json(tmp / "image_folder_truth.json", folder)
+        for name in DEMO_FILES:
             target = out_dir / name
             if target.is_dir():
                 shutil.rmtree(target)

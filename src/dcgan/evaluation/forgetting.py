@@ -19,22 +19,27 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dcgan.errors import UserError
+from dcgan.evaluation.figures import pyplot, save_figure
 from dcgan.evaluation.generator import generate, seeded_z
-from dcgan.files import read_tsv
-from dcgan.imageops import tile_grid
+from dcgan.files import read_tsv, write_tsv
 from dcgan.train.settings import ModelSettings
 
 BOX_COLUMNS = ("seed", "x", "y", "w", "h")
 
 
+class NothingToFit(UserError):
+    """The boxes leave the regression nothing to learn from (none at all, or none over a map location)."""
+
+
 def read_boxes(path: str | Path) -> dict[int, list[tuple[float, float, float, float]]]:
-    """{seed: [(x, y, w, h), ...]} from a TSV with the columns seed, x, y, w, h."""
+    """{seed: [(x, y, w, h), ...]} from a TSV with the columns seed, x, y, w, h (a header alone: no boxes)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"boxes file not found: {path}")
+    header = path.read_text().partition("\n")[0].rstrip("\r").split("\t")
+    if set(BOX_COLUMNS) - set(header):
+        raise UserError(f"{path}: needs a header with the columns {', '.join(BOX_COLUMNS)}")
     rows = read_tsv(path)
-    if not rows or set(BOX_COLUMNS) - set(rows[0]):
-        raise UserError(f"{path}: needs a header with the columns {', '.join(BOX_COLUMNS)} and at least one box")
     boxes: dict[int, list] = {}
     for line, row in enumerate(rows, 2):
         try:
@@ -45,6 +50,10 @@ def read_boxes(path: str | Path) -> dict[int, list[tuple[float, float, float, fl
             raise UserError(f"{path}, line {line}: a box needs a positive width and height")
         boxes.setdefault(seed, []).append((x, y, w, h))
     return boxes
+
+
+def write_boxes(path: str | Path, boxes: dict[int, list[tuple[float, float, float, float]]]) -> None:
+    write_tsv(path, BOX_COLUMNS, [(seed, *(round(v, 2) for v in box)) for seed in sorted(boxes) for box in boxes[seed]])
 
 
 def hidden_layer(g: torch.nn.Module) -> torch.nn.Module:
@@ -87,7 +96,7 @@ def location_samples(maps: np.ndarray, boxes: list[list[tuple]], image_size: int
             labels.append(np.full(len(points), label))
             owners.append(np.full(len(points), i))
     if not features:
-        raise UserError("no box covers the centre of a feature-map location: boxes are too small or off the image")
+        raise NothingToFit("no box covers the centre of a feature-map location: boxes are too small or off the image")
     return np.concatenate(features), np.concatenate(labels), np.concatenate(owners)
 
 
@@ -131,8 +140,10 @@ class DroppedMaps:
 
 
 def forget(g: torch.nn.Module, model: ModelSettings, boxes_by_seed: dict[int, list], *, seed: int = 0,
-           shown: int = 8) -> tuple[dict, np.ndarray]:
-    """(the regression's record, a sheet: each column one seed, G(z) above and G(z) without the maps below)."""
+           shown: int = 8) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(the regression's record, G(z) of the first `shown` seeds, the same without the dropped maps)."""
+    if not boxes_by_seed:
+        raise NothingToFit("no boxes to learn from")
     device = next(g.parameters()).device
     seeds = sorted(boxes_by_seed)
     z = seeded_z(seeds, model, device)
@@ -141,5 +152,39 @@ def forget(g: torch.nn.Module, model: ModelSettings, boxes_by_seed: dict[int, li
     before = generate(g, z[: len(columns)])
     with DroppedMaps(g, fitted["dropped"]):
         after = generate(g, z[: len(columns)])
-    sheet = tile_grid([*before, *after], len(columns), model.image_size + 2)
-    return {**fitted, "seeds": seeds, "shown": columns}, sheet
+    return {**fitted, "seeds": seeds, "shown": columns}, before, after
+
+
+def forget_figure(path: str | Path, before: np.ndarray, after: np.ndarray, boxes: list[list[tuple]], fitted: dict) -> None:
+    """Paper Fig. 6: samples with their boxes (top), the same z without the dropped maps (bottom)."""
+    from matplotlib.patches import Rectangle
+
+    plt = pyplot()
+    figure, axes = plt.subplots(2, len(before), figsize=(1.4 * len(before) + 0.8, 3.6), squeeze=False)
+    for i, (image, without) in enumerate(zip(before, after)):
+        axes[0, i].imshow(image, interpolation="nearest")
+        for x, y, w, h in boxes[i]:
+            axes[0, i].add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="red", linewidth=1))
+        axes[1, i].imshow(without, interpolation="nearest")
+        axes[0, i].set_title(f"seed {fitted['shown'][i]}", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("G(z), boxes", fontsize=9)
+    axes[1, 0].set_ylabel(f"without {len(fitted['dropped'])} maps", fontsize=9)
+    accuracy = fitted["held_out_accuracy"]
+    figure.suptitle(f"Forgetting to draw: {len(fitted['dropped'])} of {fitted['maps']} feature maps dropped "
+                    f"(held-out accuracy {'n/a' if accuracy is None else f'{accuracy:.2f}'}, "
+                    f"{fitted['images']} images)", fontsize=9)
+    figure.tight_layout()
+    save_figure(figure, path)
+    plt.close(figure)
+
+
+def message_figure(path: str | Path, text: str) -> None:
+    """A figure that says why there is no picture (the report shows it in the picture's place)."""
+    plt = pyplot()
+    figure = plt.figure(figsize=(6, 1.2))
+    figure.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10)
+    save_figure(figure, path)
+    plt.close(figure)

@@ -13,7 +13,7 @@ from dcgan.files import write_tsv
 from dcgan.imageops import decode, tile_grid, write_png
 from dcgan.summary import reason_category
 from dcgan.table import TableImages, part_prefix, read_part, read_rejects
-from dcgan.webimages import read_list
+from dcgan.sources.listing import read_list
 
 SHEET_TILE = 240
 

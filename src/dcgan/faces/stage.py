@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,14 +13,14 @@ from dcgan.faces.quality import select_faces
 from dcgan.faces.settings import FaceSettings
 from dcgan.imageops import BadImage, decode
 from dcgan.progress import progress
+from dcgan.sources.listing import part_slice, path_key, read_list
 from dcgan.table import PartWriter, part_prefix
-from dcgan.webimages import part_slice, read_list
 
 COLUMNS = ("key", "source", "width", "height", "x", "y", "w", "h", "score", "sharpness", "detector")
 
 
 def face_key(path: str, index: int) -> str:
-    return f"{hashlib.sha1(path.encode()).hexdigest()[:20]}_{index}"
+    return f"{path_key(path)}_{index}"
 
 
 def detect_part(inputs_list: str | Path, table_dir: str | Path, *, part: int, parts: int, settings: FaceSettings) -> dict:

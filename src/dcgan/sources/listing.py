@@ -1,4 +1,4 @@
-"""The web-image input of the face stage: a folder (searched recursively) or a text file of paths.
+"""Image folders (searched recursively) or text files of paths: the input of `source: images` and `faces`.
 
 Every file is considered, whatever its extension: its content decides whether it is an image, so a
 JPEG named .png or with no extension is used and a text file named .jpg is rejected. Hidden files and
@@ -7,6 +7,7 @@ folders (names starting with '.') are skipped. The list is sorted, so parts are 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -48,3 +49,8 @@ def read_list(path: str | Path) -> tuple[Path, list[str]]:
 def part_slice(count: int, part: int, parts: int) -> slice:
     """Contiguous, near-equal slices of a sorted list: each item in exactly one part."""
     return slice(count * part // parts, count * (part + 1) // parts)
+
+
+def path_key(path: str) -> str:
+    """The image-table key of a listed path (20 hex digits of its SHA-1)."""
+    return hashlib.sha1(path.encode()).hexdigest()[:20]

@@ -1,18 +1,26 @@
-"""Stage 1: one key range of an LSUN-format LMDB -> one image-table part."""
+"""Encoded images -> one image-table part: the decode loop every source shares, and the LSUN key-range job."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
-import lmdb
 
 from dcgan.imageops import BadImage, decode_square
-from dcgan.lsun import iter_range, open_lmdb, part_range, source_key, table_key
 from dcgan.progress import progress
+from dcgan.sources.lsun import iter_range, open_lmdb, part_range, source_key, table_key
 from dcgan.table import PartWriter, part_prefix
 
 COLUMNS = ("key", "source", "width", "height", "format")
+
+
+class Item(NamedTuple):
+    key: str  # the image-table key
+    source: str  # where it came from (LMDB key, path): what a reject is recorded under
+    data: bytes | Path  # the encoded image, or the file to read it from
+    extra: tuple = ()  # cells after COLUMNS (an image folder's class)
 
 
 def part_quota(max_images: int, part: int, parts: int) -> int:
@@ -22,22 +30,27 @@ def part_quota(max_images: int, part: int, parts: int) -> int:
     return max_images // parts + (1 if part < max_images % parts else 0)
 
 
-def _extract_range(env: lmdb.Environment, key_range, writer: PartWriter, *, quota: int, estimate: int,
-                   desc: str, **decode_options) -> dict[str, int]:
-    """Decode every value of the range into `writer`; returns the count of each kept format."""
+def decode_into(writer: PartWriter, items: Iterable[Item], *, quota: int, total: int, desc: str, size: int,
+                min_side: int, reduced: bool) -> dict[str, int]:
+    """Decode each item (shorter side to `size`, centre square) into `writer`, recording unreadable and
+    unusable ones as rejects, until `quota` images are kept (0 = no limit). Returns the count of each
+    kept format."""
     formats: dict[str, int] = {}
-    bar = progress(total=min(quota, estimate) if quota else estimate, desc=desc)
+    bar = progress(total=min(quota, total) if quota else total, desc=desc)
     seen = 0
-    for seen, (raw_key, value) in enumerate(iter_range(env, *key_range), 1):
+    for seen, item in enumerate(items, 1):
         if seen % 64 == 0:
             bar.update(64)
-        key = table_key(raw_key)
         try:
-            image, fmt, width, height = decode_square(value, **decode_options)
-        except BadImage as e:
-            writer.reject(key, str(e))
+            data = item.data.read_bytes() if isinstance(item.data, Path) else item.data
+            image, fmt, width, height = decode_square(data, size=size, min_side=min_side, reduced=reduced)
+        except OSError as e:
+            writer.reject(item.source, f"unreadable ({e.strerror or e})")
             continue
-        writer.add(image, (key, source_key(raw_key), width, height, fmt))
+        except BadImage as e:
+            writer.reject(item.source, str(e))
+            continue
+        writer.add(image, (item.key, item.source, width, height, fmt, *item.extra))
         formats[fmt] = formats.get(fmt, 0) + 1
         if quota and len(writer) >= quota:
             break
@@ -80,17 +93,10 @@ def extract_part(
         with PartWriter(part_prefix(table_dir, part), image_size, COLUMNS) as writer:
             formats = {}
             if key_range is not None:
-                formats = _extract_range(
-                    env,
-                    key_range,
-                    writer,
-                    quota=part_quota(max_images, part, parts),
-                    estimate=env.stat()["entries"] // parts,
-                    desc=f"extract part {part}",
-                    size=image_size,
-                    min_side=min_side,
-                    reduced=reduced_decode,
-                )
+                items = (Item(table_key(k), source_key(k), v) for k, v in iter_range(env, *key_range))
+                formats = decode_into(writer, items, quota=part_quota(max_images, part, parts),
+                                      total=env.stat()["entries"] // parts, desc=f"extract part {part}",
+                                      size=image_size, min_side=min_side, reduced=reduced_decode)
             bounds = [k.decode("latin-1") if k else None for k in key_range] if key_range else None
             return writer.finish("extract", settings, key_range=bounds, formats=formats)
     finally:

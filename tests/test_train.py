@@ -25,6 +25,7 @@ from dcgan.shards import ShardSettings, write_shards
 from dcgan.train.distributed import parameters_digest
 from dcgan.train.loop import train
 from dcgan.train.model import build, sample_z
+from dcgan.train.quality import CollapseWatch
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import GanSteps, Speed
 from dcgan.train.tracking import keys_digest
@@ -307,3 +308,62 @@ def test_other_settings_start_afresh(shards, uninterrupted, tmp_path, capsys):
     assert "made with other model, training or shard settings" in capsys.readouterr().err
     assert (tmp_path / "checkpoints-previous" / "step-000000004.pt").exists()
     assert_same_weights(uninterrupted, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def reference(shards, fid_weights, tmp_path_factory) -> Path:
+    from dcgan.evaluation.reference import write_reference
+
+    path = tmp_path_factory.mktemp("reference") / "reference.npz"
+    write_reference(shards, fid_weights, path, count=30, size=32, batch_size=50, device=torch.device("cpu"))
+    return path
+
+
+def test_tracked_fid_and_best_checkpoint_survive_a_sigkill_exactly(shards, reference, fid_weights, tmp_path):
+    settings = tiny_settings(max_steps=12, fid_every=4, fid_samples=12)
+    tracking = {"reference": reference, "fid_weights": fid_weights}
+    straight = train(shards, tmp_path / "straight", TINY, settings, **tracking)
+    rows = list(csv.DictReader(open(tmp_path / "straight" / "metrics.csv")))
+    tracked = [r for r in rows if r["fid"]]
+    assert [int(r["step"]) for r in tracked] == [4, 8, 12] and all(float(r["fid"]) > 0 for r in tracked)
+    best = min(tracked, key=lambda r: float(r["fid"]))
+    saved = torch.load(tmp_path / "straight" / "best.pt")
+    assert saved["step"] == int(best["step"]) == straight["tracking"]["best"]["step"]
+    assert [e["epoch"] for e in straight["tracking"]["memorisation"]["per_epoch"]] == [0, 1]  # 80 images, 16 a step
+    assert cv2.imread(str(tmp_path / "straight" / "memorisation.png")) is not None
+
+    command = train_command(shards, tmp_path / "killed", TINY, settings)
+    command += ["--reference", str(reference), "--fid-weights", str(fid_weights)]
+    kill_mid_run(command, tmp_path / "killed" / "checkpoints" / "step-000000006.pt")
+    assert subprocess.run(command, capture_output=True, text=True).returncode == 0
+    resumed_rows = list(csv.DictReader(open(tmp_path / "killed" / "metrics.csv")))
+    timing = "images_per_second"
+    assert [{k: v for k, v in r.items() if k != timing} for r in resumed_rows] == \
+        [{k: v for k, v in r.items() if k != timing} for r in rows]
+    resumed = torch.load(tmp_path / "killed" / "best.pt")
+    assert resumed["step"] == saved["step"] and all(torch.equal(resumed["g"][k], saved["g"][k]) for k in saved["g"])
+    record = json.loads((tmp_path / "killed" / "train.json").read_text())
+    assert record["tracking"]["best"] == straight["tracking"]["best"]
+    assert record["tracking"]["memorisation"] == straight["tracking"]["memorisation"]
+
+
+def test_a_collapsing_run_warns_and_can_stop_and_a_sane_one_does_not(shards, tmp_path):
+    sane = train(shards, tmp_path / "sane", TINY, tiny_settings(max_steps=60, checkpoint_every=100))
+    assert sane["warnings"] == [] and sane["stopped_by"] is None
+    wild = tiny_settings(max_steps=60, checkpoint_every=100, lr=0.5)  # D wins outright within a few logs
+    collapsed = train(shards, tmp_path / "wild", TINY, wild)
+    assert collapsed["steps"] == 60 and collapsed["warnings"]
+    assert {w["sign"] for w in collapsed["warnings"]} <= set(CollapseWatch.RULES)
+    stopped = train(shards, tmp_path / "stopped", TINY, tiny_settings(**{**asdict(wild), "stop_on_collapse": True}))
+    assert stopped["stopped_by"] == collapsed["warnings"][0] and stopped["steps"] == collapsed["warnings"][0]["step"]
+
+
+def test_each_collapse_sign_needs_its_streak():
+    watch = CollapseWatch(patience=3)
+    fired = [watch.losses(step, 0.01, 2.0 + step, 0.9, 0.1) for step in range(1, 6)]  # D near 0, G rising
+    assert [len(f) for f in fired] == [0, 0, 0, 1, 0] and fired[3][0]["sign"] == "d_wins"  # the first has no rise
+    assert watch.losses(6, float("nan"), 1.0, 0.5, 0.5)[0]["sign"] == "non_finite"  # at once
+    watch = CollapseWatch(patience=2)
+    assert [watch.diversity(s, d) for s in range(4) for d in [(0.8, 0.9, 0.4, 0.3)[s]]][-1][0]["sign"] == "diversity_falling"
+    again = CollapseWatch(patience=2, state=watch.state())  # from a checkpoint: the same streaks
+    assert again.state() == watch.state()

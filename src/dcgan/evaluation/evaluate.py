@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dcgan.evaluation import figures, filters, inception, scores, svm
+from dcgan.evaluation import figures, filters, svm
 from dcgan.evaluation.generator import (arithmetic_grid, generate, load_models, parse_seeds, random_z, seeded_z,
                                         walk_grid)
-from dcgan.evaluation.reference import load_reference
 from dcgan.evaluation.settings import EvalSettings
+from dcgan.fid import inception, scores
+from dcgan.fid.scores import load_reference, nearest
 from dcgan.files import write_json, write_tsv
 from dcgan.imageops import write_png
 from dcgan.progress import progress
@@ -28,23 +29,6 @@ FILTER_POOL = 5000  # training images searched for each D feature map's stronges
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def nearest(queries: np.ndarray, pool: np.ndarray, *, exclude_self: bool = False,
-            chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """(index, L2 distance) of each query row's nearest pool row, `chunk` queries at a time (50,000 x
-    50,000 distances at once would take 20 GB); exclude_self when queries is pool."""
-    queries, pool = np.asarray(queries, np.float64), np.asarray(pool, np.float64)
-    pool_norms = (pool**2).sum(1)
-    index, distance = np.empty(len(queries), np.int64), np.empty(len(queries))
-    for lo in range(0, len(queries), chunk):
-        block = queries[lo : lo + chunk]
-        squared = (block**2).sum(1)[:, None] - 2 * block @ pool.T + pool_norms[None, :]
-        if exclude_self:
-            squared[np.arange(len(block)), np.arange(lo, lo + len(block))] = np.inf
-        index[lo : lo + len(block)] = squared.argmin(axis=1)
-        distance[lo : lo + len(block)] = np.sqrt(np.clip(squared[np.arange(len(block)), index[lo : lo + len(block)]], 0, None))
-    return index, distance
 
 
 def hash_collisions(samples: np.ndarray, method: str, model: str | None, hash_dir: str | Path) -> dict:
@@ -92,6 +76,8 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
     started = time.perf_counter()
     out_dir = Path(out_dir)
     g, d, model = load_models(model_path, device)
+    saved = torch.load(model_path, map_location="cpu", weights_only=True)  # best.pt also names its step and FID
+    checkpoint = {"file": Path(model_path).name, "step": saved.get("step"), "tracked_fid": saved.get("fid")}
     reference = load_reference(reference_path)
     real_features, real_images = reference["features"].astype(np.float64), reference["images"]
 
@@ -137,6 +123,7 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
 
     weights = Path(weights)
     metrics = {
+        "checkpoint": checkpoint,
         "fid": round(fid, 4),
         "kid": {"mean": round(kid, 6), "std": round(kid_std, 6), "subsets": settings.kid_subsets,
                 "subset_size": min(settings.kid_subset_size, len(real_features), len(fake_features))},

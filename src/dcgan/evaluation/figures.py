@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dcgan.files import atomic_path
 from dcgan.imageops import tile_grid
+from dcgan.plots import pyplot, save_figure
 
 
 def grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
@@ -18,21 +18,6 @@ def nearest_sheet(samples: np.ndarray, by_pixels: np.ndarray, by_features: np.nd
     """One row per sample: the sample, its nearest training image by pixels, by Inception features."""
     tiles = [tile for row in zip(samples, by_pixels, by_features) for tile in row]
     return tile_grid(tiles, 3, samples.shape[1] + 2)
-
-
-def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend (jobs have no display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(figure, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
 
 
 def distance_histogram(path: str | Path, sample_to_training: np.ndarray, training_to_training: np.ndarray) -> None:
@@ -52,19 +37,27 @@ def distance_histogram(path: str | Path, sample_to_training: np.ndarray, trainin
 
 
 def loss_curves(path: str | Path, rows: list[dict]) -> None:
-    """D and G losses and D's mean outputs against the step, from the train stage's metrics.csv."""
+    """D and G losses, D's mean outputs and the tracked FID (if any) against the step, from the train
+    stage's metrics.csv (FID rows may fall between loss rows)."""
     plt = pyplot()
-    steps = [int(r["step"]) for r in rows]
-    figure, (losses, outputs) = plt.subplots(1, 2, figsize=(9, 3.5))
+    logged = [r for r in rows if r.get("loss_d")]
+    tracked = [r for r in rows if r.get("fid")]
+    figure, panels = plt.subplots(1, 3 if tracked else 2, figsize=(13 if tracked else 9, 3.5))
+    losses, outputs = panels[:2]
+    steps = [int(r["step"]) for r in logged]
     for name in ("loss_d", "loss_g"):
-        losses.plot(steps, [float(r[name]) for r in rows], label=name)
+        losses.plot(steps, [float(r[name]) for r in logged], label=name)
     for name in ("d_real", "d_fake"):
-        outputs.plot(steps, [float(r[name]) for r in rows], label=name)
-    losses.set_xlabel("step")
-    outputs.set_xlabel("step")
-    losses.legend()
-    outputs.legend()
+        outputs.plot(steps, [float(r[name]) for r in logged], label=name)
     outputs.set_ylim(0, 1)
+    if tracked:
+        panels[2].plot([int(r["step"]) for r in tracked], [float(r["fid"]) for r in tracked], marker="o", markersize=3,
+                       label="FID (tracked samples)")
+        best = min(tracked, key=lambda r: float(r["fid"]))
+        panels[2].axvline(int(best["step"]), color="grey", linestyle=":", label=f"best: step {best['step']}")
+    for panel in panels:
+        panel.set_xlabel("step")
+        panel.legend(fontsize=8)
     figure.tight_layout()
     save_figure(figure, path)
     plt.close(figure)

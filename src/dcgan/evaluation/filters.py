@@ -16,9 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dcgan.evaluation.figures import pyplot, save_figure
 from dcgan.evaluation.svm import unit_batches
 from dcgan.imageops import tile_grid
+from dcgan.plots import pyplot, save_figure
 
 
 class _GuidedLeakyReLU(torch.autograd.Function):

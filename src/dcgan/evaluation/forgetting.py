@@ -19,9 +19,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dcgan.errors import UserError
-from dcgan.evaluation.figures import pyplot, save_figure
 from dcgan.evaluation.generator import generate, seeded_z
 from dcgan.files import read_tsv, write_tsv
+from dcgan.plots import pyplot, save_figure
 from dcgan.train.settings import ModelSettings
 
 BOX_COLUMNS = ("seed", "x", "y", "w", "h")

@@ -1,4 +1,4 @@
-"""Reference statistics of a dataset's training shards for FID/KID, computed once and cached."""
+"""Reference features of a dataset's training shards for FID/KID, computed once and cached (rule fid_reference)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from dcgan.errors import UserError
-from dcgan.evaluation.inception import InceptionFeatures
+from dcgan.fid.inception import InceptionFeatures
 from dcgan.files import atomic_path
 from dcgan.progress import progress
 from dcgan.shards import shard_samples
@@ -42,11 +42,3 @@ def write_reference(shard_dir: str | Path, weights: str | Path, out: str | Path,
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, features=np.concatenate(features).astype(np.float32), images=images, keys=np.array(keys))
     return {"images": len(images), "size": size, "source": str(shard_dir)}
-
-
-def load_reference(path: str | Path) -> dict[str, np.ndarray]:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"reference statistics not found: {path}")
-    with np.load(path) as saved:
-        return {name: saved[name] for name in saved.files}

@@ -8,12 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dcgan.evaluation.figures import pyplot, save_figure
 from dcgan.files import write_tsv
 from dcgan.imageops import decode, tile_grid, write_png
+from dcgan.plots import pyplot, save_figure
+from dcgan.sources.listing import read_list
 from dcgan.summary import reason_category
 from dcgan.table import TableImages, part_prefix, read_part, read_rejects
-from dcgan.sources.listing import read_list
 
 SHEET_TILE = 240
 

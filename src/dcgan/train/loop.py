@@ -1,15 +1,18 @@
 """Stage 5: DCGAN training from shards, on one process or a torchrun group, resumable bit for bit.
 
-Outputs in `out_dir` (written by rank 0): `model.pt` (final G and D with their settings), `samples.png`
-(the fixed-noise grid at the end), `metrics.csv`, `train.json` (provenance, the speed switches used,
-the epochs' sample counts and key digests, each rank's parameter digest); while running
-`samples/step-*.png`, `tensorboard/` events and `checkpoints/step-*.pt` (dcgan.train.checkpoints).
+Outputs in `out_dir` (written by rank 0): `model.pt` (final G and D with their settings), `best.pt` (the
+weights with the lowest tracked FID, when a reference is given), `samples.png` (the fixed-noise grid at
+the end), `metrics.csv` (losses every `log_every` steps, FID/KID/diversity every `fid_every`),
+`memorisation.png`, `train.json` (provenance, the speed switches used, the epochs' sample counts and key
+digests, each rank's parameter digest, the tracked quality and any collapse warnings); while running
+`samples/step-*.png`, `tensorboard/` events and `checkpoints/` (dcgan.train.checkpoints).
 Under DDP every rank holds the same weights: gradients are averaged across ranks, and BatchNorm's
 running statistics are rank 0's, broadcast at each forward (or global ones with `sync_batchnorm`).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -21,12 +24,14 @@ from torch import nn
 from dcgan.errors import UserError
 from dcgan.files import write_json, write_torch
 from dcgan.imageops import tile_grid, write_png
+from dcgan.plots import memorisation_figure
 from dcgan.progress import progress
 from dcgan.provenance import record
 from dcgan.train.checkpoints import Checkpoints, fingerprint
 from dcgan.train.distributed import Group, join, parameters_digest
 from dcgan.train.loader import Loader
-from dcgan.train.model import build, sample_z, to_uint8
+from dcgan.train.model import build, sample_z
+from dcgan.train.quality import MEMORISATION_SAMPLES, CollapseWatch, Tracker, generate_eval
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import GanSteps, resolve_speed
 from dcgan.train.tracking import METRICS, EpochTally, add_epoch, read_metrics, write_metrics
@@ -36,30 +41,30 @@ GRID = 64  # fixed-noise samples in a grid (8 x 8)
 
 def sample_grid(generator: nn.Module, z: torch.Tensor) -> np.ndarray:
     """G(z) in eval mode as one RGB uint8 picture, 8 to a row."""
-    was_training = generator.training
-    generator.eval()
-    with torch.no_grad():
-        images = to_uint8(generator(z))
-    generator.train(was_training)
+    images = generate_eval(generator, z)
     return tile_grid(list(images), 8, images.shape[1] + 2)
 
 
 def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, settings: TrainSettings, *,
-          threads: int = 1) -> dict | None:
+          threads: int = 1, reference: str | Path | None = None, fid_weights: str | Path | None = None) -> dict | None:
     """Train (or resume) until `epochs` or `max_steps`, in this process's place in the torchrun group
-    (if any); `threads` CPU threads are shared by the group's processes. Returns the provenance record
-    on rank 0, None on the others."""
+    (if any); `threads` CPU threads are shared by the group's processes. With `reference` and
+    `fid_weights`, rank 0 tracks FID and keeps best.pt. Returns the provenance record on rank 0, None on
+    the others."""
     if settings.resume not in ("auto", "never"):
         raise UserError(f"train.resume must be auto or never, got {settings.resume!r}")
+    if (reference is None) != (fid_weights is None):
+        raise UserError("tracking FID needs both the reference (--reference) and the Inception weights (--fid-weights)")
     group = join(settings.processes)
     try:
-        return _train(Path(shard_dir), Path(out_dir), model, settings, group, max(1, threads // group.world_size))
+        return _train(Path(shard_dir), Path(out_dir), model, settings, group, max(1, threads // group.world_size),
+                      reference, fid_weights)
     finally:
         group.close()
 
 
 def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: TrainSettings, group: Group,
-           threads: int) -> dict | None:
+           threads: int, reference: str | Path | None, fid_weights: str | Path | None) -> dict | None:
     torch.set_num_threads(threads)
     device = group.device
     speed = resolve_speed(settings, device)
@@ -107,6 +112,49 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         from torch.utils.tensorboard import SummaryWriter
 
         board = SummaryWriter(str(out_dir / "tensorboard"), purge_step=step if step else None)
+    tracker = None
+    if reference is not None and group.main:
+        tracker = Tracker(reference, fid_weights, model, samples=settings.fid_samples, seed=settings.seed, device=device)
+    # what rank 0 tracks, saved in every checkpoint: the best FID so far, the collapse watch, memorisation
+    quality = {"best": None, "watch": None, "memorisation": [], "seconds": 0.0, "stopped": None,
+               **((state.get("quality") or {}) if state is not None else {})}
+    watch = CollapseWatch(settings.collapse_patience, quality["watch"])
+
+    def warn(warnings: list[dict]) -> None:
+        for warning in warnings:
+            print(f"train: warning at step {warning['step']}: {warning['what']} ({warning['in_a_row']} in a row)",
+                  file=sys.stderr)
+        if warnings and settings.stop_on_collapse and quality["stopped"] is None:
+            quality["stopped"] = warnings[0]
+
+    def measure() -> float:
+        """FID, KID and diversity of the fixed samples into metrics and TensorBoard; best.pt if best.
+        Returns the seconds it took (left out of the training rate)."""
+        began = time.perf_counter()
+        result = tracker.quality(g)
+        if not metrics or int(metrics[-1]["step"]) != step:
+            metrics.append({"step": step, "epoch": epoch})
+        metrics[-1].update(result)
+        for name, value in result.items():
+            board.add_scalar(name, value, step)
+        if quality["best"] is None or result["fid"] < quality["best"]["fid"]:
+            quality["best"] = {"step": step, "fid": result["fid"]}
+            write_torch(checkpoints.folder / "best.pt", {"g": g.state_dict(), "d": d.state_dict(),
+                                                         "model": asdict(model), **quality["best"]})
+        warn(watch.diversity(step, result["diversity"]))
+        write_metrics(running_log, metrics)
+        write_metrics(out_dir / "metrics.csv", metrics)
+        elapsed = time.perf_counter() - began
+        quality["seconds"] += elapsed
+        return elapsed
+
+    def remember_epoch() -> float:
+        """The memorisation score at an epoch's end; returns the seconds it took."""
+        began = time.perf_counter()
+        quality["memorisation"].append({"epoch": epoch, "step": step, "distance": tracker.memorisation(g)})
+        elapsed = time.perf_counter() - began
+        quality["seconds"] += elapsed
+        return elapsed
 
     def save(finished: bool) -> None:
         """A checkpoint (every rank takes part: rank 0 gathers their generator states and tallies)."""
@@ -115,10 +163,13 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
             checkpoints.save({"g": g.state_dict(), "d": d.state_dict(), "opt_g": steps.opt_g.state_dict(),
                               "opt_d": steps.opt_d.state_dict(), "ranks": ranks, "step": step, "epoch": epoch,
                               "position": position, "epochs": epochs, "fingerprint": run_id, "finished": finished,
-                              "end": list(end), "model": asdict(model), "settings": asdict(settings)})
+                              "end": list(end), "model": asdict(model), "settings": asdict(settings),
+                              "quality": {**quality, "watch": watch.state()}})
+
+    stopping = False  # a collapse warning under stop_on_collapse, shared by rank 0 with every rank
 
     def done() -> bool:
-        return epoch >= settings.epochs or (settings.max_steps > 0 and step >= settings.max_steps)
+        return stopping or epoch >= settings.epochs or (settings.max_steps > 0 and step >= settings.max_steps)
 
     sums = torch.zeros(4, device=device)  # loss_d, loss_g, D(x), D(G(z)) since the last log
     counted, window_start, window_images = 0, time.perf_counter(), 0
@@ -143,8 +194,9 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
                 if group.main:
                     row = dict(zip(METRICS, [step, epoch, *[round(v, 5) for v in means], round(rate, 1), settings.lr]))
                     metrics.append(row)
-                    for name in METRICS[2:]:
+                    for name in METRICS[2:8]:
                         board.add_scalar(name, row[name], step)
+                    warn(watch.losses(step, *means))
                     write_metrics(running_log, metrics)
                     write_metrics(out_dir / "metrics.csv", metrics)
                     bar.set_postfix(loss_d=f"{means[0]:.3f}", loss_g=f"{means[1]:.3f}", img_s=f"{rate:.0f}")
@@ -152,7 +204,15 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
                 counted, window_start, window_images = 0, time.perf_counter(), 0
             if step % settings.sample_every == 0 and group.main:
                 write_png(out_dir / "samples" / f"step-{step:09d}.png", sample_grid(g, fixed_z))
+            tracked = settings.fid_every > 0 and step % settings.fid_every == 0
+            if tracked and tracker is not None:
+                window_start += measure()
+            if settings.stop_on_collapse and (tracked or step % settings.log_every == 0):
+                stopping = group.share(quality["stopped"] is not None)
             if position == len(loader):  # the epoch is over on every rank at once
+                last = quality["memorisation"][-1]["step"] if quality["memorisation"] else None
+                if tracker is not None and (last is None or step - last >= settings.log_every):  # tiny epochs: less often
+                    window_start += remember_epoch()
                 add_epoch(epochs, epoch, group.gather(tally.state()), loader.samples)
                 epoch, position, tally = epoch + 1, 0, EpochTally()
             if step % settings.checkpoint_every == 0:
@@ -160,6 +220,8 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
             if done() or position == 0:
                 break
     bar.close()
+    if tracker is not None and (not metrics or int(metrics[-1]["step"]) != step or not metrics[-1].get("fid")):
+        measure()  # the end is always measured
     save(finished=True)
     digests = group.gather(parameters_digest(g, d))
     if not group.main:
@@ -172,10 +234,22 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
     board.add_image("samples", torch.from_numpy(final_grid).permute(2, 0, 1), step)
     board.close()
     write_metrics(out_dir / "metrics.csv", metrics)
+    tracking = None
+    if tracker is not None:
+        write_torch(out_dir / "best.pt", torch.load(checkpoints.folder / "best.pt", weights_only=False))
+        memorisation_figure(out_dir / "memorisation.png", quality["memorisation"], tracker.training_distances)
+        seconds = time.perf_counter() - started
+        tracking = {"reference": str(reference), "fid_every": settings.fid_every, "fid_samples": settings.fid_samples,
+                    "best": quality["best"],
+                    "memorisation": {"training_distances": tracker.training_distances,
+                                     "samples": MEMORISATION_SAMPLES, "per_epoch": quality["memorisation"]},
+                    "seconds": round(quality["seconds"], 1),
+                    "fraction_of_run": round(quality["seconds"] / seconds, 3) if state is None else None}
     meta = record("train", {"model": asdict(model), "train": asdict(settings)}, steps=step, epochs_done=epoch,
                   device=str(device), processes=group.world_size, backend=group.backend or None,
                   global_batch=settings.batch_size * group.world_size, speed=asdict(speed), epochs=epochs,
-                  parameters_sha256=digests, resumed_from=state["step"] if state else None,
+                  parameters_sha256=digests, resumed_from=state["step"] if state else None, tracking=tracking,
+                  warnings=watch.warnings, stopped_by=quality["stopped"],
                   seconds=round(time.perf_counter() - started, 3))
     write_json(out_dir / "train.json", meta)
     return meta

@@ -45,5 +45,9 @@ class TrainSettings:
     sample_every: int = 500
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
+    fid_every: int = 2000  # FID/KID of fid_samples fixed samples every this many steps, and at the end (0: end only)
+    fid_samples: int = 5000
+    collapse_patience: int = 3  # logs (FID measurements for diversity) in a row that make a collapse warning
+    stop_on_collapse: bool = False  # end the run at the first collapse or divergence warning
     resume: str = "auto"  # auto: continue from the newest usable checkpoint; never: start afresh
     seed: int = 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dcgan.files import atomic_path
 
-METRICS = ("step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_second", "lr")
+METRICS = ("step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_second", "lr", "fid", "kid", "diversity")
 
 
 def write_metrics(path: Path, rows: list[dict]) -> None:

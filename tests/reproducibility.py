@@ -1,6 +1,6 @@
 """Run the workflow twice from clean and compare the sha256 of every output that must be deterministic.
 
-    python tests/reproducibility.py [--configfile FILE] [--cores N] [--keep DIR]
+    python tests/reproducibility.py [--configfile FILE] [--cores N] [--keep DIR] [--targets T ...]
 
 Without --configfile it runs the embedded demo (a few minutes per run). Prints one line per kind of
 output and every file that differs; exits 1 if any file differs or a kind of output is missing.
@@ -22,7 +22,8 @@ DETERMINISTIC = {
     "dedup autoencoder and hashes": ["results/*/dedup/autoencoder.pt", "results/*/dedup/hashes/part-*.npy"],
     "dedup decisions": ["results/*/dedup/duplicates.tsv"],
     "shards": ["results/*/shards/*.tar", "results/*/shards/index.json", "results/*/shards/manifest.tsv"],
-    "training checkpoints (CPU)": ["results/*/train/checkpoints/step-*.pt", "results/*/train/model.pt"],
+    "training checkpoints (CPU)": ["results/*/train/checkpoints/step-*.pt", "results/*/train/model.pt",
+                                   "results/*/train/best.pt"],
 }
 
 
@@ -35,8 +36,8 @@ def checksums(workdir: Path) -> dict[str, dict[str, str]]:
     return found
 
 
-def run(workdir: Path, cores: int, configfile: str | None) -> None:
-    command = [sys.executable, "-m", "snakemake", "all", "--cores", str(cores), "-s", str(REPO / "Snakefile"),
+def run(workdir: Path, cores: int, configfile: str | None, targets: list[str]) -> None:
+    command = [sys.executable, "-m", "snakemake", *targets, "--cores", str(cores), "-s", str(REPO / "Snakefile"),
                "-d", str(workdir)] + (["--configfile", configfile] if configfile else [])
     print(f"running: {' '.join(command)}", flush=True)
     result = subprocess.run(command, capture_output=True, text=True)
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configfile", help="config to run (default: the embedded demo)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--keep", help="run in DIR/run-1 and DIR/run-2 and keep them (default: a temporary folder)")
+    parser.add_argument("--targets", nargs="+", default=["all"], help="what to build (default: all; the outputs "
+                        "compared are the stages up to training)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="dcgan-repro-") as scratch:
         root = Path(args.keep or scratch)
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         for workdir in runs:
             if workdir.exists() and any(workdir.iterdir()):
                 sys.exit(f"{workdir} is not empty: the runs must start from clean")
-            run(workdir, args.cores, args.configfile)
+            run(workdir, args.cores, args.configfile, args.targets)
         lines = compare(*(checksums(workdir) for workdir in runs))
     print("\n".join(lines))
     return 1 if any(line.startswith(("DIFFERS", "MISSING")) for line in lines) else 0

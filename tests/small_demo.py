@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL_DEMO = {"demo": {"bedroom_entries": 150, "web_images": 6, "folder_images": 4},
               "train": {"max_steps": 12, "batch_size": 16, "ngf": 8, "ndf": 8, "sample_every": 6, "checkpoint_every": 6,
                         "processes": 2, "threads": 2,  # every workflow test trains with DDP under torchrun (gloo)
-                        "log_every": 4, "fid_every": 6, "fid_samples": 10},
+                        "log_every": 4, "fid_every": 8, "fid_samples": 10},
               "dedup": {"autoencoder": {"min_steps": 200}},  # the demo's tiny tables: a usable hash in seconds
               "evaluate": {"samples": 20, "reference": 20, "kid_subset_size": 10, "kid_subsets": 10, "svm_per_class": 10,
                            "walk_rows": 2, "walk_steps": 4, "memorisation": 4}}

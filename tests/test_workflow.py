@@ -120,9 +120,9 @@ def test_demo_trains_every_dataset_and_writes_sample_grids(small_run):
         out = small_run / f"results/{dataset}/train"
         rows = read_csv(out / "metrics.csv")
         assert [int(r["step"]) for r in rows if r["loss_d"]] == [4, 8, 12]
-        assert [int(r["step"]) for r in rows if r["fid"]] == [6, 12]  # tracked FID: fid_every 6, and the end
+        assert [int(r["step"]) for r in rows if r["fid"]] == [8, 12]  # tracked FID: fid_every 8, and the end
         best = torch.load(out / "best.pt")
-        assert best["fid"] == min(float(r["fid"]) for r in rows if r["fid"]) and best["step"] in (6, 12)
+        assert best["fid"] == min(float(r["fid"]) for r in rows if r["fid"]) and best["step"] in (8, 12)
         grid = cv2.imread(str(out / "samples.png"))
         assert grid.shape == (8 * 34, 8 * 34, 3) and grid.std() > 5  # 64 samples at the demo's 32x32
         assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-000000006.png", "step-000000012.png"]
@@ -140,7 +140,7 @@ def test_demo_evaluates_every_dataset_with_named_sample_counts_and_extractor(sma
 
     for dataset in ("bedroom", "faces", "photos"):
         metrics = json.loads((small_run / f"results/{dataset}/eval/metrics.json").read_text())
-        assert metrics["checkpoint"]["file"] == "best.pt" and metrics["checkpoint"]["step"] in (6, 12)  # the default
+        assert metrics["checkpoint"]["file"] == "best.pt" and metrics["checkpoint"]["step"] in (8, 12)  # the default
         assert metrics["generated_images"] == 20 and 0 < metrics["reference"]["images"] <= 20
         assert metrics["feature_extractor"]["sha256"] == SHA256 and "TF-Inception" in metrics["feature_extractor"]["name"]
         assert metrics["fid"] > 0 and metrics["kid"]["subset_size"] == min(10, metrics["reference"]["images"])

@@ -3,6 +3,7 @@ the middle of a stage, and two runs from clean giving byte-identical outputs."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -46,7 +47,7 @@ def test_a_second_workflow_directory_reuses_the_cached_outputs(tmp_path):
 
 
 FAULTS = {"demo": {"bedroom_entries": 2400}, "datasets": {"bedroom": {"partitions": 2}},
-          "train": {"max_steps": 300, "checkpoint_every": 20, "sample_every": 100, "log_every": 10}}
+          "train": {"max_steps": 300, "checkpoint_every": 20, "sample_every": 100, "log_every": 10, "fid_every": 100}}
 
 
 def kill_when(workdir: Path, target: str, ready, timeout: float = 300) -> bool:
@@ -98,8 +99,9 @@ def test_sigkill_during_extraction_and_training_loses_nothing(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     record = json.loads((work / "results/bedroom/train/train.json").read_text())
     assert record["resumed_from"] >= 20 and record["steps"] == 300
-    steps = [int(line.split(",")[0]) for line in (work / "results/bedroom/train/metrics.csv").read_text().splitlines()[1:]]
-    assert steps == list(range(10, 301, 10))  # each logged step once: nothing repeated, nothing lost
+    rows = list(csv.DictReader(open(work / "results/bedroom/train/metrics.csv")))
+    assert [int(r["step"]) for r in rows if r["loss_d"]] == list(range(10, 301, 10))  # each log once: none repeated or lost
+    assert [int(r["step"]) for r in rows if r["fid"]] == [100, 200, 300]  # and each tracked FID
     assert not [p for p in (work / "results").rglob("*.tmp")]  # no half-written file kept
 
     clean = snakemake(tmp_path / "clean", "results/bedroom/dedup/duplicates.tsv", "--cores", "2", overrides=FAULTS)
@@ -112,7 +114,8 @@ def test_sigkill_during_extraction_and_training_loses_nothing(tmp_path):
 
 def test_two_runs_from_clean_give_identical_deterministic_outputs(tmp_path, capsys):
     config = write_config(tmp_path / "small.yaml")
-    status = reproducibility.main(["--configfile", str(config), "--keep", str(tmp_path / "runs")])
+    trained = [f"results/{d}/train/model.pt" for d in ("bedroom", "faces", "photos")]  # every compared stage
+    status = reproducibility.main(["--configfile", str(config), "--keep", str(tmp_path / "runs"), "--targets", *trained])
     report = capsys.readouterr().out
     with capsys.disabled():
         print("\n" + report)

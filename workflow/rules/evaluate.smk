@@ -4,6 +4,8 @@
 import json
 
 PAPER_SVM_SETS = ("cifar10", "svhn_train", "svhn_test")
+# the weights that evaluation, Fig. 5 and Fig. 6 judge: best (lowest tracked FID) or final
+EVALUATED_MODEL = "results/{dataset}/train/" + ("best.pt" if config["evaluate"]["checkpoint"] == "best" else "model.pt")
 
 
 def evaluate_options(wildcards):
@@ -62,7 +64,7 @@ def evaluation_figure(name, label):
 
 rule evaluate:
     input:
-        model=f"results/{{dataset}}/train/{'best' if config['evaluate']['checkpoint'] == 'best' else 'model'}.pt",
+        model=EVALUATED_MODEL,
         metrics="results/{dataset}/train/metrics.csv",
         reference="results/{dataset}/eval/reference.npz",
         weights=FID_WEIGHTS,
@@ -105,7 +107,7 @@ def forgetting_datasets():
 
 rule find_boxes:
     input:
-        "results/{dataset}/train/model.pt",
+        EVALUATED_MODEL,
     output:
         "results/{dataset}/eval/forget_boxes.tsv",
     wildcard_constraints:
@@ -131,7 +133,7 @@ def forget_boxes(wildcards):
 
 rule forget:
     input:
-        model="results/{dataset}/train/model.pt",
+        model=EVALUATED_MODEL,
         boxes=forget_boxes,
     output:
         figure=evaluation_figure("forget.png", "forgetting to draw (paper Fig. 6)"),

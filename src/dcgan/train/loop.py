@@ -116,8 +116,9 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
     if reference is not None and group.main:
         tracker = Tracker(reference, fid_weights, model, samples=settings.fid_samples, seed=settings.seed, device=device)
     # what rank 0 tracks, saved in every checkpoint: the best FID so far, the collapse watch, memorisation
-    quality = {"best": None, "watch": None, "memorisation": [], "seconds": 0.0, "stopped": None,
+    quality = {"best": None, "watch": None, "memorisation": [], "stopped": None,
                **((state.get("quality") or {}) if state is not None else {})}
+    tracking_time = [0.0]  # seconds this process spent tracking (not in checkpoints: they stay deterministic)
     watch = CollapseWatch(settings.collapse_patience, quality["watch"])
 
     def warn(warnings: list[dict]) -> None:
@@ -145,7 +146,7 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         write_metrics(running_log, metrics)
         write_metrics(out_dir / "metrics.csv", metrics)
         elapsed = time.perf_counter() - began
-        quality["seconds"] += elapsed
+        tracking_time[0] += elapsed
         return elapsed
 
     def remember_epoch() -> float:
@@ -153,7 +154,7 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         began = time.perf_counter()
         quality["memorisation"].append({"epoch": epoch, "step": step, "distance": tracker.memorisation(g)})
         elapsed = time.perf_counter() - began
-        quality["seconds"] += elapsed
+        tracking_time[0] += elapsed
         return elapsed
 
     def save(finished: bool) -> None:
@@ -243,8 +244,7 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
                     "best": quality["best"],
                     "memorisation": {"training_distances": tracker.training_distances,
                                      "samples": MEMORISATION_SAMPLES, "per_epoch": quality["memorisation"]},
-                    "seconds": round(quality["seconds"], 1),
-                    "fraction_of_run": round(quality["seconds"] / seconds, 3) if state is None else None}
+                    "seconds": round(tracking_time[0], 1), "fraction_of_run": round(tracking_time[0] / seconds, 3)}
     meta = record("train", {"model": asdict(model), "train": asdict(settings)}, steps=step, epochs_done=epoch,
                   device=str(device), processes=group.world_size, backend=group.backend or None,
                   global_batch=settings.batch_size * group.world_size, speed=asdict(speed), epochs=epochs,

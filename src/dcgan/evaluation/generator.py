@@ -10,7 +10,8 @@ import torch
 
 from dcgan.errors import UserError
 from dcgan.imageops import tile_grid
-from dcgan.train.model import build, sample_z, to_uint8
+from dcgan.train.model import build, sample_z
+from dcgan.train.quality import generate_eval as generate  # G(z) as uint8 RGB: one implementation with training
 from dcgan.train.settings import ModelSettings
 
 
@@ -39,12 +40,6 @@ def seeded_z(seeds: list[int], settings: ModelSettings, device: torch.device) ->
     """One z per seed, the same whatever the other seeds: the handle users name samples by."""
     rows = [sample_z(1, settings, torch.Generator().manual_seed(int(s)), torch.device("cpu")) for s in seeds]
     return torch.cat(rows).to(device)
-
-
-@torch.inference_mode()
-def generate(g: torch.nn.Module, z: torch.Tensor, batch_size: int = 256) -> np.ndarray:
-    """G(z) as uint8 RGB images (N, S, S, 3)."""
-    return np.concatenate([to_uint8(g(z[lo : lo + batch_size])) for lo in range(0, len(z), batch_size)])
 
 
 def random_z(count: int, settings: ModelSettings, seed: int, device: torch.device) -> torch.Tensor:

@@ -4,6 +4,7 @@ import pytest
 
 from conftest import photo_rgb, pil_bytes, write_lmdb
 from dcgan.cli import main
+from dcgan.errors import UserError
 from dcgan.sources.extract import extract_part, part_quota
 from dcgan.summary import reason_category, summarise_table
 from dcgan.table import part_prefix, read_part, read_rejects
@@ -95,11 +96,11 @@ def test_extraction_is_deterministic(tmp_path, lmdb_with_everything):
         assert first == part_prefix(tmp_path / "b", 0).with_suffix(suffix).read_bytes()
 
 
-def test_empty_lmdb_gives_an_empty_part(tmp_path):
+def test_empty_lmdb_stops_extraction_naming_it(tmp_path):
     path = write_lmdb(tmp_path / "db", {})
-    meta = extract_part(path, tmp_path / "table", part=1, parts=2)
-    images, rows = read_part(part_prefix(tmp_path / "table", 1))
-    assert meta["images"] == 0 and images.shape == (0, 64, 64, 3) and rows == []
+    with pytest.raises(UserError, match="is empty"):
+        extract_part(path, tmp_path / "table", part=1, parts=2)
+    assert not (tmp_path / "table").exists()
 
 
 def test_provenance_records_settings_and_versions(tmp_path, lmdb_with_everything):

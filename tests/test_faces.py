@@ -30,13 +30,13 @@ def test_listing_is_recursive_sorted_and_skips_hidden(tmp_path):
     for name in ("b.jpg", "a/z.png", "a/b/c", ".hidden.jpg", ".git/x.jpg"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
-    root, paths = list_images(tmp_path)
-    assert root == tmp_path and paths == ["a/b/c", "a/z.png", "b.jpg"]
+    root, paths, rejects = list_images(tmp_path)
+    assert root == tmp_path and paths == ["a/b/c", "a/z.png", "b.jpg"] and rejects == []
     listing = tmp_path / "list.txt"
     listing.write_text(f"b.jpg\n# a comment\n\n{tmp_path / 'a/z.png'}\nb.jpg\n")
-    root, paths = list_images(listing)
+    root, paths, _ = list_images(listing)
     assert root == tmp_path and paths == sorted({"b.jpg", str(tmp_path / "a/z.png")})
-    with pytest.raises(UserError, match="not found: .*nowhere"):
+    with pytest.raises(UserError, match="no such file or folder: .*nowhere"):
         list_images(tmp_path / "nowhere")
 
 

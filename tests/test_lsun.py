@@ -49,9 +49,9 @@ def test_key_ranges_are_contiguous():
     assert [r[1] for r in ranges[:-1]] == sorted(r[1] for r in ranges[:-1])
 
 
-def test_empty_lmdb_has_no_ranges(tmp_path):
-    env = open_lmdb(write_lmdb(tmp_path / "db", {}))
-    assert part_range(env, 0, 4) is None
+def test_empty_lmdb_is_refused_by_name(tmp_path):
+    with pytest.raises(UserError, match=r"the LMDB .*db is empty \(0 entries\)"):
+        open_lmdb(write_lmdb(tmp_path / "db", {}))
 
 
 def test_open_errors_name_the_path(tmp_path):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from dcgan.errors import UserError
+from dcgan.files import NO_SPACE
 
 
 def _demo_data(args: argparse.Namespace) -> None:
@@ -49,7 +50,7 @@ def _extract_images(args: argparse.Namespace) -> None:
 def _table_summary(args: argparse.Namespace) -> None:
     from dcgan.summary import summarise_table
 
-    summary = summarise_table(args.table_dir, args.parts, args.out)
+    summary = summarise_table(args.table_dir, args.parts, args.out, dataset=args.dataset, source=args.source)
     reasons = ", ".join(f"{n} {r}" for r, n in sorted(summary["reject_reasons"].items())) or "none"
     print(f"{args.table_dir}: {summary['images']} images in {args.parts} parts; rejects: {reasons}")
 
@@ -57,7 +58,9 @@ def _table_summary(args: argparse.Namespace) -> None:
 def _list_images(args: argparse.Namespace) -> None:
     from dcgan.sources.listing import write_list
 
-    print(f"{args.source}: {write_list(args.source, args.out)} files listed in {args.out}")
+    listed, rejected = write_list(args.source, args.out, args.rejects)
+    print(f"{args.source}: {listed} files listed in {args.out}, {rejected} entries left out"
+          + (f" (see {args.rejects})" if rejected and args.rejects else ""))
 
 
 def _detect_faces(args: argparse.Namespace) -> None:
@@ -165,7 +168,8 @@ def _evaluate(args: argparse.Namespace) -> None:
                     dedup_method=args.dedup_method, dedup_model=args.dedup_model, hash_dir=args.hashes,
                     metrics_csv=args.metrics_csv, device=_evaluation_device(args.threads))
     svm = meta["svm"]["demo_photo_windows"]
-    print(f"{args.out_dir}: FID {meta['fid']:.2f}, KID {meta['kid']['mean']:.4f} ({meta['generated_images']} samples); "
+    scores = "FID and KID skipped" if meta["fid"] is None else f"FID {meta['fid']:.2f}, KID {meta['kid']['mean']:.4f}"
+    print(f"{args.out_dir}: {scores} ({meta['generated_images']} samples); "
           f"D-feature SVM {svm['trained_d']['test_accuracy']:.3f} vs random D {svm['random_d']['test_accuracy']:.3f}")
 
 
@@ -205,9 +209,10 @@ def _find_boxes(args: argparse.Namespace) -> None:
 
 
 def _forget(args: argparse.Namespace) -> None:
-    from dcgan.evaluation.forgetting import NothingToFit, forget, forget_figure, message_figure, read_boxes
+    from dcgan.evaluation.forgetting import NothingToFit, forget, forget_figure, read_boxes
     from dcgan.evaluation.generator import load_models
     from dcgan.files import write_json
+    from dcgan.plots import message_figure
     from dcgan.provenance import record
 
     boxes = read_boxes(args.boxes)
@@ -307,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list-images", help="list an image folder (recursively) or a list file, sorted")
     p.add_argument("source", help="image folder, or text file with one path a line")
     p.add_argument("out", help="the list to write (root folder on its first line)")
+    p.add_argument("--rejects", help="TSV of entries left out (symlink loops, unreadable folders), with the reason")
     p.set_defaults(run=_list_images)
 
     from dcgan.faces.settings import DETECTORS, VERIFIER_WEIGHTS, FaceSettings
@@ -471,15 +477,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table_dir")
     p.add_argument("--parts", type=_positive, required=True)
     p.add_argument("--out", help="write the summary JSON here")
+    p.add_argument("--dataset", default="", help="the dataset's name, for messages")
+    p.add_argument("--source", default="", help="the dataset's LMDB, folder or list, for messages")
     p.set_defaults(run=_table_summary)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    stage = " ".join(filter(None, [args.command, getattr(args, "step", None)]))
     try:
         args.run(args)
     except UserError as e:
-        print(f"dcgan {' '.join(filter(None, [args.command, getattr(args, 'step', None)]))}: error: {e}", file=sys.stderr)
+        print(f"dcgan {stage}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if e.errno not in NO_SPACE:
+            raise
+        print(f"dcgan {stage}: error: cannot write {e.filename or 'its output'}: {e.strerror}", file=sys.stderr)
         return 2
     return 0

@@ -27,6 +27,7 @@ def config_errors(config: dict, schema: dict) -> list[str]:
         for leaf in leaves:
             messages.add(f"{_where(leaf)}: {leaf.message}")
     messages.update(_train_override_errors(config, schema))
+    messages.update(_train_size_errors(config))
     for section, key in (("evaluate", "features_from"), ("forget", "dataset")):
         name = config.get(section, {}).get(key, "")
         if name and isinstance(config.get("datasets"), dict) and name not in config["datasets"]:
@@ -56,21 +57,56 @@ def _train_override_errors(config: dict, schema: dict) -> set[str]:
     return messages
 
 
+def _train_size_errors(config: dict) -> set[str]:
+    """A training resolution above the image table's (images are only ever downscaled on load)."""
+    size = config.get("image_size", 64)
+    messages = set()
+    datasets = config.get("datasets")
+    for name, dataset in (datasets.items() if isinstance(datasets, dict) else ()):
+        override = dataset.get("train") if isinstance(dataset, dict) else None
+        if isinstance(override, dict) and "image_size" in override:
+            key, wanted = f"datasets.{name}.train.image_size", override["image_size"]
+        else:
+            key, wanted = "train.image_size", (config.get("train") or {}).get("image_size")
+        if isinstance(wanted, int) and isinstance(size, int) and wanted > size:
+            messages.add(f"{key}: {wanted} is larger than image_size ({size}), the size the images are "
+                         "stored at; raise image_size or lower this")
+    return messages
+
+
 def train_settings(config: dict, dataset: str) -> dict:
     """The train settings of one dataset: the global ones with the dataset's overrides."""
     return {**config["train"], **config["datasets"][dataset].get("train", {})}
 
 
-def missing_inputs(config: dict, made_by_workflow: set[str]) -> list[str]:
-    """Dataset input paths that neither exist nor are made by a rule (the demo data)."""
+def input_problems(config: dict, made_by_workflow: set[str]) -> list[str]:
+    """The config's input paths that are missing or of the wrong kind (an LMDB that is no LMDB, an image
+    file where a folder or list is expected), one line each naming the key; paths a rule makes (the
+    demo data) are not checked."""
+    from dcgan.errors import UserError
+    from dcgan.sources.listing import source_problem
+    from dcgan.sources.lsun import open_lmdb
+
     messages = []
     for name, dataset in config.get("datasets", {}).items():
-        for key in ("lmdb", "images"):
-            path = dataset.get(key)
-            if path and path not in made_by_workflow and not Path(path).exists():
-                messages.append(f"datasets.{name}.{key}: no such file or folder: {path}")
-    for section, key in (("evaluate", "cifar10"), ("evaluate", "svhn_train"), ("evaluate", "svhn_test"), ("forget", "boxes")):
+        path = dataset.get("lmdb") or dataset.get("images")
+        if not path or path in made_by_workflow:
+            continue
+        key = f"datasets.{name}.{'lmdb' if dataset.get('lmdb') else 'images'}"
+        if dataset.get("lmdb"):
+            try:
+                open_lmdb(path).close()
+            except UserError as e:
+                messages.append(f"{key}: {e}")
+        elif problem := source_problem(path):
+            messages.append(f"{key}: {problem}")
+    files = [("evaluate", "cifar10"), ("evaluate", "svhn_train"), ("evaluate", "svhn_test"), ("forget", "boxes")]
+    if config.get("faces", {}).get("detector") == "yunet":
+        files.append(("faces", "yunet_model"))
+    for section, key in files:
         path = config.get(section, {}).get(key)
-        if path and not Path(path).exists():
+        if section == "faces" and not path:
+            messages.append("faces.yunet_model: the yunet detector needs its ONNX model file")
+        elif path and not Path(path).exists():
             messages.append(f"{section}.{key}: no such file or folder: {path}")
     return messages

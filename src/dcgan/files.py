@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import glob
 import hashlib
 import io
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
+
+from dcgan.errors import UserError
 
 
 def _default_mode(kind: int) -> int:
@@ -47,20 +50,56 @@ def temporary_beside(path: Path, *, folder: bool = False) -> Path:
     return tmp
 
 
+# A full disk, a full quota, or a file-size limit (ulimit -f): the user's to fix, not a bug.
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1e9:,.1f} GB" if count >= 1e9 else f"{count / 1e6:,.1f} MB"
+
+
+def _bytes_under(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds."""
+def no_space_reported(path: str | os.PathLike, scratch: Path | None = None, needed: int | None = None) -> Iterator[None]:
+    """Turn running out of space while writing `path` into a UserError of one line: the file, the space it
+    needs (`needed`, or more than what `scratch`, its temporary copy, holds) and the space left there."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in NO_SPACE:
+            raise
+        if needed is None:
+            needs = f"it needs more than the {_megabytes(_bytes_under(scratch) if scratch else 0)} written when it failed"
+        else:
+            needs = f"it needs {_megabytes(needed)}"
+        folder = Path(path).absolute().parent
+        while not folder.exists():
+            folder = folder.parent
+        free = shutil.disk_usage(folder).free
+        raise UserError(f"cannot write {path}: {e.strerror} ({needs}; {_megabytes(free)} free there)") from None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, size: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds. Running out of
+    space is reported as a UserError naming `path` (and `size`, the bytes it needs, when known)."""
     path = Path(path)
     tmp = temporary_beside(path)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        with no_space_reported(path, tmp, size):
+            yield tmp
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path, len(data)) as tmp:
         tmp.write_bytes(data)
 
 
@@ -110,7 +149,12 @@ def source_stamp(path: str | os.PathLike) -> str:
         info = path.stat()
         return f"{info.st_size}-{info.st_mtime_ns}"
     digest = hashlib.sha256(f"{path.stat().st_mtime_ns}".encode())
-    folders = [e for e in os.scandir(path) if e.is_dir() and not e.name.startswith(".")]
-    for entry in sorted(folders, key=lambda e: e.name):
-        digest.update(f"\0{entry.name}\0{entry.stat().st_mtime_ns}".encode())
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        try:
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            mtime = entry.stat().st_mtime_ns  # through a symlink: the linked folder's
+        except OSError:  # a symlink loop or a folder gone: listing reports it as a reject
+            mtime = "unreadable"
+        digest.update(f"\0{entry.name}\0{mtime}".encode())
     return digest.hexdigest()[:16]

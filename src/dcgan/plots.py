@@ -39,3 +39,12 @@ def memorisation_figure(path: str | Path, per_epoch: list[dict], training: dict)
     figure.tight_layout()
     save_figure(figure, path)
     plt.close(figure)
+
+
+def message_figure(path: str | Path, text: str) -> None:
+    """A figure that says why there is no picture (the report shows it in the picture's place)."""
+    plt = pyplot()
+    figure = plt.figure(figsize=(6, 1.2))
+    figure.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=10)
+    save_figure(figure, path)
+    plt.close(figure)

@@ -27,7 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from dcgan.errors import UserError
-from dcgan.files import read_first_column, read_tsv, temporary_beside, write_json, write_tsv
+from dcgan.files import no_space_reported, read_first_column, read_tsv, temporary_beside, write_json, write_tsv
 from dcgan.imageops import encode
 from dcgan.progress import progress
 from dcgan.provenance import record
@@ -142,36 +142,37 @@ def write_shards(table_dir: str | Path, parts: int, duplicates: str | Path, out_
     out_dir = Path(out_dir)
     staging = temporary_beside(out_dir, folder=True)
     try:
-        buckets = staging / "buckets"
-        buckets.mkdir()
-        bar = progress(total=total, desc=f"shards {dataset}: encode")
-        _fill_buckets(Path(table_dir), masks, place, buckets, dataset=dataset, settings=settings, bar=bar)
-        bar.close()
-        shards = []
-        for index in progress(range(-(-total // settings.samples_per_shard)), desc=f"shards {dataset}: write",
-                              unit="shard"):
-            path, bucket = staging / shard_name(dataset, index), buckets / f"{index}.bin"
-            with open(path, "wb") as f, TarWriter(f, encoder=False, mtime=_MTIME) as tar:
-                count = 0
-                for sample in _bucket_samples(bucket):
-                    tar.write({"__key__": sample["__key__"], settings.format: sample["image"], "json": sample["json"]})
-                    count += 1
-            bucket.unlink()
-            md5, sha = file_digests(path)
-            shards.append({"url": path.name, "nsamples": count, "filesize": path.stat().st_size, "md5sum": md5, "sha256": sha})
-        buckets.rmdir()
-        index = {"__kind__": INDEX_KIND, "wids_version": 1, "name": dataset,
-                 "shardlist": [{k: s[k] for k in ("url", "nsamples", "filesize", "md5sum")} for s in shards]}
-        write_json(staging / "index.json", index)
-        write_tsv(staging / "manifest.tsv", ("shard", "nsamples", "bytes", "sha256"),
-                  [(s["url"], s["nsamples"], s["filesize"], s["sha256"]) for s in shards])
-        meta = record("shards", {**asdict(settings), "dataset": dataset}, images=total, shards=len(shards),
-                      removed=sum(len(m) for m in masks) - total, bytes=sum(s["filesize"] for s in shards),
-                      seconds=round(time.perf_counter() - started, 3))
-        write_json(staging / "shards.json", meta)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
+        with no_space_reported(out_dir, staging):
+            buckets = staging / "buckets"
+            buckets.mkdir()
+            bar = progress(total=total, desc=f"shards {dataset}: encode")
+            _fill_buckets(Path(table_dir), masks, place, buckets, dataset=dataset, settings=settings, bar=bar)
+            bar.close()
+            shards = []
+            for index in progress(range(-(-total // settings.samples_per_shard)), desc=f"shards {dataset}: write",
+                                  unit="shard"):
+                path, bucket = staging / shard_name(dataset, index), buckets / f"{index}.bin"
+                with open(path, "wb") as f, TarWriter(f, encoder=False, mtime=_MTIME) as tar:
+                    count = 0
+                    for sample in _bucket_samples(bucket):
+                        tar.write({"__key__": sample["__key__"], settings.format: sample["image"], "json": sample["json"]})
+                        count += 1
+                bucket.unlink()
+                md5, sha = file_digests(path)
+                shards.append({"url": path.name, "nsamples": count, "filesize": path.stat().st_size, "md5sum": md5, "sha256": sha})
+            buckets.rmdir()
+            index = {"__kind__": INDEX_KIND, "wids_version": 1, "name": dataset,
+                     "shardlist": [{k: s[k] for k in ("url", "nsamples", "filesize", "md5sum")} for s in shards]}
+            write_json(staging / "index.json", index)
+            write_tsv(staging / "manifest.tsv", ("shard", "nsamples", "bytes", "sha256"),
+                      [(s["url"], s["nsamples"], s["filesize"], s["sha256"]) for s in shards])
+            meta = record("shards", {**asdict(settings), "dataset": dataset}, images=total, shards=len(shards),
+                          removed=sum(len(m) for m in masks) - total, bytes=sum(s["filesize"] for s in shards),
+                          seconds=round(time.perf_counter() - started, 3))
+            write_json(staging / "shards.json", meta)
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            os.replace(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return meta

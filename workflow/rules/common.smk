@@ -1,12 +1,23 @@
-# Helpers shared by the rule files: datasets by source, parts, and the stage outputs.
+# Helpers shared by the stage files (datasets by source, parts, stage outputs, options for the CLI).
+# Every function of the workflow lives here; the stage files hold rules only.
 
+import json
 import shlex
 
 from dcgan.config import train_settings
+from dcgan.demo import DEMO_FILES
 from dcgan.files import source_stamp
 
-
-FID_WEIGHTS = "resources/fid/tf_inception_fid.pt"  # TF-Inception (rule fid_weights): tracked FID and evaluation
+# TF-Inception, fetched by the fid_weights rule: tracked FID and evaluation
+FID_WEIGHTS = "resources/fid/tf_inception_fid.pt"
+# MTCNN's ONet, fetched by the face_verifier rule: the face detector's second opinion
+VERIFIER_WEIGHTS = "resources/faces/mtcnn_onet.pt"
+PAPER_SVM_SETS = ("cifar10", "svhn_train", "svhn_test")
+# the weights that evaluation, Fig. 5 and Fig. 6 judge: best (lowest tracked FID) or final
+EVALUATED_MODEL = {
+    "best": "results/{dataset}/train/best.pt",
+    "final": "results/{dataset}/train/model.pt",
+}[config["evaluate"]["checkpoint"]]
 
 
 wildcard_constraints:
@@ -14,9 +25,16 @@ wildcard_constraints:
     part=r"\d{4}",
 
 
+# ---- datasets and their raw data
+
+
 def datasets(source):
     """Names of the configured datasets that come from `source` ('lsun', 'images' or 'faces')."""
     return sorted(name for name, d in config["datasets"].items() if d["source"] == source)
+
+
+def all_datasets():
+    return datasets("lsun") + datasets("images") + datasets("faces")
 
 
 def one_of(names):
@@ -26,6 +44,16 @@ def one_of(names):
 
 def dataset_config(wildcards):
     return config["datasets"][wildcards.dataset]
+
+
+def demo_made_paths():
+    """What the demo_data job makes, when some dataset reads it. A config without a `demo` section
+    (or whose datasets are all elsewhere) never builds the demo data."""
+    if "demo" not in config:
+        return set()
+    made = {f"{config['demo']['out']}/{name}" for name in DEMO_FILES}
+    used = {d.get("lmdb") or d.get("images") for d in config["datasets"].values()}
+    return made if used & made else set()
 
 
 def raw_input(path):
@@ -57,6 +85,18 @@ def table_summary(dataset):
     return f"results/{dataset}/images/table.json"
 
 
+def folder_of(name):
+    """A params function: the folder of the named output or input ('output.images'; of a list's first
+    file), so no path prefix is written twice."""
+    kind, key = name.split(".")
+
+    def folder(wildcards, input, output):
+        files = (input if kind == "input" else output)[key]
+        return os.path.dirname(files if isinstance(files, str) else files[0])
+
+    return folder
+
+
 def cli_options(settings):
     """Settings as `dcgan` options (--key value, booleans as --key / --no-key), sorted by key.
 
@@ -66,9 +106,130 @@ def cli_options(settings):
     """
     options = []
     for key, value in sorted(settings.items()):
-        flag = "--" + key.replace("_", "-")
+        name = key.replace("_", "-")
+        flag = f"--{name}"
         if isinstance(value, bool):
-            options.append(flag if value else "--no-" + key.replace("_", "-"))
+            options.append(flag if value else f"--no-{name}")
         else:
             options.append(f"{flag} {shlex.quote(str(value))}")
     return " ".join(options)
+
+
+def part_options(wildcards, **settings):
+    """A part job's options: which part of how many, the dataset's image cap and these settings."""
+    dataset = dataset_config(wildcards)
+    return cli_options(
+        {
+            "part": int(wildcards.part),
+            "parts": dataset["partitions"],
+            "max_images": dataset["max_images"],
+            "image_size": config["image_size"],
+            **settings,
+        }
+    )
+
+
+# ---- faces
+
+
+def verifier_input(wildcards):
+    return [VERIFIER_WEIGHTS] if config["faces"]["detector"] == "verified" else []
+
+
+def face_outputs(dataset):
+    return [f"results/{dataset}/detections.tsv"] + [
+        f"results/{dataset}/faces/{name}.png" for name in ("crops", "detections", "quality")
+    ]
+
+
+# ---- dedup
+
+
+def dedup_model(wildcards):
+    """The trained autoencoder, when the method needs one."""
+    if config["dedup"]["method"] == "autoencoder":
+        return f"results/{wildcards.dataset}/dedup/autoencoder.pt"
+    return []
+
+
+def dedup_hashes(wildcards):
+    return [f"results/{wildcards.dataset}/dedup/hashes/part-{p}.npy" for p in part_ids(wildcards.dataset)]
+
+
+def dedup_outputs(dataset):
+    return [
+        f"results/{dataset}/dedup/{name}" for name in ("duplicates.tsv", "stats.json", "gallery.png", "largest.png")
+    ]
+
+
+# ---- training
+
+
+def train_options(wildcards):
+    """The dataset's train settings (global ones with its overrides) as `dcgan train` options."""
+    settings = {k: v for k, v in train_settings(config, wildcards.dataset).items() if k != "threads"}
+    settings["image_size"] = settings["image_size"] or config["image_size"]
+    return cli_options({**settings, "seed": config["seed"]})
+
+
+def train_launcher(wildcards, threads):
+    """`python` for one process; torchrun for several, each with its share of the job's threads."""
+    processes = config["train"]["processes"]
+    if processes == 1:
+        return "python"
+    return f"OMP_NUM_THREADS={max(1, threads // processes)} torchrun --standalone --nproc-per-node {processes}"
+
+
+# ---- evaluation and the report
+
+
+def evaluate_options(wildcards):
+    """The evaluate settings of a dataset; CIFAR-10 and SVHN (Table 1 and 2) only for the dataset whose
+    D provides their features (`features_from`; every dataset when it is empty)."""
+    settings = {
+        k: v for k, v in config["evaluate"].items() if k not in ("reference", "threads", "features_from", "checkpoint")
+    }
+    if config["evaluate"]["features_from"] not in ("", wildcards.dataset):
+        settings.update({k: "" for k in PAPER_SVM_SETS})
+    return cli_options({**settings, "seed": config["seed"], "dedup_method": config["dedup"]["method"]})
+
+
+def reference_options(wildcards):
+    """FID reference settings: the dataset's training resolution."""
+    size = train_settings(config, wildcards.dataset)["image_size"] or config["image_size"]
+    return cli_options(
+        {"count": config["evaluate"]["reference"], "size": size, "batch_size": config["evaluate"]["batch_size"]}
+    )
+
+
+def evaluation_figure(name, label):
+    return report(
+        f"results/{{dataset}}/eval/{name}",
+        category="Evaluation",
+        subcategory="{dataset}",
+        labels={"dataset": "{dataset}", "figure": label},
+    )
+
+
+def forgetting_datasets():
+    """The dataset whose G forgets (Fig. 6), as a list: empty when `forget.dataset` is not set."""
+    return [config["forget"]["dataset"]] if config["forget"]["dataset"] else []
+
+
+def forget_boxes(wildcards):
+    """The boxes drawn by hand (`forget.boxes`), or else the ones the cascade finds."""
+    return config["forget"]["boxes"] or f"results/{wildcards.dataset}/eval/forget_boxes.tsv"
+
+
+def results_targets():
+    """Every output of the run but the report (the report is made from them)."""
+    names = all_datasets()
+    targets = [table_summary(d) for d in names] + [path for d in datasets("faces") for path in face_outputs(d)]
+    targets += [path for d in names for path in dedup_outputs(d)]
+    targets += [f"results/{d}/{path}" for d in names for path in ("shards", "train/samples.png", "eval/metrics.json")]
+    targets += [f"results/{d}/eval/forget.png" for d in forgetting_datasets()]
+    return targets + sorted(demo_made_paths()) + ["results/report/benchmarks.html"]
+
+
+def config_json():
+    return json.dumps(config, sort_keys=True)

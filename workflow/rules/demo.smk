@@ -1,20 +1,8 @@
-# The embedded demo data, made from photos that ship in installed packages (only with the demo config).
-
-from dcgan.demo import DEMO_FILES
-
-
-def demo_made_paths():
-    """Paths the demo_data rule makes; empty when the config has no `demo` section."""
-    if "demo" not in config:
-        return set()
-    return {f"{config['demo']['out']}/{name}" for name in DEMO_FILES}
+# The embedded demo data, made from photos that ship in installed packages: only when the config has a
+# `demo` section and some dataset reads the data it makes.
 
 
-def demo_outputs():
-    return sorted(demo_made_paths())
-
-
-if "demo" in config:
+if demo_made_paths():
 
     rule demo_data:
         output:
@@ -24,16 +12,16 @@ if "demo" in config:
             faces_truth=f"{config['demo']['out']}/faces_truth.json",
             image_folder=directory(f"{config['demo']['out']}/image_folder"),
             image_folder_truth=f"{config['demo']['out']}/image_folder_truth.json",
-        params:
-            out=config["demo"]["out"],
-            seed=config["demo"]["seed"],
-            bedroom_entries=config["demo"]["bedroom_entries"],
-            web_images=config["demo"]["web_images"],
-            folder_images=config["demo"]["folder_images"],
         log:
             "logs/demo_data.log",
         conda:
             "../../envs/demo.yaml"
+        params:
+            out=folder_of("output.bedroom_truth"),
+            seed=config["demo"]["seed"],
+            bedroom_entries=config["demo"]["bedroom_entries"],
+            web_images=config["demo"]["web_images"],
+            folder_images=config["demo"]["folder_images"],
         shell:
             "python -m dcgan demo-data --out {params.out:q} --seed {params.seed}"
             " --bedroom-entries {params.bedroom_entries} --web-images {params.web_images}"

@@ -10,42 +10,48 @@ rule extract:
         rows="results/{dataset}/images/part-{part}.tsv",
         rejects="results/{dataset}/images/part-{part}.rejects.tsv",
         provenance="results/{dataset}/images/part-{part}.json",
-    wildcard_constraints:
-        dataset=one_of(datasets("lsun")),
-    params:
-        lmdb=lambda w: dataset_config(w)["lmdb"],
-        stamp=lambda w: raw_stamp(dataset_config(w)["lmdb"]),
-        table_dir="results/{dataset}/images",
-        options=lambda w: cli_options({"part": int(w.part), "parts": dataset_config(w)["partitions"],
-                                       "max_images": dataset_config(w)["max_images"], "image_size": config["image_size"],
-                                       "min_size": config["extract"]["min_size"]}),
-        decode_flag="" if config["extract"]["reduced_decode"] else "--no-reduced-decode",
     log:
         "logs/{dataset}/extract/part-{part}.log",
-    threads: 1
+    wildcard_constraints:
+        dataset=one_of(datasets("lsun")),
     cache: True
+    conda:
+        "../../envs/extract.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
-    conda:
-        "../../envs/extract.yaml"
+    params:
+        lmdb=lambda w: dataset_config(w)["lmdb"],
+        stamp=lambda w: raw_stamp(dataset_config(w)["lmdb"]),
+        table_dir=folder_of("output.images"),
+        options=lambda w: part_options(
+            w,
+            min_size=config["extract"]["min_size"],
+            reduced_decode=config["extract"]["reduced_decode"],
+        ),
     shell:
-        "python -m dcgan extract {params.lmdb:q} {params.table_dir:q} {params.options} {params.decode_flag} 2> {log:q}"
+        "python -m dcgan extract {params.lmdb:q} {params.table_dir:q} {params.options} 2> {log:q}"
 
 
 rule list_images:
     input:
         lambda w: raw_input(dataset_config(w)["images"]),
     output:
-        "results/{dataset}/inputs.txt",
+        listing="results/{dataset}/inputs.txt",
+        rejects="results/{dataset}/inputs.rejects.tsv",
+    log:
+        "logs/{dataset}/list_images.log",
     wildcard_constraints:
         dataset=one_of(datasets("images") + datasets("faces")),
+    localrule: True
+    conda:
+        "../../envs/extract.yaml"
     params:
         images=lambda w: dataset_config(w)["images"],
         stamp=lambda w: raw_stamp(dataset_config(w)["images"]),
-    localrule: True
     shell:
-        "python -m dcgan list-images {params.images:q} {output:q}"
+        "python -m dcgan list-images {params.images:q} {output.listing:q} --rejects {output.rejects:q}" " 2> {log:q}"
 
 
 rule extract_images:
@@ -56,22 +62,23 @@ rule extract_images:
         rows="results/{dataset}/images/part-{part}.tsv",
         rejects="results/{dataset}/images/part-{part}.rejects.tsv",
         provenance="results/{dataset}/images/part-{part}.json",
-    wildcard_constraints:
-        dataset=one_of(datasets("images")),
-    params:
-        table_dir="results/{dataset}/images",
-        options=lambda w: cli_options({"part": int(w.part), "parts": dataset_config(w)["partitions"],
-                                       "max_images": dataset_config(w)["max_images"], "image_size": config["image_size"],
-                                       "min_size": config["extract"]["min_size"],
-                                       "reduced_decode": config["extract"]["reduced_decode"]}),
     log:
         "logs/{dataset}/extract_images/part-{part}.log",
+    wildcard_constraints:
+        dataset=one_of(datasets("images")),
+    conda:
+        "../../envs/extract.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
-    conda:
-        "../../envs/extract.yaml"
+    params:
+        table_dir=folder_of("output.images"),
+        options=lambda w: part_options(
+            w,
+            min_size=config["extract"]["min_size"],
+            reduced_decode=config["extract"]["reduced_decode"],
+        ),
     shell:
         "python -m dcgan extract-images {input:q} {params.table_dir:q} {params.options} 2> {log:q}"
 
@@ -82,9 +89,15 @@ rule image_table:
         rejects=lambda w: table_parts(w.dataset, ".rejects.tsv"),
     output:
         "results/{dataset}/images/table.json",
-    params:
-        table_dir="results/{dataset}/images",
-        parts=lambda w: config["datasets"][w.dataset]["partitions"],
+    log:
+        "logs/{dataset}/image_table.log",
     localrule: True
+    conda:
+        "../../envs/extract.yaml"
+    params:
+        table_dir=folder_of("input.provenance"),
+        parts=lambda w: config["datasets"][w.dataset]["partitions"],
+        source=lambda w: dataset_config(w).get("lmdb") or dataset_config(w)["images"],
     shell:
-        "python -m dcgan table-summary {params.table_dir:q} --parts {params.parts} --out {output:q}"
+        "python -m dcgan table-summary {params.table_dir:q} --parts {params.parts} --dataset {wildcards.dataset}"
+        " --source {params.source:q} --out {output:q} 2> {log:q}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from dcgan.files import temporary_beside, write_json
+from dcgan.files import no_space_reported, temporary_beside, write_json
 
 DEMO_FILES = ("bedroom_train_lmdb", "web_images", "image_folder", "bedroom_truth.json", "faces_truth.json",
               "image_folder_truth.json")
@@ -23,16 +23,17 @@ def make_demo(out_dir: str | Path, *, seed: int, bedroom_entries: int, web_image
     out_dir = Path(out_dir)
     tmp = temporary_beside(out_dir / "demo", folder=True)
     try:
-        bedroom = make_lsun_lmdb(tmp / "bedroom_train_lmdb", entries=bedroom_entries, seed=seed)
-        write_json(tmp / "bedroom_truth.json", bedroom)
-        faces = make_web_images(tmp / "web_images", count=web_images, seed=seed + 1)
-        write_json(tmp / "faces_truth.json", faces)
-        folder = make_image_folder(tmp / "image_folder", per_class=folder_images, seed=seed + 2)
-        write_json(tmp / "image_folder_truth.json", folder)
-        for name in DEMO_FILES:
-            target = out_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            (tmp / name).replace(target)
+        with no_space_reported(out_dir, tmp):
+            bedroom = make_lsun_lmdb(tmp / "bedroom_train_lmdb", entries=bedroom_entries, seed=seed)
+            write_json(tmp / "bedroom_truth.json", bedroom)
+            faces = make_web_images(tmp / "web_images", count=web_images, seed=seed + 1)
+            write_json(tmp / "faces_truth.json", faces)
+            folder = make_image_folder(tmp / "image_folder", per_class=folder_images, seed=seed + 2)
+            write_json(tmp / "image_folder_truth.json", folder)
+            for name in DEMO_FILES:
+                target = out_dir / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                (tmp / name).replace(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -91,9 +92,14 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
         bar.update(len(images))
     bar.close()
     fake_features = np.concatenate(fake_features)
-    fid = scores.frechet_distance(*scores.gaussian(real_features), *scores.gaussian(fake_features))
-    kid, kid_std = scores.kernel_inception_distance(real_features, fake_features, subsets=settings.kid_subsets,
-                                                    subset_size=settings.kid_subset_size, seed=settings.seed)
+    skipped = scores.too_few_for_fid(len(real_features), f"the reference {reference_path}")
+    if skipped:
+        fid = kid = kid_std = None
+        print(f"evaluate: FID and KID skipped: {skipped}", file=sys.stderr)
+    else:
+        fid = scores.frechet_distance(*scores.gaussian(real_features), *scores.gaussian(fake_features))
+        kid, kid_std = scores.kernel_inception_distance(real_features, fake_features, subsets=settings.kid_subsets,
+                                                        subset_size=settings.kid_subset_size, seed=settings.seed)
 
     # memorisation: nearest reference images of the first samples, by pixels and by Inception features
     shown = generate(g, z[: settings.memorisation])
@@ -102,6 +108,7 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
     write_png(out_dir / "memorisation.png", figures.nearest_sheet(shown, real_images[by_pixels], real_images[by_features]))
     _, sample_to_real = nearest(fake_features, real_features)
     _, real_to_real = nearest(real_features, real_features, exclude_self=True)
+    real_to_real = real_to_real[np.isfinite(real_to_real)]  # a lone training image has no other one
     figures.distance_histogram(out_dir / "distances.png", sample_to_real, real_to_real)
     collisions = hash_collisions(generate(g, z[: min(settings.samples, 1000)]), dedup_method, dedup_model, hash_dir)
 
@@ -124,16 +131,17 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
     weights = Path(weights)
     metrics = {
         "checkpoint": checkpoint,
-        "fid": round(fid, 4),
-        "kid": {"mean": round(kid, 6), "std": round(kid_std, 6), "subsets": settings.kid_subsets,
-                "subset_size": min(settings.kid_subset_size, len(real_features), len(fake_features))},
+        "fid": None if skipped else round(fid, 4),
+        "kid": None if skipped else {"mean": round(kid, 6), "std": round(kid_std, 6), "subsets": settings.kid_subsets,
+                                     "subset_size": min(settings.kid_subset_size, len(real_features), len(fake_features))},
+        "skipped": {"fid": skipped, "kid": skipped} if skipped else {},
         "generated_images": len(fake_features),
         "reference": {"images": len(real_features), "source": str(reference_path),
                       "what": "the first N training images in shard order (a seeded shuffle), at the model's size"},
         "feature_extractor": {"name": inception.NAME, "file": weights.name, "sha256": _sha256(weights)},
         "memorisation": {
             "nearest_feature_distance_samples_median": round(float(np.median(sample_to_real)), 4),
-            "nearest_feature_distance_training_median": round(float(np.median(real_to_real)), 4),
+            "nearest_feature_distance_training_median": round(float(np.median(real_to_real)), 4) if len(real_to_real) else None,
             "hash_collisions": collisions,
         },
         "svm": classifier,
@@ -142,11 +150,14 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
                   device=str(device), seconds=round(time.perf_counter() - started, 1))
     write_json(out_dir / "metrics.json", meta)
     demo = classifier["demo_photo_windows"]
-    rows = [("FID", f"{fid:.2f}", f"{len(fake_features)} generated vs {len(real_features)} training images"),
-            ("KID", f"{kid:.4f} ± {kid_std:.4f}", f"{settings.kid_subsets} subsets of {metrics['kid']['subset_size']}"),
-            ("samples sharing a training image's dedup hash", str(collisions["colliding"]), f"of {collisions['samples']}"),
-            ("L2-SVM on D features, demo photo windows", f"{demo['trained_d']['test_accuracy']:.3f}",
-             f"random-init D: {demo['random_d']['test_accuracy']:.3f}; {len(demo['classes'])} classes; authors' protocol")]
+    if skipped:
+        rows = [("FID", "skipped", skipped), ("KID", "skipped", skipped)]
+    else:
+        rows = [("FID", f"{fid:.2f}", f"{len(fake_features)} generated vs {len(real_features)} training images"),
+                ("KID", f"{kid:.4f} ± {kid_std:.4f}", f"{settings.kid_subsets} subsets of {metrics['kid']['subset_size']}")]
+    rows += [("samples sharing a training image's dedup hash", str(collisions["colliding"]), f"of {collisions['samples']}"),
+             ("L2-SVM on D features, demo photo windows", f"{demo['trained_d']['test_accuracy']:.3f}",
+              f"random-init D: {demo['random_d']['test_accuracy']:.3f}; {len(demo['classes'])} classes; authors' protocol")]
     for name, key in (("CIFAR-10", "cifar10"), ("SVHN, 1000 labels", "svhn_1000")):
         if key in classifier:
             result = classifier[key]

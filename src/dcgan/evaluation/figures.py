@@ -26,7 +26,8 @@ def distance_histogram(path: str | Path, sample_to_training: np.ndarray, trainin
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
     bins = np.histogram_bin_edges(np.concatenate([sample_to_training, training_to_training]), bins=40)
-    axes.hist(training_to_training, bins=bins, alpha=0.6, density=True, label="training image -> nearest other")
+    if len(training_to_training):  # none for a lone training image
+        axes.hist(training_to_training, bins=bins, alpha=0.6, density=True, label="training image -> nearest other")
     axes.hist(sample_to_training, bins=bins, alpha=0.6, density=True, label="sample -> nearest training image")
     axes.set_xlabel("L2 distance of Inception features")
     axes.set_ylabel("density")

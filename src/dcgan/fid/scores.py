@@ -9,6 +9,19 @@ import numpy as np
 
 from dcgan.errors import UserError
 
+FID_MIN_IMAGES = 2  # a covariance needs two images; with one, FID and KID are undefined
+
+
+class TooFewImages(UserError):
+    """Too few reference images to measure FID and KID."""
+
+
+def too_few_for_fid(count: int, what: str) -> str | None:
+    """Why FID and KID cannot be measured with `count` images of `what` (None when they can)."""
+    if count < FID_MIN_IMAGES:
+        return f"{what} holds {count} image(s); FID and KID need at least {FID_MIN_IMAGES}"
+    return None
+
 
 def gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance (unbiased, as TTUR's FID code) of the rows, in float64."""

@@ -91,13 +91,11 @@ def extract_part(
     try:
         key_range = part_range(env, part, parts)
         with PartWriter(part_prefix(table_dir, part), image_size, COLUMNS) as writer:
-            formats = {}
-            if key_range is not None:
-                items = (Item(table_key(k), source_key(k), v) for k, v in iter_range(env, *key_range))
-                formats = decode_into(writer, items, quota=part_quota(max_images, part, parts),
-                                      total=env.stat()["entries"] // parts, desc=f"extract part {part}",
-                                      size=image_size, min_side=min_side, reduced=reduced_decode)
-            bounds = [k.decode("latin-1") if k else None for k in key_range] if key_range else None
+            items = (Item(table_key(k), source_key(k), v) for k, v in iter_range(env, *key_range))
+            formats = decode_into(writer, items, quota=part_quota(max_images, part, parts),
+                                  total=env.stat()["entries"] // parts, desc=f"extract part {part}",
+                                  size=image_size, min_side=min_side, reduced=reduced_decode)
+            bounds = [k.decode("latin-1") if k else None for k in key_range]
             return writer.finish("extract", settings, key_range=bounds, formats=formats)
     finally:
         env.close()

@@ -2,43 +2,111 @@
 
 Every file is considered, whatever its extension: its content decides whether it is an image, so a
 JPEG named .png or with no extension is used and a text file named .jpg is rejected. Hidden files and
-folders (names starting with '.') are skipped. The list is sorted, so parts are deterministic.
+folders (names starting with '.') are skipped; symlinked folders are followed, each real folder once.
+The list is sorted, so parts are deterministic.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from dcgan.errors import UserError
-from dcgan.files import write_bytes
+from dcgan.files import write_bytes, write_tsv
+from dcgan.imageformat import sniff_format
 
 
-def list_images(source: str | Path) -> tuple[Path, list[str]]:
-    """(root, sorted paths relative to root) for a folder, or for a text file with one path a line
-    (relative paths are taken from the text file's folder)."""
+def source_problem(source: str | Path) -> str | None:
+    """Why `source` cannot be an image folder or list file (None when it can): checked before any job runs."""
     source = Path(source)
     if source.is_dir():
-        found = []
-        for folder, dirs, files in os.walk(source):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            found += [os.path.relpath(os.path.join(folder, f), source) for f in files if not f.startswith(".")]
-        return source, sorted(found)
-    if source.is_file():
-        lines = [line.strip() for line in source.read_text(errors="replace").splitlines()]
-        return source.parent, sorted({line for line in lines if line and not line.startswith("#")})
-    raise UserError(f"image folder or list file not found: {source}")
+        return None
+    if not source.exists():
+        return f"no such file or folder: {source}"
+    if not source.is_file():
+        return f"{source} is neither a folder nor a file"
+    with open(source, "rb") as f:
+        head = f.read(4096)
+    expected = "expected a folder of images or a text file with one image path a line"
+    fmt = sniff_format(head)
+    if fmt:
+        return f"{source} is an image file ({fmt}); {expected}"
+    if b"\0" in head:  # text has no NUL bytes; binary formats (archives, LMDBs, videos) do
+        return f"{source} is not a text file; {expected}"
+    return None
 
 
-def write_list(source: str | Path, out: str | Path) -> int:
-    """Write the sorted input list (root on the first line, then one relative path a line)."""
-    root, paths = list_images(source)
+def walk_images(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """(files, rejects) under `root`, as sorted paths relative to it. Symlinked folders are followed, each
+    real folder once: a link to a folder already listed (a loop, or a second way to it) is a reject, as
+    is a broken or looping link or an unreadable folder."""
+    files, rejects = [], []
+    seen = {_identity(root)[:2]: "."}
+    pending = collections.deque([root])  # breadth first: a folder is listed by its shortest path
+    while pending:
+        folder = pending.popleft()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            rejects.append((os.path.relpath(folder, root), f"unreadable folder: {e.strerror}"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            relative = os.path.relpath(entry.path, root)
+            identity = _identity(entry.path)
+            if identity is None:
+                reason = "broken or looping symlink" if entry.is_symlink() else "unreadable"
+                rejects.append((relative, reason))
+            elif stat.S_ISDIR(identity[2]):
+                if identity[:2] in seen:
+                    first = seen[identity[:2]]
+                    loop = first == "." or relative.startswith(first + os.sep)
+                    rejects.append((relative, f"{'symlink loop' if loop else 'second link'} to {first}, listed once"))
+                else:
+                    seen[identity[:2]] = relative
+                    pending.append(Path(entry.path))
+            else:
+                files.append(relative)
+    return sorted(files), sorted(rejects)
+
+
+def _identity(path) -> tuple[int, int, int] | None:
+    """(device, inode, mode) of a file or folder, following links; None when it cannot be stat'ed."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_mode
+
+
+def list_images(source: str | Path) -> tuple[Path, list[str], list[tuple[str, str]]]:
+    """(root, sorted paths relative to root, rejects) for a folder, or for a text file with one path a
+    line (relative paths are taken from the text file's folder)."""
+    problem = source_problem(source)
+    if problem:
+        raise UserError(problem)
+    source = Path(source)
+    if source.is_dir():
+        return (source, *walk_images(source))
+    lines = [line.strip() for line in source.read_text(errors="replace").splitlines()]
+    return source.parent, sorted({line for line in lines if line and not line.startswith("#")}), []
+
+
+def write_list(source: str | Path, out: str | Path, rejects: str | Path | None = None) -> tuple[int, int]:
+    """Write the sorted input list (root on the first line, then one relative path a line) and the
+    entries left out (path, reason); return how many of each."""
+    root, paths, rejected = list_images(source)
     bad = next((p for p in paths if "\n" in p or "\t" in p), None)
     if bad is not None:
         raise UserError(f"file name with a tab or newline is not supported: {bad!r}")
+    if rejects is not None:
+        write_tsv(rejects, ("path", "reason"), rejected)
     write_bytes(out, ("\n".join([str(root)] + paths) + "\n").encode())
-    return len(paths)
+    return len(paths), len(rejected)
 
 
 def read_list(path: str | Path) -> tuple[Path, list[str]]:

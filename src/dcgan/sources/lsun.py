@@ -21,7 +21,8 @@ _HEX = re.compile(rb"[0-9a-f]+")
 
 
 def open_lmdb(path: str | Path) -> lmdb.Environment:
-    """Open an LMDB read-only without a lock file, or raise a UserError naming the path."""
+    """Open an LMDB read-only without a lock file, or raise a UserError naming the path (also when it
+    holds no entries)."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"LMDB not found: {path}")
@@ -31,9 +32,13 @@ def open_lmdb(path: str | Path) -> lmdb.Environment:
     if subdir and not (path / "data.mdb").is_file():
         raise UserError(f"not an LMDB: {path} (a folder without data.mdb)")
     try:
-        return lmdb.open(str(path), subdir=subdir, readonly=True, lock=False, readahead=True, max_readers=512)
+        env = lmdb.open(str(path), subdir=subdir, readonly=True, lock=False, readahead=True, max_readers=512)
     except lmdb.Error as e:
         raise UserError(f"not an LMDB: {path} ({e})") from None
+    if env.stat()["entries"] == 0:
+        env.close()
+        raise UserError(f"the LMDB {path} is empty (0 entries)")
+    return env
 
 
 def key_ranges(first: bytes, last: bytes, parts: int) -> list[tuple[bytes | None, bytes | None]]:
@@ -61,14 +66,13 @@ def key_ranges(first: bytes, last: bytes, parts: int) -> list[tuple[bytes | None
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def part_range(env: lmdb.Environment, part: int, parts: int) -> tuple[bytes | None, bytes | None] | None:
-    """The key range of `part`, or None when the LMDB is empty."""
+def part_range(env: lmdb.Environment, part: int, parts: int) -> tuple[bytes | None, bytes | None]:
+    """The key range of `part` in a non-empty LMDB (as open_lmdb gives)."""
     if not 0 <= part < parts:
         raise UserError(f"part {part} is outside 0..{parts - 1}")
     with env.begin() as txn:
         cursor = txn.cursor()
-        if not cursor.first():
-            return None
+        cursor.first()
         first = cursor.key()
         cursor.last()
         last = cursor.key()

@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 from dcgan.errors import UserError
+from dcgan.fid.scores import TooFewImages
 from dcgan.files import write_json, write_torch
 from dcgan.imageops import tile_grid, write_png
-from dcgan.plots import memorisation_figure
+from dcgan.plots import memorisation_figure, message_figure
 from dcgan.progress import progress
 from dcgan.provenance import record
 from dcgan.train.checkpoints import Checkpoints, fingerprint
@@ -77,6 +78,12 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
     loader = Loader(shard_dir, settings.batch_size, workers=settings.workers, rank=group.rank,
                     world_size=group.world_size, seed=settings.seed, shuffle_buffer=settings.shuffle_buffer,
                     flip=settings.flip, size=model.image_size, device=device, memory_format=speed.layout)
+    small_data = None
+    if loader.samples < settings.batch_size * group.world_size:
+        small_data = (f"{shard_dir}: {loader.samples} image(s), fewer than one batch ({settings.batch_size} x "
+                      f"{group.world_size} process(es)): every step sees the same images")
+        if group.main:
+            print(f"train: warning: {small_data}", file=sys.stderr)
     torch.manual_seed(settings.seed)
     g, d = build(model)
     if settings.sync_batchnorm and distributed:
@@ -112,9 +119,15 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         from torch.utils.tensorboard import SummaryWriter
 
         board = SummaryWriter(str(out_dir / "tensorboard"), purge_step=step if step else None)
-    tracker = None
+    tracker, untracked = None, None
     if reference is not None and group.main:
-        tracker = Tracker(reference, fid_weights, model, samples=settings.fid_samples, seed=settings.seed, device=device)
+        try:
+            tracker = Tracker(reference, fid_weights, model, samples=settings.fid_samples, seed=settings.seed,
+                              device=device)
+        except TooFewImages as e:  # e.g. one image left after dedup: train anyway, say what is not measured
+            untracked = str(e)
+            print(f"train: warning: FID tracking and memorisation skipped: {untracked}; best.pt is the final model",
+                  file=sys.stderr)
     # what rank 0 tracks, saved in every checkpoint: the best FID so far, the collapse watch, memorisation
     quality = {"best": None, "watch": None, "memorisation": [], "stopped": None,
                **((state.get("quality") or {}) if state is not None else {})}
@@ -245,11 +258,16 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
                     "memorisation": {"training_distances": tracker.training_distances,
                                      "samples": MEMORISATION_SAMPLES, "per_epoch": quality["memorisation"]},
                     "seconds": round(tracking_time[0], 1), "fraction_of_run": round(tracking_time[0] / seconds, 3)}
+    elif untracked:
+        write_torch(out_dir / "best.pt", {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model),
+                                          "step": step, "fid": None})
+        message_figure(out_dir / "memorisation.png", f"Memorisation not measured: {untracked}")
+        tracking = {"reference": str(reference), "skipped": untracked}
     meta = record("train", {"model": asdict(model), "train": asdict(settings)}, steps=step, epochs_done=epoch,
                   device=str(device), processes=group.world_size, backend=group.backend or None,
                   global_batch=settings.batch_size * group.world_size, speed=asdict(speed), epochs=epochs,
                   parameters_sha256=digests, resumed_from=state["step"] if state else None, tracking=tracking,
-                  warnings=watch.warnings, stopped_by=quality["stopped"],
+                  warnings=watch.warnings, stopped_by=quality["stopped"], small_data=small_data,
                   seconds=round(time.perf_counter() - started, 3))
     write_json(out_dir / "train.json", meta)
     return meta

@@ -16,7 +16,15 @@ from scipy.spatial.distance import pdist
 
 from dcgan.errors import UserError
 from dcgan.fid.inception import InceptionFeatures
-from dcgan.fid.scores import frechet_distance, gaussian, kernel_inception_distance, load_reference, nearest
+from dcgan.fid.scores import (
+    TooFewImages,
+    frechet_distance,
+    gaussian,
+    kernel_inception_distance,
+    load_reference,
+    nearest,
+    too_few_for_fid,
+)
 from dcgan.train.model import sample_z, to_uint8
 from dcgan.train.settings import ModelSettings
 
@@ -46,8 +54,9 @@ class Tracker:
                  device: torch.device):
         saved = load_reference(reference)
         self.real = saved["features"].astype(np.float64)
-        if len(self.real) < 2:
-            raise UserError(f"{reference}: FID needs at least 2 reference images, it has {len(self.real)}")
+        too_few = too_few_for_fid(len(self.real), f"the reference {reference}")
+        if too_few:
+            raise TooFewImages(too_few)
         if saved["images"].shape[1] != model.image_size:
             raise UserError(f"{reference} holds {saved['images'].shape[1]}-pixel images; the model makes "
                             f"{model.image_size}: make the reference at the training size")

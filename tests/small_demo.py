@@ -1,4 +1,4 @@
-"""The small demo that workflow tests run (the embedded demo, shrunk to seconds), through the CLI."""
+"""The small demo that workflow tests run (`.test/config/config.yaml`: the embedded demo shrunk to seconds)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL_DEMO = {"demo": {"bedroom_entries": 150, "web_images": 6, "folder_images": 4},
-              "train": {"max_steps": 12, "batch_size": 16, "ngf": 8, "ndf": 8, "sample_every": 6, "checkpoint_every": 6,
-                        "processes": 2, "threads": 2,  # every workflow test trains with DDP under torchrun (gloo)
-                        "log_every": 4, "fid_every": 8, "fid_samples": 10},
-              "dedup": {"autoencoder": {"min_steps": 200}},  # the demo's tiny tables: a usable hash in seconds
-              "evaluate": {"samples": 20, "reference": 20, "kid_subset_size": 10, "kid_subsets": 10, "svm_per_class": 10,
-                           "walk_rows": 2, "walk_steps": 4, "memorisation": 4}}
+TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"  # the catalog's test config: the demo shrunk to seconds
+SMALL_DEMO = yaml.safe_load(TEST_CONFIG.read_text())
 
 
 def merge(config: dict, changes: dict) -> None:
@@ -30,10 +25,9 @@ def merge(config: dict, changes: dict) -> None:
 
 
 def write_config(path: Path, overrides: dict | None = None) -> Path:
-    """The demo config with SMALL_DEMO and then `overrides` merged into it."""
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    for changes in (SMALL_DEMO, overrides or {}):
-        merge(config, changes)
+    """The test config with `overrides` merged into it."""
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    merge(config, overrides or {})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
     return path

@@ -49,3 +49,14 @@ def fid_weights(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fid") / "tf_inception_fid.pt"
     fetch_weights(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> Path:
+    """The whole workflow, run for real on the test config (.test/config/config.yaml). Shared: the
+    workflow tests read it, and the SLURM and reproducibility tests compare their own runs with it."""
+    from small_demo import SMALL_DEMO, run_workflow
+
+    workdir = tmp_path_factory.mktemp("workflow")
+    run_workflow(workdir, ["all"], dryrun=False, config=SMALL_DEMO)
+    return workdir

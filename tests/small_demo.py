@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"  # the catalog's test config: the demo shrunk to seconds
@@ -45,3 +48,22 @@ def snakemake(workdir: Path, *args: str, overrides: dict | None = None, env: dic
               timeout: int = 900) -> subprocess.CompletedProcess:
     return subprocess.run(snakemake_command(workdir, *args, overrides=overrides), env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dict | None = None,
+                 forcerun: frozenset = frozenset()) -> list[str]:
+    """Run (or dry-run) the targets; return the rule names of the jobs that had to run, sorted."""
+    cwd = os.getcwd()
+    try:
+        with SnakemakeApi(OutputSettings(quiet=None)) as api:
+            workflow = api.workflow(
+                resource_settings=ResourceSettings(cores=2),
+                config_settings=ConfigSettings(configfiles=[REPO / "config" / "config.yaml"], config=config or {}),
+                snakefile=REPO / "Snakefile",
+                workdir=workdir,
+            )
+            dag = workflow.dag(DAGSettings(targets=targets, forcerun=forcerun))
+            dag.execute_workflow(executor="local", pseudo_executor="dryrun" if dryrun else None)
+            return sorted(job.rule.name for job in workflow._workflow.dag.needrun_jobs(exclude_finished=False))
+    finally:
+        os.chdir(cwd)

@@ -1,16 +1,21 @@
-"""Snakemake's conventions, as the workflow catalog checks them: lint, snakefmt, deployment as a module, and
-a user's own config never building the demo data."""
+"""Conventions a user and the workflow catalog rely on: lint, snakefmt, deployment as a module, a user's
+config never building the demo data, `dcgan <stage> --help` and the config reference."""
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import photo_rgb, pil_bytes, write_lmdb
 from small_demo import REPO, SMALL_DEMO, TEST_CONFIG
+
+from dcgan.cli import build_parser, main
+from dcgan.config import load_schema, schema_markdown
 
 
 def test_snakemake_lint_is_clean(tmp_path):
@@ -61,3 +66,34 @@ def test_a_users_config_never_builds_the_demo_data(tmp_path):
         planned = snakemake_in(folder, deploy(folder, config), "-n", "--quiet", "rules", "all")
         assert planned.returncode == 0, planned.stderr
         assert "demo_data" not in planned.stdout and "extract                1" in planned.stdout
+
+
+def subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
+    """(command words, parser) of every `dcgan` stage, nested ones (dedup train) included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                if any(isinstance(a, argparse._SubParsersAction) for a in child._actions):
+                    yield from subcommands(child, (*prefix, name))
+                else:
+                    yield (*prefix, name), child
+
+
+def test_every_option_of_every_stage_has_a_help_line_and_its_default(capsys):
+    stages = list(subcommands(build_parser()))
+    assert len(stages) > 20
+    for words, parser in stages:
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"dcgan {' '.join(words)} {action.dest}: no help"
+        with pytest.raises(SystemExit):
+            main([*words, "--help"])
+        shown = capsys.readouterr().out
+        for action in parser._actions:
+            if action.option_strings and not action.required and action.default not in (None, argparse.SUPPRESS):
+                assert f"(default: {action.default})" in " ".join(shown.split()), f"{words} {action.dest}"
+
+
+def test_the_config_reference_is_the_schemas():
+    assert (REPO / "config" / "README.md").read_text() == schema_markdown(load_schema())

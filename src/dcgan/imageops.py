@@ -108,3 +108,54 @@ def tile_grid(tiles, columns: int, cell: int) -> np.ndarray:
         r, c = divmod(i, columns)
         sheet[r * cell : r * cell + tile.shape[0], c * cell : c * cell + tile.shape[1]] = tile
     return sheet
+
+
+_FONT, _FONT_SCALE, _LINE = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 18
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """`text` broken at spaces into lines that fit `width` pixels in the label font."""
+    lines: list[str] = []
+    for word in text.split():
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and cv2.getTextSize(joined, _FONT, _FONT_SCALE, 1)[0][0] <= width:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def text_band(labels: list[str], width: int, cell: int, *, bold: bool = False) -> np.ndarray:
+    """A white band holding each label, wrapped to and centred in its `cell`-wide column."""
+    wrapped = [_wrapped(label, cell - 6) for label in labels]
+    band = np.full((max(map(len, wrapped)) * _LINE + 8, width, 3), 255, np.uint8)
+    for column, lines in enumerate(wrapped):
+        for i, line in enumerate(lines):
+            text_width = cv2.getTextSize(line, _FONT, _FONT_SCALE, 1)[0][0]
+            x = column * cell + max(3, (cell - text_width) // 2)
+            cv2.putText(band, line, (x, 4 + (i + 1) * _LINE - 5), _FONT, _FONT_SCALE, (0, 0, 0), 2 if bold else 1,
+                        cv2.LINE_AA)
+    return band
+
+
+def annotate(sheet: np.ndarray, cell: int, *, title: str, columns: list[str] | None = None,
+             rows: list[str] | None = None, min_cell: int = 96) -> np.ndarray:
+    """A tile sheet (from tile_grid) made readable: tiles upscaled by a whole factor (nearest, so pixels stay
+    pixels) to at least `min_cell`, labels above the columns and left of the rows, and a title on top."""
+    factor = max(1, -(-min_cell // cell))
+    # numpy, not cv2.resize: OpenCV's thread pool in a training process deadlocks its forked loader workers
+    big = sheet.repeat(factor, axis=0).repeat(factor, axis=1)
+    cell *= factor
+    if columns:
+        big = np.vstack([text_band(columns, big.shape[1], cell), big])
+    if rows:
+        label_width = 150
+        left = np.full((big.shape[0], label_width, 3), 255, np.uint8)
+        top = big.shape[0] - len(rows) * cell
+        for r, label in enumerate(rows):
+            lines = _wrapped(label, label_width - 8)
+            y = top + r * cell + (cell - len(lines) * _LINE) // 2
+            for i, line in enumerate(lines):
+                cv2.putText(left, line, (4, y + (i + 1) * _LINE - 5), _FONT, _FONT_SCALE, (0, 0, 0), 1, cv2.LINE_AA)
+        big = np.hstack([left, big])
+    return np.vstack([text_band([title], big.shape[1], big.shape[1], bold=True), big])

@@ -8,7 +8,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from dcgan.imageops import write_png
+from dcgan.imageops import text_band, write_png
 
 TILE = 96
 PAD = 6
@@ -22,10 +22,12 @@ def _tile(image: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
     return tile
 
 
-def _caption(text: str, width: int) -> np.ndarray:
-    strip = np.full((28, width, 3), 255, np.uint8)
-    cv2.putText(strip, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    return strip
+def _more(count: int) -> np.ndarray:
+    """The last slot of a row whose group has more images than fit: how many more."""
+    tile = np.full((TILE + 2 * PAD, TILE + 2 * PAD, 3), 255, np.uint8)
+    for i, line in enumerate((f"+{count}", "more")):
+        cv2.putText(tile, line, (PAD + 8, PAD + 40 + 26 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
+    return tile
 
 
 def group_sheet(
@@ -36,17 +38,18 @@ def group_sheet(
     *,
     columns: int = 8,
 ) -> None:
-    """Write a PNG: a title, then one row per group of indices into `images` (kept image green, removed
-    ones red)."""
+    """Write a PNG: a title (wrapped to the width), then one row per group of indices into `images` (kept
+    image green, removed ones red; a group too long for the row ends with how many more it has)."""
     width = columns * (TILE + 2 * PAD)
-    rows = [_caption(title, width)]
+    rows = [text_band([title], width, width)]
     if not groups:
-        rows.append(_caption("no collision groups: nothing was removed", width))
+        rows.append(text_band(["no collision groups: nothing was removed"], width, width))
     for group in groups:
-        tiles = [_tile(images[int(i)], KEPT if n == 0 else REMOVED) for n, i in enumerate(group[:columns])]
+        shown = group if len(group) <= columns else group[: columns - 1]
+        tiles = [_tile(images[int(i)], KEPT if n == 0 else REMOVED) for n, i in enumerate(shown)]
+        if len(group) > columns:
+            tiles.append(_more(len(group) - len(shown)))
         row = np.full((TILE + 2 * PAD, width, 3), 255, np.uint8)
         row[:, : len(tiles) * (TILE + 2 * PAD)] = np.hstack(tiles)
-        if len(group) > columns:
-            cv2.putText(row, f"+{len(group) - columns}", (width - 60, TILE), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2)
         rows.append(row)
     write_png(path, np.vstack(rows))

@@ -130,9 +130,10 @@ def filter_stage(table_dir: str | Path, parts: int, hash_dir: str | Path, out_di
     rng = np.random.default_rng(seed)
     sample = sorted(rng.choice(groups, min(gallery_groups, groups), replace=False))
     largest = np.argsort(-sizes, kind="stable")[:gallery_groups]
-    group_sheet(groups_of(labels, sample), images, f"{method} r={radius}: {len(sample)} of {groups} groups at random",
+    group_sheet(groups_of(labels, sample), images, f"{method} r={radius}: {len(sample)} of {groups} collision groups at random, one a row (green: kept, "
+                f"red: removed)",
                 out_dir / "gallery.png")
-    group_sheet(groups_of(labels, largest), images, f"{method} r={radius}: the {len(largest)} largest groups",
+    group_sheet(groups_of(labels, largest), images, f"{method} r={radius}: the {len(largest)} largest collision groups (green: kept, red: removed)",
                 out_dir / "largest.png")
     stats = record(
         "dedup_filter",

@@ -1,9 +1,10 @@
 """A folder of "web images": backgrounds from the package photos with real faces pasted in.
 
 Each face is a head-and-shoulders region of a portrait (astronaut, Grace Hopper) around its
-annotated face box, scaled, maybe mirrored and re-lit, and blended in with a feathered elliptical
-mask that keeps the face box itself opaque. The truth box is the annotated box mapped through the
-same scale and offset, so it is exact. Images come in varied sizes and formats, in nested folders,
+annotated face box, turned by up to 12 degrees and widened or narrowed (a pose and face shape of its
+own, so that the pastes are distinct images, not near-duplicates), scaled, maybe mirrored, re-lit and
+re-tinted, and blended in with a feathered elliptical mask that keeps the face box itself opaque. The
+truth box bounds the annotated box mapped through the same turn, scale and offset. Images come in varied sizes and formats, in nested folders,
 some with misleading or no extensions, and a few files are bad.
 """
 
@@ -40,6 +41,22 @@ def _face_region(photo: photos.Photo) -> tuple[np.ndarray, tuple[float, float, f
     x0 = int(np.clip(x + w / 2 - side / 2, 0, width - side))
     y0 = int(np.clip(y + h / 2 - side / 2, 0, height - side))
     return image[y0 : y0 + side, x0 : x0 + side], (x - x0, y - y0, w, h)
+
+
+def _posed(region: np.ndarray, box: tuple[float, float, float, float], angle: float,
+           stretch: float) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The region turned by `angle` degrees and widened by `stretch` about its centre (another pose and
+    face shape of the same person), and the box around the face box's turned corners."""
+    side = region.shape[0]
+    centre = side / 2
+    widen = np.array([[stretch, 0, (1 - stretch) * centre], [0, 1, 0], [0, 0, 1]])
+    turn = np.vstack([cv2.getRotationMatrix2D((centre, centre), angle, 1.0), [0, 0, 1]])
+    matrix = (turn @ widen)[:2]
+    posed = cv2.warpAffine(region, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    x, y, w, h = box
+    corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]]) @ matrix.T
+    (x0, y0), (x1, y1) = np.clip(corners.min(0), 0, side), np.clip(corners.max(0), 0, side)
+    return posed, (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
 
 
 def _feather_mask(side: int, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -89,7 +106,8 @@ def _compose(rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
     regions, faces = [], []
     for _ in range(n_faces):
         photo = photos.FACES[rng.integers(len(photos.FACES))]
-        region, box = _face_region(photo)
+        angle, stretch = float(rng.uniform(-12, 12)), float(rng.uniform(0.88, 1.14))
+        region, box = _posed(*_face_region(photo), angle, stretch)
         side_in = region.shape[0]
         # Face sides: about a third below 64 px (too small to keep), the rest up to 2.5x the source.
         largest = min(2.5 * box[2], 0.9 * min(width, height) / REGION_SCALE)
@@ -111,13 +129,15 @@ def _compose(rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
         if mirrored:
             patch = patch[:, ::-1]
             bx = side_in - bx - bw
-        patch = patch.astype(np.float32) * rng.uniform(0.75, 1.2) + rng.uniform(-15, 15)
+        gamma, tint = rng.uniform(0.8, 1.25), rng.uniform(0.85, 1.15, 3)  # light and white balance
+        patch = 255 * (patch.astype(np.float32) / 255) ** gamma * tint * rng.uniform(0.75, 1.2) + rng.uniform(-15, 15)
         face = (px + bx * scale, py + by * scale, bw * scale, bh * scale)
         mask = _feather_mask(side, (face[0] - px, face[1] - py, face[2], face[3]))
         window = canvas[py : py + side, px : px + side]
         canvas[py : py + side, px : px + side] = mask * patch + (1 - mask) * window
         regions.append((px, py, side, side))
-        faces.append({"box": [round(v, 2) for v in face], "identity": photo.name, "mirrored": mirrored})
+        faces.append({"box": [round(v, 2) for v in face], "identity": photo.name, "mirrored": mirrored,
+                      "angle": round(angle, 1), "stretch": round(stretch, 3)})
     return np.clip(canvas, 0, 255).astype(np.uint8), faces
 
 

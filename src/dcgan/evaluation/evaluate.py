@@ -13,13 +13,13 @@ import numpy as np
 import torch
 
 from dcgan.evaluation import figures, filters, svm
-from dcgan.evaluation.generator import (arithmetic_grid, generate, load_models, parse_seeds, random_z, seeded_z,
-                                        walk_grid)
+from dcgan.evaluation.generator import (arithmetic_figure, arithmetic_grid, generate, load_models, parse_seeds,
+                                        random_z, seeded_z, walk_grid)
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.fid import inception, scores
 from dcgan.fid.scores import load_reference, nearest
 from dcgan.files import write_json, write_tsv
-from dcgan.imageops import write_png
+from dcgan.imageops import annotate, write_png
 from dcgan.progress import progress
 from dcgan.provenance import record
 from dcgan.train.model import build
@@ -105,7 +105,8 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
     shown = generate(g, z[: settings.memorisation])
     by_pixels, _ = nearest(shown.reshape(len(shown), -1), real_images.reshape(len(real_images), -1))
     by_features, _ = nearest(fake_features[: len(shown)], real_features)
-    write_png(out_dir / "memorisation.png", figures.nearest_sheet(shown, real_images[by_pixels], real_images[by_features]))
+    write_png(out_dir / "memorisation.png", figures.nearest_sheet(shown, real_images[by_pixels], real_images[by_features],
+                                                                  reference=len(real_images)))
     _, sample_to_real = nearest(fake_features, real_features)
     _, real_to_real = nearest(real_features, real_features, exclude_self=True)
     real_to_real = real_to_real[np.isfinite(real_to_real)]  # a lone training image has no other one
@@ -113,12 +114,15 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
     collisions = hash_collisions(generate(g, z[: min(settings.samples, 1000)]), dedup_method, dedup_model, hash_dir)
 
     # tile i (row by row) is seed i: the seeds to name in vector arithmetic
-    write_png(out_dir / "samples.png", figures.grid(generate(g, seeded_z(list(range(64)), model, device))))
-    write_png(out_dir / "walks.png", walk_grid(g, model, rows=settings.walk_rows, steps=settings.walk_steps,
-                                               seed=settings.seed + 1))
-    write_png(out_dir / "arithmetic.png", arithmetic_grid(g, model, parse_seeds(settings.arithmetic_a),
-                                                          parse_seeds(settings.arithmetic_b), parse_seeds(settings.arithmetic_c),
-                                                          seed=settings.seed))
+    cell = model.image_size + 2
+    write_png(out_dir / "samples.png", annotate(figures.grid(generate(g, seeded_z(list(range(64)), model, device))), cell,
+                                                title="G(z) of seeds 0-63, row by row (seed = row x 8 + column)"))
+    walks = walk_grid(g, model, rows=settings.walk_rows, steps=settings.walk_steps, seed=settings.seed + 1)
+    write_png(out_dir / "walks.png", annotate(walks, cell, title="Latent walks (paper Fig. 4): each row decodes "
+                                                                 "evenly spaced z on a line between two random z"))
+    seeds = [parse_seeds(s) for s in (settings.arithmetic_a, settings.arithmetic_b, settings.arithmetic_c)]
+    write_png(out_dir / "arithmetic.png", arithmetic_figure(arithmetic_grid(g, model, *seeds, seed=settings.seed),
+                                                            model.image_size, *seeds))
     if metrics_csv:
         with open(metrics_csv, newline="") as f:
             figures.loss_curves(out_dir / "losses.png", list(csv.DictReader(f)))

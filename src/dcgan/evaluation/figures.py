@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dcgan.imageops import tile_grid
+from dcgan.imageops import annotate, tile_grid
 from dcgan.plots import pyplot, save_figure
 
 
@@ -14,10 +14,13 @@ def grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
     return tile_grid(list(images), columns, images.shape[1] + 2)
 
 
-def nearest_sheet(samples: np.ndarray, by_pixels: np.ndarray, by_features: np.ndarray) -> np.ndarray:
-    """One row per sample: the sample, its nearest training image by pixels, by Inception features."""
+def nearest_sheet(samples: np.ndarray, by_pixels: np.ndarray, by_features: np.ndarray, *, reference: int) -> np.ndarray:
+    """One row per sample: the sample, its nearest training image by pixels, by Inception features; with
+    column headers and a title naming the `reference` images searched."""
     tiles = [tile for row in zip(samples, by_pixels, by_features) for tile in row]
-    return tile_grid(tiles, 3, samples.shape[1] + 2)
+    cell = samples.shape[1] + 2
+    return annotate(tile_grid(tiles, 3, cell), cell, title=f"Memorisation: samples and their nearest of {reference} "
+                    "training images", columns=["sample", "nearest by pixels", "nearest by Inception features"])
 
 
 def distance_histogram(path: str | Path, sample_to_training: np.ndarray, training_to_training: np.ndarray) -> None:

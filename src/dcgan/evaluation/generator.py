@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from dcgan.errors import UserError
-from dcgan.imageops import tile_grid
+from dcgan.imageops import annotate, tile_grid
 from dcgan.train.model import build, sample_z
 from dcgan.train.quality import generate_eval as generate  # G(z) as uint8 RGB: one implementation with training
 from dcgan.train.settings import ModelSettings
@@ -79,3 +79,13 @@ def arithmetic_grid(g: torch.nn.Module, settings: ModelSettings, a: list[int], b
     size = settings.image_size
     blank = np.full((size, size, 3), 255, np.uint8)
     return tile_grid([blank if t is None else t for t in tiles], columns, size + 2)
+
+
+def arithmetic_figure(sheet: np.ndarray, size: int, a: list[int], b: list[int], c: list[int]) -> np.ndarray:
+    """arithmetic_grid's sheet with its rows named and a title."""
+    def seeds(group: list[int]) -> str:
+        return ", ".join(map(str, group))
+
+    rows = [f"A: seeds {seeds(a)}; last: mean z", f"B: seeds {seeds(b)}; last: mean z",
+            f"C: seeds {seeds(c)}; last: mean z", "A - B + C, then 8 neighbours"]
+    return annotate(sheet, size + 2, title="Vector arithmetic (paper Fig. 7) on mean z of each group", rows=rows)

@@ -24,7 +24,7 @@ from torch import nn
 from dcgan.errors import UserError
 from dcgan.fid.scores import TooFewImages
 from dcgan.files import write_json, write_torch
-from dcgan.imageops import tile_grid, write_png
+from dcgan.imageops import annotate, tile_grid, write_png
 from dcgan.plots import memorisation_figure, message_figure
 from dcgan.progress import progress
 from dcgan.provenance import record
@@ -40,10 +40,11 @@ from dcgan.train.tracking import METRICS, EpochTally, add_epoch, read_metrics, w
 GRID = 64  # fixed-noise samples in a grid (8 x 8)
 
 
-def sample_grid(generator: nn.Module, z: torch.Tensor) -> np.ndarray:
-    """G(z) in eval mode as one RGB uint8 picture, 8 to a row."""
+def sample_grid(generator: nn.Module, z: torch.Tensor, when: str) -> np.ndarray:
+    """G(z) in eval mode as one labelled RGB uint8 picture, 8 to a row, the tiles upscaled to be seen."""
     images = generate_eval(generator, z)
-    return tile_grid(list(images), 8, images.shape[1] + 2)
+    return annotate(tile_grid(list(images), 8, images.shape[1] + 2), images.shape[1] + 2,
+                    title=f"G(z) of the same {len(images)} z at {when}")
 
 
 def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, settings: TrainSettings, *,
@@ -162,6 +163,10 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         tracking_time[0] += elapsed
         return elapsed
 
+    def when() -> str:
+        """Where the run is, for picture titles: the step and its epoch (the count once an epoch ends)."""
+        return f"step {step}, " + (f"after epoch {epoch}" if position == 0 and epoch else f"epoch {epoch + 1}")
+
     def remember_epoch() -> float:
         """The memorisation score at an epoch's end; returns the seconds it took."""
         began = time.perf_counter()
@@ -217,7 +222,7 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
                 sums.zero_()
                 counted, window_start, window_images = 0, time.perf_counter(), 0
             if step % settings.sample_every == 0 and group.main:
-                write_png(out_dir / "samples" / f"step-{step:09d}.png", sample_grid(g, fixed_z))
+                write_png(out_dir / "samples" / f"step-{step:09d}.png", sample_grid(g, fixed_z, when()))
             tracked = settings.fid_every > 0 and step % settings.fid_every == 0
             if tracked and tracker is not None:
                 window_start += measure()
@@ -243,7 +248,7 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
     if len(set(digests)) > 1:
         raise RuntimeError(f"the ranks ended with different weights: {digests}")
     write_torch(out_dir / "model.pt", {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model)})
-    final_grid = sample_grid(g, fixed_z)
+    final_grid = sample_grid(g, fixed_z, when())
     write_png(out_dir / "samples.png", final_grid)
     board.add_image("samples", torch.from_numpy(final_grid).permute(2, 0, 1), step)
     board.close()

@@ -115,14 +115,13 @@ def input_problems(config: dict, made_by_workflow: set[str]) -> list[str]:
                 messages.append(f"{key}: {e}")
         elif problem := source_problem(path):
             messages.append(f"{key}: {problem}")
-    files = [("evaluate", "cifar10"), ("evaluate", "svhn_train"), ("evaluate", "svhn_test"), ("forget", "boxes")]
-    if config.get("faces", {}).get("detector") == "yunet":
-        files.append(("faces", "yunet_model"))
-    for section, key in files:
+    faces = config.get("faces", {})
+    if faces.get("detector") == "yunet" and not faces.get("yunet_model"):
+        messages.append("faces.yunet_model: the yunet detector needs its ONNX model file")
+    for section, key in (("evaluate", "cifar10"), ("evaluate", "svhn_train"), ("evaluate", "svhn_test"),
+                         ("forget", "boxes"), ("faces", "yunet_model")):
         path = config.get(section, {}).get(key)
-        if section == "faces" and not path:
-            messages.append("faces.yunet_model: the yunet detector needs its ONNX model file")
-        elif path and not Path(path).exists():
+        if path and not Path(path).exists():
             messages.append(f"{section}.{key}: no such file or folder: {path}")
     return messages
 
@@ -151,8 +150,7 @@ def schema_markdown(schema: dict) -> str:
         lines += ["| key | type | default | description |", "| --- | --- | --- | --- |"]
         for key, spec in keys:
             kind = " or ".join(f"`{v}`" for v in spec["enum"]) if "enum" in spec else spec.get("type", "")
-            default = f"`{json.dumps(spec['default'])}`" if "default" in spec else "required" if key in (
-                schema["required"] + ["source"]) else ""
+            default = f"`{json.dumps(spec['default'])}`" if "default" in spec else "required" if key == "source" else ""
             text = spec.get("description", "").replace("|", "\\|").replace("\n", " ").strip()
             lines.append(f"| `{key}` | {kind} | {default} | {text} |")
         lines.append("")

@@ -54,7 +54,7 @@ def temporary_beside(path: Path, *, folder: bool = False) -> Path:
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
-def _megabytes(count: int) -> str:
+def _readable_size(count: int) -> str:
     return f"{count / 1e9:,.1f} GB" if count >= 1e9 else f"{count / 1e6:,.1f} MB"
 
 
@@ -74,14 +74,14 @@ def no_space_reported(path: str | os.PathLike, scratch: Path | None = None, need
         if e.errno not in NO_SPACE:
             raise
         if needed is None:
-            needs = f"it needs more than the {_megabytes(_bytes_under(scratch) if scratch else 0)} written when it failed"
+            needs = f"it needs more than the {_readable_size(_bytes_under(scratch) if scratch else 0)} written when it failed"
         else:
-            needs = f"it needs {_megabytes(needed)}"
+            needs = f"it needs {_readable_size(needed)}"
         folder = Path(path).absolute().parent
         while not folder.exists():
             folder = folder.parent
         free = shutil.disk_usage(folder).free
-        raise UserError(f"cannot write {path}: {e.strerror} ({needs}; {_megabytes(free)} free there)") from None
+        raise UserError(f"cannot write {path}: {e.strerror} ({needs}; {_readable_size(free)} free there)") from None
 
 
 @contextlib.contextmanager

@@ -9,11 +9,9 @@ import resource
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 import torch
 from conftest import photo_rgb, pil_bytes, write_lmdb
 from small_demo import REPO, snakemake

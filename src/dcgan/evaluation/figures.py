@@ -32,6 +32,7 @@ def distance_histogram(path: str | Path, sample_to_training: np.ndarray, trainin
     if len(training_to_training):  # none for a lone training image
         axes.hist(training_to_training, bins=bins, alpha=0.6, density=True, label="training image -> nearest other")
     axes.hist(sample_to_training, bins=bins, alpha=0.6, density=True, label="sample -> nearest training image")
+    axes.set_title("Nearest-training-image distances (samples much nearer would be copies)", fontsize=10)
     axes.set_xlabel("L2 distance of Inception features")
     axes.set_ylabel("density")
     axes.legend(fontsize=8)
@@ -59,7 +60,9 @@ def loss_curves(path: str | Path, rows: list[dict]) -> None:
                        label="FID (tracked samples)")
         best = min(tracked, key=lambda r: float(r["fid"]))
         panels[2].axvline(int(best["step"]), color="grey", linestyle=":", label=f"best: step {best['step']}")
-    for panel in panels:
+    titles = ["D and G losses (BCE)", "D's mean output on real and generated images", "tracked FID (lower is better)"]
+    for panel, title in zip(panels, titles):
+        panel.set_title(title, fontsize=10)
         panel.set_xlabel("step")
         panel.legend(fontsize=8)
     figure.tight_layout()

@@ -72,6 +72,8 @@ def quality_figure(path: Path, rows: list[dict], rejects: list[str]) -> None:
     axes[2].barh(names, [counts[n] for n in names])
     axes[2].set_xlabel("not kept (detections and files)")
     axes[2].tick_params(axis="y", labelsize=8)
+    for axis, title in zip(axes, ("Sizes of the kept faces", "Sharpness of the kept crops", "Why the others were not kept")):
+        axis.set_title(title, fontsize=10)
     figure.tight_layout()
     save_figure(figure, path)
     plt.close(figure)

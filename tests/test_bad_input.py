@@ -38,8 +38,8 @@ def one_line_error(stderr: str, *needles: str) -> None:
 
 
 def test_one_image_left_trains_with_a_warning_and_evaluate_skips_fid_and_kid(tmp_path, fid_weights, capsys):
-    table, _ = make_table(tmp_path, parts=1, per_part=3)
-    keys = sorted(k.decode() for k in np.loadtxt(table / "part-0000.tsv", dtype=bytes, skiprows=1, usecols=0))
+    table, pixels = make_table(tmp_path, parts=1, per_part=3)
+    keys = sorted(pixels)
     duplicates = write_duplicates(tmp_path / "duplicates.tsv", keys[1:], keys[0])  # dedup kept one image of three
     shards = tmp_path / "shards"
     write_shards(table, 1, duplicates, shards, dataset="lonely", settings=ShardSettings())

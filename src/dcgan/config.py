@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -16,12 +17,18 @@ def load_schema(path: str | Path = SCHEMA) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
+@functools.cache
+def _workflow_schema() -> dict:
+    """SCHEMA, parsed once per process (the CLI reads it for every stage's options)."""
+    return load_schema(SCHEMA)
+
+
 def setting_descriptions(section: str) -> dict[str, str]:
     """The schema's description of each key of a config section ('train', 'dedup.autoencoder', ...); empty
     when the schema is not beside the package (an installed copy without the workflow)."""
     if not SCHEMA.is_file():
         return {}
-    node = load_schema()
+    node = _workflow_schema()
     for key in section.split("."):
         node = node["properties"][key]
     return {key: spec.get("description", "") for key, spec in node["properties"].items()}

@@ -138,6 +138,12 @@ def text_band(labels: list[str], width: int, cell: int, *, bold: bool = False) -
     return band
 
 
+def titled_grid(images: np.ndarray, columns: int, title: str) -> np.ndarray:
+    """Equal-sized RGB images `columns` to a row, made readable by annotate under `title`."""
+    cell = images.shape[1] + 2
+    return annotate(tile_grid(list(images), columns, cell), cell, title=title)
+
+
 def annotate(sheet: np.ndarray, cell: int, *, title: str, columns: list[str] | None = None,
              rows: list[str] | None = None, min_cell: int = 96) -> np.ndarray:
     """A tile sheet (from tile_grid) made readable: tiles upscaled by a whole factor (nearest, so pixels stay

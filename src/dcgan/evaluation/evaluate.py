@@ -19,7 +19,7 @@ from dcgan.evaluation.settings import EvalSettings
 from dcgan.fid import inception, scores
 from dcgan.fid.scores import load_reference, nearest
 from dcgan.files import write_json, write_tsv
-from dcgan.imageops import annotate, write_png
+from dcgan.imageops import annotate, titled_grid, write_png
 from dcgan.progress import progress
 from dcgan.provenance import record
 from dcgan.train.model import build
@@ -114,11 +114,10 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
     collisions = hash_collisions(generate(g, z[: min(settings.samples, 1000)]), dedup_method, dedup_model, hash_dir)
 
     # tile i (row by row) is seed i: the seeds to name in vector arithmetic
-    cell = model.image_size + 2
-    write_png(out_dir / "samples.png", annotate(figures.grid(generate(g, seeded_z(list(range(64)), model, device))), cell,
-                                                title="G(z) of seeds 0-63, row by row (seed = row x 8 + column)"))
+    write_png(out_dir / "samples.png", titled_grid(generate(g, seeded_z(list(range(64)), model, device)), 8,
+                                                   "G(z) of seeds 0-63, row by row (seed = row x 8 + column)"))
     walks = walk_grid(g, model, rows=settings.walk_rows, steps=settings.walk_steps, seed=settings.seed + 1)
-    write_png(out_dir / "walks.png", annotate(walks, cell, title="Latent walks (paper Fig. 4): each row decodes "
+    write_png(out_dir / "walks.png", annotate(walks, model.image_size + 2, title="Latent walks (paper Fig. 4): each row decodes "
                                                                  "evenly spaced z on a line between two random z"))
     seeds = [parse_seeds(s) for s in (settings.arithmetic_a, settings.arithmetic_b, settings.arithmetic_c)]
     write_png(out_dir / "arithmetic.png", arithmetic_figure(arithmetic_grid(g, model, *seeds, seed=settings.seed),

@@ -10,10 +10,6 @@ from dcgan.imageops import annotate, tile_grid
 from dcgan.plots import pyplot, save_figure
 
 
-def grid(images: np.ndarray, columns: int = 8) -> np.ndarray:
-    return tile_grid(list(images), columns, images.shape[1] + 2)
-
-
 def nearest_sheet(samples: np.ndarray, by_pixels: np.ndarray, by_features: np.ndarray, *, reference: int) -> np.ndarray:
     """One row per sample: the sample, its nearest training image by pixels, by Inception features; with
     column headers and a title naming the `reference` images searched."""

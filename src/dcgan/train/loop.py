@@ -24,7 +24,7 @@ from torch import nn
 from dcgan.errors import UserError
 from dcgan.fid.scores import TooFewImages
 from dcgan.files import write_json, write_torch
-from dcgan.imageops import annotate, tile_grid, write_png
+from dcgan.imageops import titled_grid, write_png
 from dcgan.plots import memorisation_figure, message_figure
 from dcgan.progress import progress
 from dcgan.provenance import record
@@ -43,8 +43,7 @@ GRID = 64  # fixed-noise samples in a grid (8 x 8)
 def sample_grid(generator: nn.Module, z: torch.Tensor, when: str) -> np.ndarray:
     """G(z) in eval mode as one labelled RGB uint8 picture, 8 to a row, the tiles upscaled to be seen."""
     images = generate_eval(generator, z)
-    return annotate(tile_grid(list(images), 8, images.shape[1] + 2), images.shape[1] + 2,
-                    title=f"G(z) of the same {len(images)} z at {when}")
+    return titled_grid(images, 8, f"G(z) of the same {len(images)} z at {when}")
 
 
 def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, settings: TrainSettings, *,
@@ -247,7 +246,8 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         return None
     if len(set(digests)) > 1:
         raise RuntimeError(f"the ranks ended with different weights: {digests}")
-    write_torch(out_dir / "model.pt", {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model)})
+    final = {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model)}
+    write_torch(out_dir / "model.pt", final)
     final_grid = sample_grid(g, fixed_z, when())
     write_png(out_dir / "samples.png", final_grid)
     board.add_image("samples", torch.from_numpy(final_grid).permute(2, 0, 1), step)
@@ -264,8 +264,7 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
                                      "samples": MEMORISATION_SAMPLES, "per_epoch": quality["memorisation"]},
                     "seconds": round(tracking_time[0], 1), "fraction_of_run": round(tracking_time[0] / seconds, 3)}
     elif untracked:
-        write_torch(out_dir / "best.pt", {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model),
-                                          "step": step, "fid": None})
+        write_torch(out_dir / "best.pt", {**final, "step": step, "fid": None})
         message_figure(out_dir / "memorisation.png", f"Memorisation not measured: {untracked}")
         tracking = {"reference": str(reference), "skipped": untracked}
     meta = record("train", {"model": asdict(model), "train": asdict(settings)}, steps=step, epochs_done=epoch,

@@ -1,18 +1,23 @@
-"""Training input throughput: our shard loader vs the ImageFolder way (one PNG per image, PIL decode).
+"""Training input throughput: the in-memory path and our shard loader vs the ImageFolder way.
 
 Builds a demo LMDB, extracts it into a 64x64 image table, writes the same images (a) as our WebDataset
 shards (JPEG q95) and (b) as one PNG file per image, then times one epoch of batches of 128 float NCHW
-tensors in [-1, 1] through each, with 1, 2 and 4 DataLoader workers, in one process:
+tensors in [-1, 1] through each, with 1, 2 and 4 DataLoader workers, in one process. Then, per core
+(images per CPU-second of the process and its workers, one thread), the shard loader with one worker
+against the in-memory path (`train.data: memory`: the same shards decoded once, batches gathered by
+index from the memory-mapped array), and the one-time cost of decoding:
 
     python benchmarks/loader.py [--entries 6000] [--copies 4] [--workers 1 2 4]
 
 --copies writes every image that many times (under new keys) so an epoch is long enough to time.
+The last line is `in-memory / shard loader: <ratio>x (<a> vs <b> images/s)`, per core.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +33,9 @@ from dcgan.files import write_tsv
 from dcgan.shards import ShardSettings, write_shards
 from dcgan.sources.extract import extract_part
 from dcgan.table import PartWriter, part_prefix, read_part
-from dcgan.train.loader import Loader
+from dcgan.train.decoded import decoded_set
+from dcgan.train.loader import Loader, shard_sizes, shard_urls
+from dcgan.train.resident import ResidentLoader
 
 BATCH = 128
 
@@ -53,6 +60,36 @@ def epoch_rate(batches) -> float:
         images = batch.images if hasattr(batch, "images") else batch
         count += len(images)
     return count / (time.perf_counter() - started)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the loader's workers, joined at an epoch's end)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def per_core_rate(loader) -> tuple[float, float]:
+    """(images/s, images per CPU-second) of one epoch, after a warm one."""
+    epoch_rate(loader)
+    cpu, started = cpu_seconds(), time.perf_counter()
+    count = sum(len(batch.images) for batch in loader)
+    return count / (time.perf_counter() - started), count / (cpu_seconds() - cpu)
+
+
+def compare_per_core(shards: Path, root: Path) -> None:
+    """The shard loader (one worker) against the in-memory path on the same shards, per core."""
+    urls = shard_urls(shards)
+    started = time.perf_counter()
+    decoded = decoded_set(shards, urls, shard_sizes(urls), root / "decoded", 64, workers=1)
+    decode_seconds = time.perf_counter() - started
+    shard_rate, shard_per_core = per_core_rate(Loader(shards, BATCH, workers=1, shuffle_buffer=1000))
+    memory_rate, memory_per_core = per_core_rate(ResidentLoader(decoded, BATCH, placement="mapped"))
+    print(f"\nper core, one thread, batch {BATCH} ({len(decoded.images)} images; decoding them once took "
+          f"{decode_seconds:.1f} s, {len(decoded.images) / decode_seconds:,.0f} images/s):")
+    print(f"  shard loader, 1 worker: {shard_rate:,.0f} images/s, {shard_per_core:,.0f} per CPU-second")
+    print(f"  in-memory (mapped):     {memory_rate:,.0f} images/s, {memory_per_core:,.0f} per CPU-second")
+    print(f"in-memory / shard loader: {memory_per_core / shard_per_core:.1f}x "
+          f"({memory_per_core:,.0f} vs {shard_per_core:,.0f} images/s)")
 
 
 def build_shards(root: Path, entries: int, copies: int) -> Path:
@@ -100,6 +137,7 @@ def main() -> None:
             ours = Loader(shards, BATCH, workers=workers, shuffle_buffer=1000)
             base_rate, our_rate = epoch_rate(baseline), epoch_rate(ours)
             print(f"{workers:>7} {base_rate:>24,.0f} {our_rate:>19,.0f} {our_rate / base_rate:>5.1f}x")
+        compare_per_core(shards, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ all in one process. The reference is the example's loop: sigmoid at D's end with
 contiguous tensors, two D backward passes, D's weight gradients computed in the G update too, and
 D(x), D(G(z)) and both losses read with .item() every step. Ours is dcgan.train.steps.GanSteps as
 `dcgan train` runs it: first with every speed switch off, then each switch alone, then all of them,
-then "auto" (what `dcgan train` picks on this device). For each: images/s, the ratio to the
+then "auto" (what `dcgan train` picks on this device), then "captured" (auto with the iteration replayed
+from a CUDA graph, train.graphs: on; on a CPU the same static buffers without a graph). For each: images/s, the ratio to the
 reference, peak memory (CUDA: allocated; CPU: resident growth, sampled) and the FLOP/s achieved,
 from PyTorch's FLOP count of one step. Then our shard loader alone, with a worker per core:
 
@@ -24,7 +25,7 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -36,14 +37,14 @@ from dcgan.device import pick_device
 from dcgan.train.loader import Loader
 from dcgan.train.model import build, sample_z
 from dcgan.train.settings import ModelSettings, TrainSettings
-from dcgan.train.steps import GanSteps, Speed, resolve_speed
+from dcgan.train.steps import CapturedSteps, GanSteps, Speed, resolve_speed
 
 MODELS = {"common": ModelSettings(ngf=64, ndf=64, kernel=4, z="normal"),
           "paper": ModelSettings(ngf=128, ndf=128, kernel=5, z="normal")}
 OFF = Speed(precision="fp32", memory_format="contiguous", compile="eager", adam="foreach")
 SWITCHES = {"bf16": {"precision": "bf16"}, "channels_last": {"memory_format": "channels_last"},
             "compile": {"compile": "inductor"}, "fused_adam": {"adam": "fused"}}
-LOOPS = ("reference", "off", *SWITCHES, "all", "auto")
+LOOPS = ("reference", "off", *SWITCHES, "all", "auto", "captured")
 
 
 class ReferenceG(nn.Module):
@@ -115,15 +116,18 @@ def reference_step(real: torch.Tensor, model: ModelSettings, device: torch.devic
     return step
 
 
-def our_step(real: torch.Tensor, model: ModelSettings, speed: Speed, device: torch.device):
+def our_step(real: torch.Tensor, model: ModelSettings, speed: Speed, device: torch.device, captured: bool = False):
     g, d = build(model)
-    steps = GanSteps(g, d, TrainSettings(), speed, device)
+    steps = GanSteps(g, d, TrainSettings(batch_size=len(real)), speed, device)
+    iterate = CapturedSteps(steps).iteration if captured else steps.iteration
     real = real.contiguous(memory_format=speed.layout)
     rng = torch.Generator(device).manual_seed(0)
-    return lambda: steps.iteration(real, lambda n: sample_z(n, model, rng, device))
+    return lambda: iterate(real, lambda n: sample_z(n, model, rng, device))
 
 
 def speed_of(loop: str, device: torch.device) -> Speed:
+    if loop == "captured":  # capturable Adam exists on CUDA only: a CPU runs the buffers without a graph
+        return replace(resolve_speed(TrainSettings(), device), graphs="on" if device.type == "cuda" else "off")
     if loop == "auto":
         return resolve_speed(TrainSettings(), device)
     if loop == "all":
@@ -175,7 +179,7 @@ class PeakMemory:
 
 
 def timed(step, steps: int, warmup: int, device: torch.device) -> float:
-    """Seconds per step after `warmup` steps (which include any compilation)."""
+    """Seconds per step after `warmup` steps (which include any compilation, and a graph's capture)."""
     for _ in range(warmup):
         step()
     if device.type == "cuda":
@@ -194,9 +198,10 @@ def measure(loop: str, real: torch.Tensor, model: ModelSettings, args, device: t
         if loop == "reference":
             step = reference_step(real, model, device)
         else:
-            step = our_step(real, model, speed_of(loop, device), device)
+            step = our_step(real, model, speed_of(loop, device), device, captured=loop == "captured")
         flops = step_flops(step) if loop in ("reference", "off") else None
-        seconds = timed(step, args.steps, args.warmup, device)
+        warmup = max(args.warmup, CapturedSteps.WARMUP + 1) if loop == "captured" else args.warmup  # + 1: capture
+        seconds = timed(step, args.steps, warmup, device)
     return {"rate": len(real) / seconds, "seconds": seconds, "memory": memory.peak, "flops": flops}
 
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
@@ -131,7 +131,7 @@ def test_every_speed_switch_on_resumes_to_the_same_weights(shards, tmp_path):
     assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     record = json.loads((tmp_path / "resumed" / "train.json").read_text())
     assert record["speed"] == {"precision": "bf16", "memory_format": "channels_last", "compile": "inductor",
-                               "adam": "fused"}
+                               "adam": "fused", "graphs": "off"}
     assert record["resumed_from"] == 3
 
 
@@ -212,7 +212,9 @@ def kill_mid_run(command: list[str], checkpoint: Path) -> None:
 
 
 def test_killed_run_resumes_to_the_same_weights(shards, tmp_path):
-    model, settings = ModelSettings(image_size=32, ngf=48, ndf=48), tiny_settings(max_steps=30, checkpoint_every=3)
+    """With the shard loader (its workers are killed too); the DDP test below kills a run from memory."""
+    model = ModelSettings(image_size=32, ngf=48, ndf=48)
+    settings = tiny_settings(max_steps=30, checkpoint_every=3, data="shards")
     train(shards, tmp_path / "straight", model, settings)
     command = train_command(shards, tmp_path / "killed", model, settings)
     kill_mid_run(command, tmp_path / "killed" / "checkpoints" / "step-000000003.pt")
@@ -247,22 +249,30 @@ def shard_keys(shard_dir: Path) -> list[str]:
 
 
 DDP_MODEL = ModelSettings(image_size=32, ngf=32, ndf=32)
-DDP_SETTINGS = tiny_settings(processes=2, batch_size=8, epochs=3, max_steps=0, checkpoint_every=2, log_every=3)
+DDP_SETTINGS = tiny_settings(processes=2, batch_size=8, epochs=3, max_steps=0, checkpoint_every=2, log_every=3,
+                             data="memory")
 
 
-@pytest.fixture(scope="module")
-def ddp_straight(demo_shards, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("ddp-straight")
-    run = subprocess.run(train_command(demo_shards, out, DDP_MODEL, DDP_SETTINGS), capture_output=True, text=True)
+def ddp_run(shards: Path, out: Path, settings: TrainSettings) -> Path:
+    run = subprocess.run(train_command(shards, out, DDP_MODEL, settings), capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     return out
 
 
-def test_two_processes_hold_identical_weights_and_see_each_sample_once_per_epoch(demo_shards, ddp_straight):
-    record = json.loads((ddp_straight / "train.json").read_text())
+@pytest.fixture(scope="module")
+def ddp_straight(demo_shards, tmp_path_factory) -> Path:
+    return ddp_run(demo_shards, tmp_path_factory.mktemp("ddp-straight"), DDP_SETTINGS)
+
+
+@pytest.mark.parametrize("data", ["memory", "shards"])
+def test_two_processes_hold_identical_weights_and_see_each_sample_once_per_epoch(demo_shards, ddp_straight, data,
+                                                                                  tmp_path):
+    out = ddp_straight if data == "memory" else ddp_run(demo_shards, tmp_path, replace(DDP_SETTINGS, data=data))
+    record = json.loads((out / "train.json").read_text())
     assert record["processes"] == 2 and record["backend"] == "gloo" and record["global_batch"] == 16
+    assert record["data"]["mode"] == data
     first, second = record["parameters_sha256"]
-    assert first == second == parameters_digest(*final_networks(ddp_straight))
+    assert first == second == parameters_digest(*final_networks(out))
     keys = shard_keys(demo_shards)
     assert len(keys) == 113
     [epochs] = record["epochs"]  # three epochs, each the same record

@@ -428,8 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shard_dir", help="the shard folder")
     p.set_defaults(run=_verify_shards)
 
-    from dcgan.train.settings import (ADAMS, COMPILERS, MEMORY_FORMATS, PRECISIONS, Z_DISTRIBUTIONS, ModelSettings,
-                                      TrainSettings)
+    from dcgan.train.settings import (ADAMS, COMPILERS, DATA, GRAPHS, MEMORY_FORMATS, PRECISIONS, Z_DISTRIBUTIONS,
+                                      ModelSettings, TrainSettings)
 
     p = stage("train", "train DCGAN on a shard folder (resumes from its checkpoints)")
     p.add_argument("shards", help="shard folder (or brace pattern of .tar files)")
@@ -439,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fid-weights", help="the TF-Inception weights (fid-weights), with --reference")
     _add_settings(p, ModelSettings(), "train", {"z": Z_DISTRIBUTIONS, "kernel": (4, 5)})
     _add_settings(p, TrainSettings(), "train", {"resume": ("auto", "never"), "precision": PRECISIONS,
-                                                "memory_format": MEMORY_FORMATS, "compile": COMPILERS, "adam": ADAMS})
+                                                "memory_format": MEMORY_FORMATS, "compile": COMPILERS, "adam": ADAMS,
+                                                "graphs": GRAPHS, "data": DATA})
     p.set_defaults(run=_train)
 
     from dcgan.evaluation.settings import EvalSettings

@@ -11,7 +11,8 @@ from dcgan.fid.inception import InceptionFeatures
 from dcgan.files import atomic_path
 from dcgan.progress import progress
 from dcgan.shards import shard_samples
-from dcgan.train.loader import sample_image, shard_urls
+from dcgan.train.decoded import sample_image
+from dcgan.train.loader import shard_urls
 
 
 def read_reference_images(shard_dir: str | Path, count: int, size: int) -> tuple[np.ndarray, list[str]]:

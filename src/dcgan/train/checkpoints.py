@@ -27,12 +27,13 @@ TRAJECTORY = ("batch_size", "lr", "beta1", "beta2", "d_steps", "g_steps", "flip"
               "processes", "sync_batchnorm", "seed")
 
 
-def fingerprint(model: ModelSettings, settings: TrainSettings, speed: Speed, shard_dir: Path) -> str:
-    """What a checkpoint must match to be resumed: model, trajectory settings, precision and the shards' index."""
+def fingerprint(model: ModelSettings, settings: TrainSettings, speed: Speed, shard_dir: Path, data: str) -> str:
+    """What a checkpoint must match to be resumed: model, trajectory settings, precision, the shards' index
+    and the data path actually used (memory and shards draw different orders)."""
     index = shard_dir / "index.json"
     shards = index.read_text() if index.is_file() else ""
     described = {"model": asdict(model), **{k: getattr(settings, k) for k in TRAJECTORY},
-                 "precision": speed.precision, "shards": shards}
+                 "precision": speed.precision, "shards": shards, "data": data}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
 

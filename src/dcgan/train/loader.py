@@ -22,20 +22,20 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import simplejpeg
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from dcgan.errors import UserError
 from dcgan.shards import shard_samples
-
-IMAGE_EXTENSIONS = ("jpg", "png", "webp")
+from dcgan.train.decoded import sample_image
+from dcgan.train.tracking import keys_digest
 
 
 @dataclass
 class Batch:
     images: torch.Tensor  # (N, 3, S, S) float32 in [-1, 1] on the loader's device
     keys: list[str]
+    digest: int  # tracking.keys_digest(keys)
 
 
 def shard_urls(source: str | Path) -> list[str]:
@@ -57,30 +57,6 @@ def shard_urls(source: str | Path) -> list[str]:
     if missing:
         raise UserError(f"shard not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     return urls
-
-
-def decode_rgb(data: bytes, name: str) -> np.ndarray:
-    """RGB pixels of an encoded image: libjpeg-turbo through simplejpeg for JPEG, OpenCV otherwise."""
-    try:
-        if data[:2] == b"\xff\xd8":
-            return simplejpeg.decode_jpeg(data, colorspace="RGB")
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
-    except ValueError:
-        image = None
-    if image is None:
-        raise ValueError(f"undecodable image in sample {name}")
-    return image
-
-
-def sample_image(sample: dict, size: int = 0) -> np.ndarray:
-    """A shard sample's RGB image, downscaled to size x size (INTER_AREA) unless size is 0."""
-    ext = next((e for e in IMAGE_EXTENSIONS if e in sample), None)
-    if ext is None:
-        raise ValueError(f"sample {sample['__key__']} in {sample['__url__']} has no {'/'.join(IMAGE_EXTENSIONS)} image")
-    image = decode_rgb(sample[ext], f"{sample['__key__']} of {sample['__url__']}")
-    if size and image.shape[:2] != (size, size):
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    return image
 
 
 def shard_sizes(urls: list[str]) -> list[int]:
@@ -219,4 +195,4 @@ class Loader:
                             prefetch_factor=self.prefetch if self.workers else None)
         for batch in regroup(iter(loader), self.stream.batch_size, self.batches):
             images = batch["images"].to(self.device, non_blocking=True)
-            yield Batch(to_unit_range(images, self.memory_format), batch["keys"])
+            yield Batch(to_unit_range(images, self.memory_format), batch["keys"], keys_digest(batch["keys"]))

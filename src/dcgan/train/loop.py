@@ -30,11 +30,11 @@ from dcgan.progress import progress
 from dcgan.provenance import record
 from dcgan.train.checkpoints import Checkpoints, fingerprint
 from dcgan.train.distributed import Group, join, parameters_digest
-from dcgan.train.loader import Loader
 from dcgan.train.model import build, sample_z
 from dcgan.train.quality import MEMORISATION_SAMPLES, CollapseWatch, Tracker, generate_eval
+from dcgan.train.resident import training_input
 from dcgan.train.settings import ModelSettings, TrainSettings
-from dcgan.train.steps import GanSteps, resolve_speed
+from dcgan.train.steps import CapturedSteps, GanSteps, resolve_speed
 from dcgan.train.tracking import METRICS, EpochTally, add_epoch, read_metrics, write_metrics
 
 GRID = 64  # fixed-noise samples in a grid (8 x 8)
@@ -68,16 +68,14 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
            threads: int, reference: str | Path | None, fid_weights: str | Path | None) -> dict | None:
     torch.set_num_threads(threads)
     device = group.device
-    speed = resolve_speed(settings, device)
+    speed = resolve_speed(settings, device, group.world_size)
     distributed = group.world_size > 1
     if settings.sync_batchnorm and distributed and device.type != "cuda":
         raise UserError("train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm has no CPU kernels): "
                         "turn it off for CPU processes")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    loader = Loader(shard_dir, settings.batch_size, workers=settings.workers, rank=group.rank,
-                    world_size=group.world_size, seed=settings.seed, shuffle_buffer=settings.shuffle_buffer,
-                    flip=settings.flip, size=model.image_size, device=device, memory_format=speed.layout)
+    loader, data = training_input(shard_dir, out_dir, settings, model.image_size, group, speed.layout)
     small_data = None
     if loader.samples < settings.batch_size * group.world_size:
         small_data = (f"{shard_dir}: {loader.samples} image(s), fewer than one batch ({settings.batch_size} x "
@@ -89,13 +87,14 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
     if settings.sync_batchnorm and distributed:
         g, d = nn.SyncBatchNorm.convert_sync_batchnorm(g), nn.SyncBatchNorm.convert_sync_batchnorm(d)
     steps = GanSteps(g, d, settings, speed, device, distributed=distributed)
+    iterate = CapturedSteps(steps).iteration if speed.graphs == "on" else steps.iteration
     fixed_z = sample_z(GRID, model, torch.Generator(device).manual_seed(settings.seed), device)
     z_rng = torch.Generator(device).manual_seed(settings.seed + 1 + group.rank)  # each rank its own fakes
 
     def noise(count: int) -> torch.Tensor:
         return sample_z(count, model, z_rng, device)
 
-    run_id = fingerprint(model, settings, speed, shard_dir)
+    run_id = fingerprint(model, settings, speed, shard_dir, data["mode"])
     end = (settings.epochs, settings.max_steps)
     checkpoints = Checkpoints(out_dir / "checkpoints", settings.keep_checkpoints)
     found = checkpoints.to_resume(settings.resume, run_id, end) if group.main else None
@@ -200,10 +199,10 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         for batch_index, batch in enumerate(loader):
             if batch_index < position:
                 continue  # replaying the epoch up to the resumed position
-            sums += steps.iteration(batch.images, noise)
-            tally.add(batch.keys)
+            sums += iterate(batch.images, noise)
+            tally.add(len(batch.images), batch.digest)
             counted += 1
-            window_images += len(batch.keys)
+            window_images += len(batch.images)
             step, position = step + 1, position + 1
             bar.update()
             if step % settings.log_every == 0:
@@ -269,7 +268,7 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         tracking = {"reference": str(reference), "skipped": untracked}
     meta = record("train", {"model": asdict(model), "train": asdict(settings)}, steps=step, epochs_done=epoch,
                   device=str(device), processes=group.world_size, backend=group.backend or None,
-                  global_batch=settings.batch_size * group.world_size, speed=asdict(speed), epochs=epochs,
+                  global_batch=settings.batch_size * group.world_size, speed=asdict(speed), data=data, epochs=epochs,
                   parameters_sha256=digests, resumed_from=state["step"] if state else None, tracking=tracking,
                   warnings=watch.warnings, stopped_by=quality["stopped"], small_data=small_data,
                   seconds=round(time.perf_counter() - started, 3))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 Z_DISTRIBUTIONS = ("uniform", "normal")
-# The speed switches: "auto" picks per device (dcgan.train.speed); the others force a choice.
+# The speed switches: "auto" picks per device (dcgan.train.steps.resolve_speed); the others force a choice.
 PRECISIONS = ("auto", "bf16", "fp32")
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 COMPILERS = ("auto", "inductor", "eager")
 ADAMS = ("auto", "fused", "foreach")
+GRAPHS = ("auto", "on", "off")
+DATA = ("auto", "memory", "shards")
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,15 @@ class TrainSettings:
     g_steps: int = 1  # G updates per iteration
     flip: bool = False  # random horizontal flips of the real images
     shuffle_buffer: int = 5000
-    workers: int = 2  # DataLoader workers per process (part of the data order: keep it when resuming)
+    data: str = "auto"  # memory: the decoded set gathered by index (dcgan.train.resident); shards: the shard loader
+    workers: int = 2  # shard loader workers per process (part of its data order: keep it when resuming); decoding too
     processes: int = 1  # DDP processes (one per GPU), launched by torchrun
     sync_batchnorm: bool = False  # BatchNorm statistics over the global batch (CUDA, processes > 1)
     precision: str = "auto"  # bf16 autocast (BatchNorm statistics and the loss in fp32) or fp32
     memory_format: str = "auto"  # channels_last or contiguous activations
     compile: str = "auto"  # torch.compile (inductor) of G and D, or eager
     adam: str = "auto"  # fused (one kernel for all parameters) or foreach Adam
+    graphs: str = "auto"  # the iteration captured once as a CUDA graph and replayed (one process on a GPU)
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 1000

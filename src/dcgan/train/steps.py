@@ -1,8 +1,8 @@
 """One training iteration of the paper's minimax game, with the speed switches applied.
 
-The switches (`precision`, `memory_format`, `compile`, `adam` in TrainSettings) default to "auto",
-which `resolve_speed` turns into the fastest choice for the device. None of them needs a host sync:
-the iteration returns its losses as a device tensor, read by the caller every `log_every` steps.
+The switches (`precision`, `memory_format`, `compile`, `adam`, `graphs` in TrainSettings) default to
+"auto", which `resolve_speed` turns into the fastest choice for the device. None of them needs a host
+sync: the iteration returns its losses as a device tensor, read by the caller every `log_every` steps.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from dcgan.errors import UserError
 from dcgan.train.settings import TrainSettings
 
 
@@ -24,6 +25,7 @@ class Speed:
     memory_format: str  # channels_last | contiguous
     compile: str  # inductor | eager
     adam: str  # fused | foreach
+    graphs: str = "off"  # on | off
 
     @property
     def layout(self) -> torch.memory_format:
@@ -39,13 +41,18 @@ def bf16_is_fast(device: torch.device) -> bool:
     return torch.cpu._is_amx_tile_supported()
 
 
-def resolve_speed(settings: TrainSettings, device: torch.device) -> Speed:
-    """The switches with "auto" replaced by the device's default (measured: docs/benchmarks.md)."""
+def resolve_speed(settings: TrainSettings, device: torch.device, processes: int = 1) -> Speed:
+    """The switches with "auto" replaced by the device's default (measured: docs/benchmarks.md). CUDA
+    graphs stay off under "auto" until a GPU run of benchmarks/gpu_check.py has measured them."""
     cuda = device.type == "cuda"
     auto = Speed(precision="bf16" if bf16_is_fast(device) else "fp32", memory_format="channels_last",
-                 compile="eager", adam="fused" if cuda else "foreach")
-    return Speed(**{k: auto_value if getattr(settings, k) == "auto" else getattr(settings, k)
-                    for k, auto_value in asdict(auto).items()})
+                 compile="eager", adam="fused" if cuda else "foreach", graphs="off")
+    speed = Speed(**{k: auto_value if getattr(settings, k) == "auto" else getattr(settings, k)
+                     for k, auto_value in asdict(auto).items()})
+    if speed.graphs == "on" and (not cuda or processes > 1 or speed.compile == "inductor"):
+        raise UserError("train.graphs: on needs one training process on a CUDA GPU, with compile off "
+                        f"(this run: {device.type}, {processes} process(es), compile {speed.compile})")
+    return speed
 
 
 class GanSteps:
@@ -73,13 +80,16 @@ class GanSteps:
         self.run_g, self.run_d = run_g, run_d
         betas = (settings.beta1, settings.beta2)
         adam = {"fused": True} if speed.adam == "fused" else {"foreach": True}
+        adam["capturable"] = speed.graphs == "on"  # the step count stays on the GPU, inside the graph
         self.opt_g = torch.optim.Adam(g.parameters(), lr=settings.lr, betas=betas, **adam)
         self.opt_d = torch.optim.Adam(d.parameters(), lr=settings.lr, betas=betas, **adam)
         self.bce = nn.BCEWithLogitsLoss()
         self.device_type = device.type
 
     def autocast(self):
-        return torch.autocast(self.device_type, torch.bfloat16, enabled=self.speed.precision == "bf16")
+        # no cache of cast weights in a captured graph: it would hold the casts of capture time
+        return torch.autocast(self.device_type, torch.bfloat16, enabled=self.speed.precision == "bf16",
+                              cache_enabled=self.speed.graphs != "on")
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         with self.autocast():
@@ -122,3 +132,71 @@ class GanSteps:
                 fake = self.generate(noise(len(real)))
             loss_g = self.generator(fake)
         return torch.stack([loss_d, loss_g, d_real, d_fake])
+
+
+class CapturedSteps:
+    """GanSteps.iteration recorded once as a CUDA graph and replayed: one launch for the ~100 kernels of a
+    step, where a small model at batch 128 is bound by kernel launches (train.graphs: on).
+
+    The graph reads static buffers: the real batch and the iteration's noise (drawn outside, from the
+    same generator in the same order as eagerly) are copied into them before each replay, and the losses
+    come back in a static tensor, valid until the next call. The first `warmup` full batches run eagerly
+    on a side stream (they are real steps: lazy initialisation, cuDNN's autotuning and Adam's state
+    happen there); then the next one is captured and replayed. A batch of another size (an epoch's last)
+    runs eagerly. Off CUDA the same buffers are used without a graph, which is how this path is tested.
+    """
+
+    WARMUP = 3  # eager full batches before the capture
+
+    def __init__(self, steps: GanSteps, warmup: int = WARMUP):
+        self.steps, self.warmup, self.warmed = steps, warmup, 0
+        self.draws = steps.settings.d_steps + steps.settings.g_steps - 1  # noise batches of one iteration
+        self.capture = steps.device_type == "cuda"
+        self.graph, self.real, self.noise, self.losses = None, None, [], None
+        modules = [*steps.g.modules(), *steps.d.modules()]
+        if any(getattr(m, "momentum", 0.1) is None for m in modules):  # BatchNorm's cumulative average syncs
+            raise UserError("train.graphs: on needs BatchNorm with a momentum (not None)")
+
+    def _eager(self, real: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        draws = iter(noise)
+        return self.steps.iteration(real, lambda count: next(draws))
+
+    def _record(self, real: torch.Tensor, noise: list[torch.Tensor]) -> None:
+        """Static copies of the inputs, and the graph of one iteration on them (capture runs no kernel)."""
+        self.real, self.noise = real.clone(), [z.clone() for z in noise]
+        if self.capture:
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self.losses = self._eager(self.real, self.noise)
+
+    def _replay(self, real: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        self.real.copy_(real)
+        for buffer, z in zip(self.noise, noise):
+            buffer.copy_(z)
+        if self.graph is None:
+            return self._eager(self.real, self.noise)
+        self.graph.replay()
+        return self.losses
+
+    def _warm(self, real: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        if not self.capture:
+            return self._eager(real, noise)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            losses = self._eager(real, noise)
+        torch.cuda.current_stream().wait_stream(side)
+        return losses
+
+    def iteration(self, real: torch.Tensor, noise: Callable[[int], torch.Tensor]) -> torch.Tensor:
+        """As GanSteps.iteration; full batches (batch_size) are replayed once warm, others run eagerly."""
+        draws = [noise(len(real)) for _ in range(self.draws)]
+        full = len(real) == self.steps.settings.batch_size
+        if full and self.real is None and self.warmed >= self.warmup:
+            self._record(real, draws)
+        if full and self.real is not None:
+            return self._replay(real, draws)
+        if self.real is None:
+            self.warmed += full
+            return self._warm(real, draws)
+        return self._eager(real, draws)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
+
+import numpy as np
 
 from dcgan.files import atomic_path
 
@@ -26,10 +29,16 @@ def read_metrics(path: Path, up_to: int) -> list[dict]:
         return [row for row in csv.DictReader(f) if int(row["step"]) <= up_to]
 
 
-def keys_digest(keys) -> int:
-    """An order-free digest of sample keys: the sum of their 64-bit BLAKE2b hashes, modulo 2**64. Two
-    multisets of keys of the same size share it only by chance (about 2**-64)."""
-    return sum(int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big") for k in keys) % 2**64
+def key_hashes(keys: Iterable[str]) -> np.ndarray:
+    """The 64-bit BLAKE2b hash of each key (uint64), the terms of keys_digest."""
+    return np.array([int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big") for k in keys],
+                    np.uint64)
+
+
+def keys_digest(keys: Iterable[str]) -> int:
+    """An order-free digest of sample keys: the sum of their 64-bit BLAKE2b hashes, modulo 2**64 (numpy's
+    uint64 sum wraps). Two multisets of keys of the same size share it only by chance (about 2**-64)."""
+    return int(key_hashes(keys).sum(dtype=np.uint64))
 
 
 class EpochTally:
@@ -38,9 +47,10 @@ class EpochTally:
     def __init__(self, state: tuple[int, int] = (0, 0)):
         self.samples, self.digest = state
 
-    def add(self, keys: list[str]) -> None:
-        self.samples += len(keys)
-        self.digest = (self.digest + keys_digest(keys)) % 2**64
+    def add(self, samples: int, digest: int) -> None:
+        """Count a batch of `samples` whose keys_digest is `digest`."""
+        self.samples += samples
+        self.digest = (self.digest + digest) % 2**64
 
     def state(self) -> tuple[int, int]:
         return self.samples, self.digest

@@ -1,0 +1,190 @@
+"""A dataset's shards decoded once into one uint8 array, for training from memory (`train.data: memory`).
+
+In `decoded/` of the training folder, for training size S: `images-S.npy` (N x S x S x 3 RGB, a plain
+.npy that every process memory-maps), `keys-S.txt` (one key a line, in row order) and `decoded-S.json`
+(written last: what it was made from, its rejects). Rows follow the shards' own order (index.json's list,
+file order within a shard), so the bytes depend only on the shards and S: two runs write identical files,
+whatever the worker count. Shards are decoded in parallel, each worker writing its shard's rows in place;
+a file lock lets the first of several processes (DDP ranks, or jobs) decode while the others wait and
+then reuse it. Torch-free, so that decoding workers start fast.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import cv2
+import numpy as np
+import simplejpeg
+
+from dcgan.errors import UserError
+from dcgan.files import no_space_reported, temporary_beside, write_bytes, write_json, write_tsv
+from dcgan.progress import progress
+from dcgan.provenance import record
+from dcgan.shards import shard_samples
+from dcgan.train.tracking import key_hashes
+
+IMAGE_EXTENSIONS = ("jpg", "png", "webp")
+
+
+def decode_rgb(data: bytes, name: str) -> np.ndarray:
+    """RGB pixels of an encoded image: libjpeg-turbo through simplejpeg for JPEG, OpenCV otherwise."""
+    try:
+        if data[:2] == b"\xff\xd8":
+            return simplejpeg.decode_jpeg(data, colorspace="RGB")
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
+    except ValueError:
+        image = None
+    if image is None:
+        raise ValueError(f"undecodable image in sample {name}")
+    return image
+
+
+def sample_image(sample: dict, size: int = 0) -> np.ndarray:
+    """A shard sample's RGB image, downscaled to size x size (INTER_AREA) unless size is 0."""
+    ext = next((e for e in IMAGE_EXTENSIONS if e in sample), None)
+    if ext is None:
+        raise ValueError(f"sample {sample['__key__']} in {sample['__url__']} has no {'/'.join(IMAGE_EXTENSIONS)} image")
+    image = decode_rgb(sample[ext], f"{sample['__key__']} of {sample['__url__']}")
+    if size and image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image
+
+
+@dataclass(frozen=True)
+class Decoded:
+    images: np.ndarray  # (N, S, S, 3) uint8, memory-mapped copy-on-write (nothing is written back)
+    keys: np.ndarray  # (N,) bytes: each row's key
+    hashes: np.ndarray  # (N,) uint64: each row's key hash, the terms of tracking.keys_digest
+    path: Path
+    rejects: int
+
+
+def decoded_bytes(samples: int, size: int) -> int:
+    return samples * size * size * 3
+
+
+def _decode_shard(url: str, images_path: str, first: int, count: int, size: int) -> tuple[list[str], list[tuple]]:
+    """Decode one shard into rows first.. of the array file; returns its keys and (row, key, reason) rejects."""
+    cv2.setNumThreads(1)
+    images = np.load(images_path, mmap_mode="r+")
+    keys, rejects = [], []
+    for number, sample in enumerate(shard_samples(url)):
+        if number >= count:
+            raise UserError(f"{url}: more samples than index.json lists ({count})")
+        try:
+            images[first + number] = sample_image(sample, size)
+        except ValueError as e:
+            rejects.append((first + number, sample["__key__"], str(e)))
+        keys.append(sample["__key__"])
+    images.flush()
+    return keys, rejects
+
+
+def _decode_all(urls: list[str], sizes: list[int], images_path: Path, size: int, workers: int) -> tuple[list, list]:
+    """Every shard into the array file, `workers` processes at a time (0 or 1: in this one)."""
+    firsts = np.cumsum([0, *sizes[:-1]]).tolist()
+    keys: list[list[str]] = [[] for _ in urls]
+    rejects: list[tuple] = []
+    bar = progress(total=sum(sizes), desc="decode shards")
+    jobs = [(url, str(images_path), first, count, size) for url, first, count in zip(urls, firsts, sizes)]
+    if workers <= 1 or len(urls) == 1:
+        for shard, job in enumerate(jobs):
+            keys[shard], found = _decode_shard(*job)
+            rejects += found
+            bar.update(sizes[shard])
+    else:  # spawned, not forked: the parent may hold OpenCV's thread pool or CUDA
+        with ProcessPoolExecutor(min(workers, len(urls)), mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_decode_shard, *job): shard for shard, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                shard = futures[future]
+                keys[shard], found = future.result()
+                rejects += found
+                bar.update(sizes[shard])
+    bar.close()
+    return [k for shard_keys in keys for k in shard_keys], sorted(rejects)
+
+
+def _compacted(images_path: Path, rejected: list[int]) -> None:
+    """Drop the rejected rows from the array file, in place of the file (streamed, a chunk at a time)."""
+    full = np.load(images_path, mmap_mode="r")
+    keep = np.setdiff1d(np.arange(len(full)), rejected)
+    smaller = temporary_beside(images_path)
+    out = np.lib.format.open_memmap(smaller, mode="w+", dtype=np.uint8, shape=(len(keep), *full.shape[1:]))
+    for start in range(0, len(keep), 65536):
+        out[start : start + 65536] = full[keep[start : start + 65536]]
+    out.flush()
+    del out, full
+    os.replace(smaller, images_path)
+
+
+def _identity(shard_dir: Path, size: int) -> dict:
+    """What the decoded set depends on: the shards (their index) and the size."""
+    return {"index_sha256": hashlib.sha256((shard_dir / "index.json").read_bytes()).hexdigest(), "size": size}
+
+
+def _write(shard_dir: Path, urls: list[str], sizes: list[int], folder: Path, size: int, workers: int) -> None:
+    """Decode into folder/images-S.npy (through a temporary file), then keys, rejects and the record."""
+    images_path = folder / f"images-{size}.npy"
+    scratch = temporary_beside(images_path)
+    with no_space_reported(images_path, needed=decoded_bytes(sum(sizes), size)):
+        np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8, shape=(sum(sizes), size, size, 3)).flush()
+        keys, rejects = _decode_all(urls, sizes, scratch, size, workers)
+        if rejects:
+            _compacted(scratch, [row for row, _, _ in rejects])
+        rejected = {row for row, _, _ in rejects}
+        kept = [key for row, key in enumerate(keys) if row not in rejected]
+        os.replace(scratch, images_path)
+        write_bytes(folder / f"keys-{size}.txt", "".join(f"{key}\n" for key in kept).encode())
+        write_tsv(folder / f"rejects-{size}.tsv", ("key", "reason"), [(key, reason) for _, key, reason in rejects])
+        write_json(
+            folder / f"decoded-{size}.json",
+            record(
+                "decode",
+                {"shards": str(shard_dir), **_identity(shard_dir, size)},
+                images=len(kept),
+                rejects=len(rejects),
+                bytes=decoded_bytes(len(kept), size),
+            ),
+        )
+    if rejects:
+        print(
+            f"train: {len(rejects)} undecodable sample(s) left out of the decoded set "
+            f"(listed in {folder / f'rejects-{size}.tsv'})",
+            file=sys.stderr,
+        )
+
+
+def _open(folder: Path, size: int) -> Decoded:
+    images = np.load(folder / f"images-{size}.npy", mmap_mode="c")
+    keys = (folder / f"keys-{size}.txt").read_text().splitlines()
+    rejects = json.loads((folder / f"decoded-{size}.json").read_text())["rejects"]
+    if len(keys) != len(images) or images.shape[1:] != (size, size, 3):
+        raise UserError(f"{folder}: images-{size}.npy and keys-{size}.txt disagree; delete the folder to decode again")
+    return Decoded(images, np.array(keys, np.bytes_), key_hashes(keys), folder / f"images-{size}.npy", rejects)
+
+
+def decoded_set(
+    shard_dir: str | Path, urls: list[str], sizes: list[int], folder: str | Path, size: int, *, workers: int
+) -> Decoded:
+    """The shards decoded at size x size in `folder`: reused when made from these very shards, else made."""
+    shard_dir, folder = Path(shard_dir), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f".decode-{size}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one decodes, the others wait for it
+        made = folder / f"decoded-{size}.json"
+        current = made.is_file() and all(
+            json.loads(made.read_text())["settings"].get(k) == v for k, v in _identity(shard_dir, size).items()
+        )
+        if not current:
+            made.unlink(missing_ok=True)
+            _write(shard_dir, urls, sizes, folder, size, workers)
+        return _open(folder, size)

@@ -1,0 +1,175 @@
+"""Training input from the decoded set (dcgan.train.decoded) held in memory: batches gathered by index.
+
+The way the fastest small-image trainers feed a GPU: the whole set as one uint8 tensor, each epoch a
+permutation, each batch `images[order[i:i + B]]`, no decoding, collation or worker processes. Where the
+array lives (`placement`): on the GPU when it fits ("device"); else memory-mapped on the host, gathered
+into pinned buffers and copied non-blocking ("mapped"; on a CPU this is the only placement, and every
+process of a node shares the one file mapping). An epoch's order and flips come from the seed and the
+epoch alone (NumPy, on the host: the same on every device), and are split over the ranks exactly as the
+shard loader splits its samples: one contiguous range per rank, every sample once per epoch, the same
+number of batches on every rank, a rank with one sample more folding it into its last batch.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+
+from dcgan.errors import UserError
+from dcgan.train.decoded import Decoded, decoded_bytes, decoded_set
+from dcgan.train.distributed import Group
+from dcgan.train.loader import Batch, Loader, batches_per_epoch, shard_sizes, shard_urls, split, to_unit_range
+from dcgan.train.settings import DATA, TrainSettings
+
+MEMORY_FRACTION = 0.5  # auto: train from memory when the decoded set takes at most this much of what is free
+
+
+def choose_data(data: str, samples: int, size: int, device: torch.device) -> tuple[str, str | None]:
+    """(mode, placement) for `train.data`: "memory" with "device" or "mapped", or "shards" with None."""
+    if data not in DATA:
+        raise UserError(f"train.data must be one of {', '.join(DATA)}, got {data!r}")
+    if data == "shards":
+        return "shards", None
+    needed = decoded_bytes(samples, size)
+    if device.type == "cuda" and needed <= MEMORY_FRACTION * torch.cuda.mem_get_info(device)[0]:
+        return "memory", "device"
+    if needed <= MEMORY_FRACTION * psutil.virtual_memory().available:
+        return "memory", "mapped"
+    if data == "auto":
+        return "shards", None
+    print(
+        f"train: warning: the decoded set ({needed / 1e9:.1f} GB) exceeds half of the free memory; it is read "
+        "from its file mapping, paged in and out as the epoch goes",
+        file=sys.stderr,
+    )
+    return "memory", "mapped"
+
+
+def epoch_order(samples: int, seed: int, epoch: int, flip: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The epoch's permutation of the rows and, with `flip`, which of them are mirrored."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(samples)
+    return order, (rng.random(samples) < 0.5 if flip else None)
+
+
+class ResidentLoader:
+    """Iterate over one epoch of Batches from the decoded set; set_epoch(e) before each epoch (as Loader)."""
+
+    def __init__(
+        self,
+        decoded: Decoded,
+        batch_size: int,
+        *,
+        placement: str,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        flip: bool = False,
+        device: torch.device | str = "cpu",
+        memory_format: torch.memory_format = torch.contiguous_format,
+    ):
+        self.samples = len(decoded.images)
+        if self.samples < world_size:
+            raise UserError(f"{decoded.path}: {self.samples} samples cannot be shared by {world_size} processes")
+        self.batch_size, self.batches = batch_size, batches_per_epoch(self.samples, batch_size, world_size)
+        self.rank, self.world_size, self.seed, self.flip = rank, world_size, seed, flip
+        self.device, self.memory_format, self.placement = torch.device(device), memory_format, placement
+        self.keys, self.hashes = decoded.keys, decoded.hashes
+        self.images = torch.from_numpy(decoded.images)
+        if placement == "device":
+            self.images = self.images.to(self.device)
+        self.staging = self._staging() if placement == "mapped" and self.device.type == "cuda" else None
+        self.epoch = 0
+
+    def _staging(self) -> list[tuple[torch.Tensor, torch.cuda.Event]]:
+        """Two pinned batch buffers, each with the event that says its last copy to the GPU is done."""
+        shape = (self.batch_size + 1, *self.images.shape[1:])  # + 1: a last batch may fold in one more sample
+        return [(torch.empty(shape, dtype=torch.uint8, pin_memory=True), torch.cuda.Event()) for _ in range(2)]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def _gather(self, rows: torch.Tensor, number: int) -> torch.Tensor:
+        """uint8 (n, S, S, 3) images of `rows` on the training device."""
+        if self.staging is None:
+            return self.images.index_select(0, rows)
+        buffer, copied = self.staging[number % 2]
+        copied.synchronize()  # the copy that last used this buffer is done
+        batch = torch.index_select(self.images, 0, rows, out=buffer[: len(rows)])
+        on_device = batch.to(self.device, non_blocking=True)
+        copied.record()
+        return on_device
+
+    def __iter__(self) -> Iterator[Batch]:
+        order, flips = epoch_order(self.samples, self.seed, self.epoch, self.flip)
+        start, stop = split(0, self.samples, self.world_size, self.rank)
+        mine = order[start:stop]
+        rows = torch.from_numpy(mine)
+        if self.placement == "device":
+            rows = rows.to(self.device)
+        mirrored = torch.from_numpy(flips[start:stop]).to(self.device) if flips is not None else None
+        for number in range(self.batches):
+            low = number * self.batch_size
+            high = len(mine) if number == self.batches - 1 else low + self.batch_size
+            images = self._gather(rows[low:high], number)
+            if mirrored is not None:
+                images = torch.where(mirrored[low:high, None, None, None], images.flip(2), images)
+            taken = mine[low:high]
+            yield Batch(
+                to_unit_range(images, self.memory_format),
+                [key.decode() for key in self.keys[taken]],
+                int(self.hashes[taken].sum(dtype=np.uint64)),
+            )
+
+
+def training_input(
+    shard_dir: Path, out_dir: Path, settings: TrainSettings, size: int, group: Group, layout: torch.memory_format
+) -> tuple[Loader | ResidentLoader, dict]:
+    """This rank's loader as `train.data` says (rank 0 decides for all), and what was chosen, for train.json.
+    Training from memory decodes the shards once into out_dir/decoded/ (reused by later runs)."""
+    urls = shard_urls(shard_dir)
+    sizes = shard_sizes(urls)
+    indexed = (shard_dir / "index.json").is_file()
+    if not indexed and settings.data == "memory":
+        raise UserError(
+            f"train.data memory needs a shard folder with its index.json (written by `dcgan shards`): {shard_dir}"
+        )
+    chosen = choose_data(settings.data if indexed else "shards", sum(sizes), size, group.device) if group.main else None
+    mode, placement = group.share(chosen)
+    common = {
+        "rank": group.rank,
+        "world_size": group.world_size,
+        "seed": settings.seed,
+        "flip": settings.flip,
+        "device": group.device,
+        "memory_format": layout,
+    }
+    if mode == "shards":
+        return Loader(
+            shard_dir,
+            settings.batch_size,
+            workers=settings.workers,
+            shuffle_buffer=settings.shuffle_buffer,
+            size=size,
+            **common,
+        ), {"mode": "shards"}
+    began = time.perf_counter()
+    decoded = decoded_set(shard_dir, urls, sizes, out_dir / "decoded", size, workers=settings.workers)
+    loader = ResidentLoader(decoded, settings.batch_size, placement=placement, **common)
+    return loader, {
+        "mode": "memory",
+        "placement": placement,
+        "decoded": str(decoded.path),
+        "rejects": decoded.rejects,
+        "bytes": decoded.images.nbytes,
+        "seconds_to_load": round(time.perf_counter() - began, 3),
+    }

@@ -96,6 +96,7 @@ def test_demo_trains_every_dataset_and_writes_sample_grids(small_run):
         record = json.loads((out / "train.json").read_text())
         assert record["steps"] == 12 and record["processes"] == 2 and record["backend"] == "gloo"  # through torchrun
         assert record["global_batch"] == 32 and len(set(record["parameters_sha256"])) == 1
+        assert record["data"]["mode"] == "memory" and record["data"]["placement"] == "mapped"  # auto, on a CPU
         index = json.loads((small_run / f"results/{dataset}/shards/index.json").read_text())
         shard_samples = sum(s["nsamples"] for s in index["shardlist"])
         [epochs] = record["epochs"]  # a few batches per epoch: 12 steps cross epoch ends

@@ -135,26 +135,29 @@ def _write(shard_dir: Path, urls: list[str], sizes: list[int], folder: Path, siz
     """Decode into folder/images-S.npy (through a temporary file), then keys, rejects and the record."""
     images_path = folder / f"images-{size}.npy"
     scratch = temporary_beside(images_path)
-    with no_space_reported(images_path, needed=decoded_bytes(sum(sizes), size)):
-        np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8, shape=(sum(sizes), size, size, 3)).flush()
-        keys, rejects = _decode_all(urls, sizes, scratch, size, workers)
-        if rejects:
-            _compacted(scratch, [row for row, _, _ in rejects])
-        rejected = {row for row, _, _ in rejects}
-        kept = [key for row, key in enumerate(keys) if row not in rejected]
-        os.replace(scratch, images_path)
-        write_bytes(folder / f"keys-{size}.txt", "".join(f"{key}\n" for key in kept).encode())
-        write_tsv(folder / f"rejects-{size}.tsv", ("key", "reason"), [(key, reason) for _, key, reason in rejects])
-        write_json(
-            folder / f"decoded-{size}.json",
-            record(
-                "decode",
-                {"shards": str(shard_dir), **_identity(shard_dir, size)},
-                images=len(kept),
-                rejects=len(rejects),
-                bytes=decoded_bytes(len(kept), size),
-            ),
-        )
+    try:
+        with no_space_reported(images_path, scratch, decoded_bytes(sum(sizes), size)):
+            np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8, shape=(sum(sizes), size, size, 3)).flush()
+            keys, rejects = _decode_all(urls, sizes, scratch, size, workers)
+            if rejects:
+                _compacted(scratch, [row for row, _, _ in rejects])
+            os.replace(scratch, images_path)
+    finally:
+        scratch.unlink(missing_ok=True)
+    rejected = {row for row, _, _ in rejects}
+    kept = [key for row, key in enumerate(keys) if row not in rejected]
+    write_bytes(folder / f"keys-{size}.txt", "".join(f"{key}\n" for key in kept).encode())
+    write_tsv(folder / f"rejects-{size}.tsv", ("key", "reason"), [(key, reason) for _, key, reason in rejects])
+    write_json(
+        folder / f"decoded-{size}.json",
+        record(
+            "decode",
+            {"shards": str(shard_dir), **_identity(shard_dir, size)},
+            images=len(kept),
+            rejects=len(rejects),
+            bytes=decoded_bytes(len(kept), size),
+        ),
+    )
     if rejects:
         print(
             f"train: {len(rejects)} undecodable sample(s) left out of the decoded set "

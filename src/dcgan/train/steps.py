@@ -87,7 +87,8 @@ class GanSteps:
         self.device_type = device.type
 
     def autocast(self):
-        # no cache of cast weights in a captured graph: it would hold the casts of capture time
+        # no cache of cast weights under a graph: autocast frees its cached casts on exit, which a graph's
+        # replays would still read (PyTorch's CUDA-graph notes ask for cache_enabled=False)
         return torch.autocast(self.device_type, torch.bfloat16, enabled=self.speed.precision == "bf16",
                               cache_enabled=self.speed.graphs != "on")
 

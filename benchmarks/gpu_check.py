@@ -23,6 +23,7 @@ a tiny size, on a CPU in a minute or two (a test runs it).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -93,7 +94,7 @@ def peak_mb(memory: PeakMemory) -> float:
     return round(memory.peak / 2**20, 1)
 
 
-def step_part(sizes: Sizes, device: torch.device, work: Path) -> dict:
+def step_part(sizes: Sizes, device: torch.device) -> dict:
     """Images/s of the reference loop, ours eager and ours captured, per model and batch."""
     args = argparse.Namespace(steps=sizes.step_steps, warmup=sizes.step_warmup)
     rows = []
@@ -132,7 +133,8 @@ def train_settings(sizes: Sizes, steps: int, **changes) -> TrainSettings:
 
 def logged_rate(out: Path) -> float:
     """The mean images/s that a run logged in metrics.csv, the first log (warm-up) left out."""
-    rates = [float(row.split(",")[6]) for row in (out / "metrics.csv").read_text().splitlines()[1:]]
+    with open(out / "metrics.csv", newline="") as f:
+        rates = [float(row["images_per_second"]) for row in csv.DictReader(f) if row["images_per_second"]]
     return round(float(np.mean(rates[1:] or rates)), 1)
 
 
@@ -377,7 +379,7 @@ def main() -> None:
             else None
         )
         calls = {
-            "step": lambda: step_part(sizes, device, work),
+            "step": lambda: step_part(sizes, device),
             "train": lambda: train_part(sizes, device, work, shards, step_rate()),
             "resume": lambda: resume_part(sizes, device, work, shards),
             "ddp": lambda: ddp_part(sizes, device, work, shards),

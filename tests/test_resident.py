@@ -17,7 +17,7 @@ from webdataset import TarWriter
 from dcgan.errors import UserError
 from dcgan.shards import ShardSettings, write_shards
 from dcgan.train.decoded import decoded_set
-from dcgan.train.loader import Loader, shard_sizes, shard_urls
+from dcgan.train.loader import Loader
 from dcgan.train.loop import train
 from dcgan.train.model import build, sample_z
 from dcgan.train.resident import ResidentLoader, choose_data
@@ -47,8 +47,7 @@ def sharded(tmp_path_factory) -> dict:
 
 
 def decode(shard_dir: Path, folder: Path, size: int = SIZE, workers: int = 0):
-    urls = shard_urls(shard_dir)
-    return decoded_set(shard_dir, urls, shard_sizes(urls), folder, size, workers=workers)
+    return decoded_set(shard_dir, folder, size, workers=workers)
 
 
 def shard_keys_in_order(shard_dir: Path) -> list[str]:

@@ -175,10 +175,11 @@ def _open(folder: Path, size: int) -> Decoded:
     return Decoded(images, np.array(keys, np.bytes_), key_hashes(keys), folder / f"images-{size}.npy", rejects)
 
 
-def decoded_set(
-    shard_dir: str | Path, urls: list[str], sizes: list[int], folder: str | Path, size: int, *, workers: int
-) -> Decoded:
-    """The shards decoded at size x size in `folder`: reused when made from these very shards, else made."""
+def decoded_set(shard_dir: str | Path, folder: str | Path, size: int, *, workers: int) -> Decoded:
+    """A shard folder's samples decoded at size x size in `folder`: reused when made from these very shards
+    (their index.json), else made."""
+    from dcgan.train.loader import shard_sizes, shard_urls  # here: the decoding workers never import torch
+
     shard_dir, folder = Path(shard_dir), Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f".decode-{size}.lock", "w") as lock:
@@ -189,5 +190,6 @@ def decoded_set(
         )
         if not current:
             made.unlink(missing_ok=True)
-            _write(shard_dir, urls, sizes, folder, size, workers)
+            urls = shard_urls(shard_dir)
+            _write(shard_dir, urls, shard_sizes(urls), folder, size, workers)
         return _open(folder, size)

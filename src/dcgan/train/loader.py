@@ -75,8 +75,10 @@ def split(start: int, stop: int, parts: int, part: int) -> tuple[int, int]:
     return start + size * part // parts, start + size * (part + 1) // parts
 
 
-def batches_per_epoch(samples: int, batch_size: int, world_size: int) -> int:
-    """Batches every rank yields in one epoch: enough for the smallest rank's share."""
+def batches_per_epoch(samples: int, batch_size: int, world_size: int, source: object) -> int:
+    """Batches every rank yields in one epoch: enough for the smallest rank's share (of `source`'s samples)."""
+    if samples < world_size:
+        raise UserError(f"{source}: {samples} samples cannot be shared by {world_size} processes")
     return -(-(samples // world_size) // batch_size)
 
 
@@ -175,11 +177,9 @@ class Loader:
         urls = shard_urls(source)
         sizes = shard_sizes(urls)
         self.samples = sum(sizes)
-        if self.samples < world_size:
-            raise UserError(f"{source}: {self.samples} samples cannot be shared by {world_size} processes")
+        self.batches = batches_per_epoch(self.samples, batch_size, world_size, source)
         self.stream = ShardStream(urls, sizes, batch_size=batch_size, rank=rank, world_size=world_size, seed=seed,
                                   shuffle_buffer=shuffle_buffer, flip=flip, size=size)
-        self.batches = batches_per_epoch(self.samples, batch_size, world_size)
         self.device, self.memory_format = torch.device(device), memory_format
         self.workers, self.prefetch = workers, prefetch
 

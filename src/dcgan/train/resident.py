@@ -75,9 +75,10 @@ class ResidentLoader:
         memory_format: torch.memory_format = torch.contiguous_format,
     ):
         self.samples = len(decoded.images)
-        if self.samples < world_size:
-            raise UserError(f"{decoded.path}: {self.samples} samples cannot be shared by {world_size} processes")
-        self.batch_size, self.batches = batch_size, batches_per_epoch(self.samples, batch_size, world_size)
+        self.batch_size, self.batches = (
+            batch_size,
+            batches_per_epoch(self.samples, batch_size, world_size, decoded.path),
+        )
         self.rank, self.world_size, self.seed, self.flip = rank, world_size, seed, flip
         self.device, self.memory_format, self.placement = torch.device(device), memory_format, placement
         self.keys, self.hashes = decoded.keys, decoded.hashes
@@ -136,15 +137,11 @@ def training_input(
 ) -> tuple[Loader | ResidentLoader, dict]:
     """This rank's loader as `train.data` says (rank 0 decides for all), and what was chosen, for train.json.
     Training from memory decodes the shards once into out_dir/decoded/ (reused by later runs)."""
-    urls = shard_urls(shard_dir)
-    sizes = shard_sizes(urls)
     indexed = (shard_dir / "index.json").is_file()
     if not indexed and settings.data == "memory":
         raise UserError(
             f"train.data memory needs a shard folder with its index.json (written by `dcgan shards`): {shard_dir}"
         )
-    chosen = choose_data(settings.data if indexed else "shards", sum(sizes), size, group.device) if group.main else None
-    mode, placement = group.share(chosen)
     common = {
         "rank": group.rank,
         "world_size": group.world_size,
@@ -153,6 +150,10 @@ def training_input(
         "device": group.device,
         "memory_format": layout,
     }
+    mode, placement = "shards", None
+    if indexed and settings.data != "shards":
+        samples = sum(shard_sizes(shard_urls(shard_dir)))  # from index.json
+        mode, placement = group.share(choose_data(settings.data, samples, size, group.device) if group.main else None)
     if mode == "shards":
         return Loader(
             shard_dir,
@@ -163,7 +164,7 @@ def training_input(
             **common,
         ), {"mode": "shards"}
     began = time.perf_counter()
-    decoded = decoded_set(shard_dir, urls, sizes, out_dir / "decoded", size, workers=settings.workers)
+    decoded = decoded_set(shard_dir, out_dir / "decoded", size, workers=settings.workers)
     loader = ResidentLoader(decoded, settings.batch_size, placement=placement, **common)
     return loader, {
         "mode": "memory",

@@ -31,8 +31,8 @@ from dcgan.demo.web_images import make_web_images
 from dcgan.faces.detectors import HAAR_PRESETS, HaarPreset, make_detector
 from dcgan.faces.quality import select_faces
 from dcgan.faces.scoring import iou, match_faces
-from dcgan.faces.settings import VERIFIER_WEIGHTS, FaceSettings
-from dcgan.faces.verifier import fetch_verifier
+from dcgan.faces.settings import MTCNN_WEIGHTS, FaceSettings
+from dcgan.faces.nets import fetch_mtcnn_weights
 from dcgan.imageops import BadImage, decode
 
 # The call the issue measured: detectMultiScale(1.1, 5, minSize 30) on the full image.
@@ -117,14 +117,14 @@ def main() -> None:
     results, demo = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        weights = tmp / "onet.pt" if not Path(VERIFIER_WEIGHTS).is_file() else Path(VERIFIER_WEIGHTS)
+        weights = tmp / "mtcnn.pt" if not Path(MTCNN_WEIGHTS).is_file() else Path(MTCNN_WEIGHTS)
         if not weights.is_file():
-            fetch_verifier(weights)
+            fetch_mtcnn_weights(weights)
         truth = make_face_benchmark(tmp / "bench", fetch_photos(args.cache), count=args.count, seed=args.seed)
         demo_truth = make_web_images(tmp / "demo", count=args.demo_count, seed=1)
         names, demo_names = sorted(truth["images"]), sorted(demo_truth["images"])
         for detector in DETECTORS:
-            settings = FaceSettings(detector=detector, verifier_weights=str(weights))
+            settings = FaceSettings(detector=detector, mtcnn_weights=str(weights))
             found, kept, rate = run(settings, tmp / "bench", names)
             results[detector] = {**tally(truth, found, kept), "images_per_s": rate}
             dfound, dkept, drate = run(settings, tmp / "demo", demo_names)

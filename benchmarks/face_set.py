@@ -338,9 +338,72 @@ def make_face_benchmark(folder: Path, images: dict, *, count: int, seed: int) ->
     makers = (_whole_photo, _composite, _face_free)
     for index in range(count):
         image, faces = makers[rng.choice(3, p=[0.25, 0.5, 0.25])](images, rng)
-        name = f"bench_{index:05d}.jpg"
-        (folder / name).write_bytes(encode(image, "jpeg", int(rng.integers(70, 96))))
-        truth["images"][name] = {"faces": faces, "size": [image.shape[1], image.shape[0]]}
+        _write(folder, truth, f"bench_{index:05d}.jpg", image, faces, int(rng.integers(70, 96)))
+    return truth
+
+
+def _write(folder: Path, truth: dict, name: str, image: np.ndarray, faces: list[dict], quality: int) -> None:
+    (folder / name).write_bytes(encode(image, "jpeg", quality))
+    truth["images"][name] = {"faces": faces, "size": [image.shape[1], image.shape[0]]}
+
+
+def make_real_set(folder: Path, images: dict, *, seed: int) -> dict:
+    """Every annotated photo as it is (real light, real neighbours, faces of many sizes in one picture)
+    and twice more, rescaled so that its largest face spans 70-300 px; no edits but JPEG."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    truth = {"seed": seed, "images": {}}
+    for source in FACE_SOURCES:
+        largest = max(f.box[2] for f in source.faces)
+        scales = [1.0] + [float(np.exp(rng.uniform(np.log(70), np.log(300)))) / largest for _ in range(2)]
+        for index, scale in enumerate(scales):
+            image = _resize(images[source.name], min(scale, 1280 / max(images[source.name].shape[:2]))) if index else images[source.name]
+            k = image.shape[1] / images[source.name].shape[1]
+            faces = [_face_record(f, np.array(f.box) * k, []) for f in source.faces]
+            _write(folder, truth, f"{source.name}_{index}.jpg", image, faces, int(rng.integers(80, 96)))
+    return truth
+
+
+def _group(images: dict, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
+    """6-24 heads of the frontal faces in a grid, neighbours touching or overlapping by up to 15%."""
+    frontal = [(s, f) for s in FACE_SOURCES for f in s.faces if f.view == "frontal"]
+    count = int(rng.integers(6, 25))
+    cols = int(np.ceil(np.sqrt(count * 1.5)))
+    side = min(float(np.exp(rng.uniform(np.log(70), np.log(180)))), 1240 / (cols * 2.2))
+    cell = round(2.2 * side * (1 - rng.uniform(0.6, 0.75)) + side)  # the head region is 2.2 face sides
+    rows = -(-count // cols)
+    canvas = _background(images, rng, cols * cell + 2 * cell, rows * cell + 2 * cell)
+    faces = []
+    for index in range(count):
+        source, face = frontal[rng.integers(len(frontal))]
+        head, boxes, inside = _head(images, source, face)
+        scale = side * rng.uniform(0.9, 1.1) / boxes[0, 2]
+        head, boxes = _resize(head, scale), boxes * scale
+        if rng.random() < 0.5:
+            head = np.ascontiguousarray(head[:, ::-1])
+            boxes[:, 0] = head.shape[1] - boxes[:, 0] - boxes[:, 2]
+        h, w = head.shape[:2]
+        cx, cy = cell * (1.5 + index % cols), cell * (1.5 + index // cols)
+        px, py = int(np.clip(cx - w / 2, 0, canvas.shape[1] - w)), int(np.clip(cy - h / 2, 0, canvas.shape[0] - h))
+        _paste(canvas, head, px, py, feather=0.25)
+        boxes[:, :2] += (px, py)
+        faces.append(_face_record(face, boxes[0], ["group"]))
+        faces += [{**_face_record(f, b, ["group"]), "ignore": True} for f, b in zip(inside[1:], boxes[1:])]
+    for i, face in enumerate(faces):  # a head pasted over a neighbour's face hides it: neither found nor false
+        later = [f["box"] for f in faces[i + 1 :] if not f.get("ignore")]
+        if any(overlaps(face["box"], b) for b in later):
+            face["ignore"] = True
+    return canvas, faces
+
+
+def make_group_set(folder: Path, images: dict, *, count: int, seed: int) -> dict:
+    """`count` group pictures (see _group) as JPEGs in `folder`."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    truth = {"seed": seed, "images": {}}
+    for index in range(count):
+        image, faces = _group(images, rng)
+        _write(folder, truth, f"group_{index:04d}.jpg", image, faces, int(rng.integers(75, 96)))
     return truth
 
 

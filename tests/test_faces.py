@@ -2,18 +2,18 @@
 import cv2
 import numpy as np
 import pytest
-
 from conftest import photo_rgb
+
 from dcgan.cli import main
 from dcgan.demo.web_images import BAD_FILES, make_web_images
 from dcgan.errors import UserError
 from dcgan.faces.detectors import group_windows, make_detector
+from dcgan.faces.mtcnn import MAX_PROPOSALS, MtcnnDetector
+from dcgan.faces.nets import classify, fetch_mtcnn_weights, load_mtcnn, windows
 from dcgan.faces.quality import FACE_REJECTIONS, crop_window, select_faces, sharpness
 from dcgan.faces.scoring import iou, match_faces, score_faces
 from dcgan.faces.settings import FaceSettings
 from dcgan.faces.stage import detect_part
-from dcgan.faces.mtcnn import MAX_PROPOSALS, MtcnnDetector
-from dcgan.faces.nets import classify, fetch_mtcnn_weights, load_mtcnn, windows
 from dcgan.sources.listing import list_images, part_slice, write_list
 from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
@@ -165,14 +165,15 @@ def _collage(rows: int, cols: int, side: int, gap: int) -> tuple[np.ndarray, lis
     return canvas, faces
 
 
-def test_a_collage_of_large_faces_keeps_every_one_the_cap_drops_the_smallest(weights):
+@pytest.mark.parametrize("detector", ["verified", "mtcnn"])
+def test_a_collage_of_large_faces_keeps_every_one_the_cap_drops_the_smallest(weights, detector):
     canvas, faces = _collage(4, 6, 210, gap=-10)  # 24 heads, neighbours overlapping by 10 px
-    settings = FaceSettings(mtcnn_weights=weights)
+    settings = FaceSettings(detector=detector, mtcnn_weights=weights)
     boxes, scores = make_detector(settings)(canvas)
     kept, reasons = select_faces(canvas, boxes, scores, settings)
     found, false_positives = match_faces([{"box": f} for f in faces], [k.box for k in kept], 0.3)
     assert len(found) == len(faces) == 24 and false_positives == 0, (len(found), false_positives, reasons)
-    capped, reasons = select_faces(canvas, boxes, scores, FaceSettings(mtcnn_weights=weights, max_faces=5))
+    capped, reasons = select_faces(canvas, boxes, scores, FaceSettings(max_faces=5))
     sides = sorted((min(k.box[2:]) for k in kept), reverse=True)
     assert [min(k.box[2:]) for k in capped] == sides[:5]
     too_many = [r for r in reasons if reason_category(r) == "more faces than max_faces"]
@@ -186,7 +187,9 @@ def test_hundreds_of_tiny_faces_are_never_searched(weights):
     assert levels[0][0] == pytest.approx(12 / 64, rel=0.01)  # the pyramid starts at 64 px faces
     assert len(detector.proposals(levels)) <= MAX_PROPOSALS
     boxes, scores = detector(canvas)
-    assert select_faces(canvas, boxes, scores, FaceSettings(mtcnn_weights=weights))[0] == []
+    assert select_faces(canvas, boxes, scores, FaceSettings())[0] == []
+    boxes, scores = make_detector(FaceSettings(mtcnn_weights=weights))(canvas)  # the default, verified
+    assert select_faces(canvas, boxes, scores, FaceSettings())[0] == []
 
 
 def test_faces_marked_ignore_are_neither_found_nor_false():

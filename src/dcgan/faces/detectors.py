@@ -1,11 +1,11 @@
 """Face detectors: each maps an RGB image to boxes (x, y, w, h in its pixels) and scores, best first.
 
-- MtcnnDetector (the default, `mtcnn`): MTCNN's three networks, in dcgan.faces.mtcnn.
-- VerifiedDetector (the default before it): OpenCV's frontal Haar cascade as a permissive candidate pass (every
+- VerifiedDetector (the default): OpenCV's frontal Haar cascade as a permissive candidate pass (every
   raw window counts, on an upright copy and on two turned copies for tilted heads), each candidate
   then checked by MTCNN's output network (`nets`). Candidates mostly inside a more confident face
   are dropped (the cascade also fires on the eyes-and-nose part of large faces); the verified
   candidates that agree on a face are averaged into its box.
+- MtcnnDetector (`mtcnn`): MTCNN's three networks, in dcgan.faces.mtcnn.
 - HaarDetector: the plain cascade with fixed settings, kept as the `paper` and `v1` presets.
 - YuNetDetector: OpenCV's CNN detector, when the user gives its ONNX file.
 """
@@ -21,10 +21,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from dcgan.errors import UserError
-from dcgan.faces.scoring import iou
-from dcgan.faces.settings import DETECTORS, FaceSettings
 from dcgan.faces.mtcnn import MtcnnDetector, inside_suppressed
 from dcgan.faces.nets import classify, load_mtcnn
+from dcgan.faces.scoring import iou
+from dcgan.faces.settings import DETECTORS, FaceSettings
 
 GROUP_EPS = 0.2  # OpenCV's own grouping tolerance in detectMultiScale
 FACE_PX = 32  # the verified detector's copies are scaled so that its smallest face spans this many pixels

@@ -1,4 +1,4 @@
-"""The MTCNN cascade (Zhang et al. 2016) as a face detector: the default.
+"""The MTCNN cascade (Zhang et al. 2016) as a face detector (`mtcnn`).
 
 PNet scans an image pyramid whose first level makes the smallest kept face (`min_face_size`) span
 its 12-pixel window, so faces below that size cost nothing; RNet and ONet then classify and refine

@@ -18,7 +18,6 @@ import numpy as np
 
 from dcgan.faces.settings import FaceSettings
 
-
 TOO_SMALL, AT_BORDER, BLURRY, TOO_MANY = "face too small", "face at the border", "blurry face", "more faces than max_faces"
 FACE_REJECTIONS = (TOO_SMALL, AT_BORDER, BLURRY, TOO_MANY)  # reason categories of detections not kept
 

@@ -114,14 +114,13 @@ def demo_set(folder: Path, count: int) -> dict:
 
 def benchmark_sets(tmp: Path, args: argparse.Namespace) -> dict[str, tuple[Path, dict]]:
     photos = fetch_photos(args.cache)
-    sets = {f"composites (seed {args.seed})": (tmp / "bench", make_face_benchmark(tmp / "bench", photos, count=args.count, seed=args.seed)),
+    return {f"composites (seed {args.seed})": (tmp / "bench", make_face_benchmark(tmp / "bench", photos, count=args.count, seed=args.seed)),
             "real photos": (tmp / "real", make_real_set(tmp / "real", photos, seed=args.seed)),
             "groups": (tmp / "groups", make_group_set(tmp / "groups", photos, count=args.groups, seed=args.seed)),
             "demo": (tmp / "demo", demo_set(tmp / "demo", args.demo_count))}
-    return sets
 
 
-def speed_names(folder: Path, truth: dict, count: int = 120) -> list[str]:
+def speed_names(truth: dict, count: int = 120) -> list[str]:
     """The first `count` images of 320-1280 px (long side), the web photos the issue times."""
     return [n for n in sorted(truth["images"]) if 320 <= max(truth["images"][n]["size"]) <= 1280][:count]
 
@@ -158,19 +157,18 @@ def main() -> None:
         if not weights.is_file():
             fetch_mtcnn_weights(weights)
         sets = benchmark_sets(tmp, args)
-        folder, truth = next(iter(sets.values()))
-        timed = speed_names(folder, truth)
+        composites = next(iter(sets))
+        timed = speed_names(sets[composites][1])
         for detector in DETECTORS:
             settings = FaceSettings(detector=detector, mtcnn_weights=str(weights))
             for name, (folder, truth) in sets.items():
                 found, kept, rate = run(settings, folder, sorted(truth["images"]))
                 results[detector][name] = {**tally(truth, found, kept), "images_per_s": rate}
             if detector in (DEFAULT, FAST):
-                speed[detector] = run(settings, next(iter(sets.values()))[0], timed)[2]
+                speed[detector] = run(settings, sets[composites][0], timed)[2]
             print(f"{detector}: " + ", ".join(f"{r['images_per_s']:.1f} images/s on {n}" for n, r in results[detector].items()), flush=True)
     print(f"\n{len(PEOPLE)} people; one process, one thread; found = a box of 64 px or more with IoU >= 0.3.")
     print_summary(sets, results)
-    composites = next(iter(sets))
     table(f"frontal recall by face size (px), {composites}", [f"size:{size_bin(lo)}" for lo, _ in SIZES],
           {d: r[composites] for d, r in results.items()}, lambda g: g[5:])
     table(f"recall by edit (frontal), {composites}", sorted({g for r in results.values() for g in r[composites]["recall"] if g.startswith("edit:")}),

@@ -21,9 +21,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from dcgan.errors import UserError
-from dcgan.faces.mtcnn import MtcnnDetector, inside_suppressed
+from dcgan.faces.mtcnn import MtcnnDetector
 from dcgan.faces.nets import classify, load_mtcnn
-from dcgan.faces.scoring import iou
+from dcgan.faces.scoring import inside_suppressed, iou
 from dcgan.faces.settings import DETECTORS, FaceSettings
 
 GROUP_EPS = 0.2  # OpenCV's own grouping tolerance in detectMultiScale

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from dcgan.faces.nets import as_input, classify, load_mtcnn
+from dcgan.faces.scoring import inside_suppressed
 from dcgan.faces.settings import FaceSettings
 
 CELL, STRIDE = 12, 2  # PNet's window and its step, in the pixels of a pyramid level
@@ -38,21 +39,6 @@ def corrected(boxes: np.ndarray, correction: np.ndarray) -> np.ndarray:
 def squared(boxes: np.ndarray) -> np.ndarray:
     side = boxes[:, 2:].max(axis=1, keepdims=True)
     return np.c_[boxes[:, :2] + boxes[:, 2:] / 2 - side / 2, side, side]
-
-
-def inside_suppressed(boxes: np.ndarray, scores: np.ndarray, fraction: float = 0.5) -> np.ndarray:
-    """Indices (most confident first) of boxes not lying mostly (`fraction` of the smaller or more) inside
-    a more confident kept box: a face part found beside its face."""
-    kept = []
-    for i in np.argsort(-scores, kind="stable"):
-        if kept:
-            other = boxes[kept]
-            ix = np.clip(np.minimum(boxes[i, 0] + boxes[i, 2], other[:, 0] + other[:, 2]) - np.maximum(boxes[i, 0], other[:, 0]), 0, None)
-            iy = np.clip(np.minimum(boxes[i, 1] + boxes[i, 3], other[:, 1] + other[:, 3]) - np.maximum(boxes[i, 1], other[:, 1]), 0, None)
-            if (ix * iy / np.minimum(boxes[i, 2] * boxes[i, 3], other[:, 2] * other[:, 3]) >= fraction).any():
-                continue
-        kept.append(i)
-    return np.array(kept, int)
 
 
 class MtcnnDetector:

@@ -1,6 +1,9 @@
-"""Face detections scored against ground-truth boxes (the demo's or a benchmark's truth file)."""
+"""Face detections scored against ground-truth boxes (the demo's or a benchmark's truth file), and the box geometry
+the detectors share."""
 
 from __future__ import annotations
+
+import numpy as np
 
 
 def intersection(a, b) -> float:
@@ -14,6 +17,16 @@ def iou(a, b) -> float:
     inter = intersection(a, b)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
+
+
+def inside_suppressed(boxes: np.ndarray, scores: np.ndarray, fraction: float = 0.5) -> np.ndarray:
+    """Indices (most confident first) of the boxes that do not lie mostly (`fraction` of the smaller
+    box or more) inside a more confident kept box: a face part found beside its face."""
+    kept = []
+    for i in np.argsort(-scores, kind="stable"):
+        if all(intersection(boxes[i], boxes[j]) / min(boxes[i][2] * boxes[i][3], boxes[j][2] * boxes[j][3]) < fraction for j in kept):
+            kept.append(i)
+    return np.array(kept, int)
 
 
 def match_faces(faces: list[dict], boxes: list, threshold: float) -> tuple[set[int], int]:

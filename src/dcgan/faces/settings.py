@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # verified: the default (permissive Haar candidates, each checked by MTCNN's output network); mtcnn:
-# MTCNN's three networks, 2-3x faster, fewer false positives, a few frontal faces fewer; paper: OpenCV's frontal Haar cascade as the paper era ran it (pyramid step 1.1, 3 neighbours, full
+# MTCNN's three networks, 2-3x faster, fewer false positives, a few frontal faces fewer; paper:
+# OpenCV's frontal Haar cascade as the paper era ran it (pyramid step 1.1, 3 neighbours, full
 # resolution); v1: this project's first tuned Haar settings (step 1.2, 8 neighbours, on a copy where
 # a 64 px face spans 48 px); yunet: OpenCV's CNN detector, given its ONNX file.
 DETECTORS = ("verified", "mtcnn", "paper", "v1", "yunet")

@@ -55,7 +55,9 @@ def best_radius(codes: np.ndarray, nbits: int, keys: list[str], truth: dict, rad
     precise = [r for r in results if r[1]["precision"] >= 0.99]
     if precise:
         return max(precise, key=lambda r: (r[1]["recall"], -r[0]))
-    return max(results, key=lambda r: 2 * r[1]["precision"] * r[1]["recall"] / max(r[1]["precision"] + r[1]["recall"], 1e-9))
+    return max(
+        results, key=lambda r: 2 * r[1]["precision"] * r[1]["recall"] / max(r[1]["precision"] + r[1]["recall"], 1e-9)
+    )
 
 
 def evaluate(tmp: Path, method: str, model: Path | None, keys: list[str], truth: dict, max_radius: int) -> list[tuple]:
@@ -100,21 +102,31 @@ def main() -> None:
                 meta = train_stage(tmp / "images", 1, model, AutoencoderSettings(seed=seed, **overrides))
                 seconds = time.perf_counter() - start
                 for name, radius, s, rate in evaluate(tmp, "autoencoder", model, keys, truth, args.max_radius):
-                    table.append((f"autoencoder ({training}: {meta['steps']} steps, {seconds:.0f} s, seed {seed}), {name}",
-                                  radius, s, rate))
+                    table.append(
+                        (
+                            f"autoencoder ({training}: {meta['steps']} steps, {seconds:.0f} s, seed {seed}), {name}",
+                            radius,
+                            s,
+                            rate,
+                        )
+                    )
                 default_method.setdefault(training, []).append(table[-1][2])
         for name, radius, s, rate in evaluate(tmp, "phash", None, keys, truth, args.max_radius):
             table.append((f"phash, {name}", radius, s, rate))
     redundant = table[0][2]["redundant"]
-    print(f"\n{args.source}: {len(keys)} images, {redundant} redundant copies in {len(truth['groups'])} groups; "
-          f"CPU, one thread; hashing = `dcgan dedup hash` of the whole table, 1 view then 19 views")
+    print(
+        f"\n{args.source}: {len(keys)} images, {redundant} redundant copies in {len(truth['groups'])} groups; "
+        f"CPU, one thread; hashing = `dcgan dedup hash` of the whole table, 1 view then 19 views"
+    )
     print(f"{'method':<78} {'r':>3} {'removed':>8} {'precision':>9} {'recall':>7} {'hash img/s':>11}")
     for name, radius, s, rate in table:
         print(f"{name:<78} {radius:>3} {s['removed']:>8} {s['precision']:>9.3f} {s['recall']:>7.3f} {rate:>11.0f}")
     for training, scores in default_method.items():
         p, r = (np.array([s[k] for s in scores]) for k in ("precision", "recall"))
-        print(f"19 views, {training} training over {len(scores)} seeds: precision {p.mean():.3f} "
-              f"({p.min():.3f}-{p.max():.3f}), recall {r.mean():.3f} ({r.min():.3f}-{r.max():.3f})")
+        print(
+            f"19 views, {training} training over {len(scores)} seeds: precision {p.mean():.3f} "
+            f"({p.min():.3f}-{p.max():.3f}), recall {r.mean():.3f} ({r.min():.3f}-{r.max():.3f})"
+        )
     print(json.dumps({"hash_images_per_second": {"1 view": table[0][3], "19 views": table[2][3]}}))
 
 

@@ -100,8 +100,10 @@ def main() -> None:
         train_stage(tmp / "demo-table", 1, model_path, AutoencoderSettings())
         model, settings = autoencoder.load(model_path)
         _, hasher = make_hasher("autoencoder", model_path)
-        paths = {"baseline": lambda chunk: baseline_codes(model, settings, chunk, margins),
-                 "shipped": lambda chunk: hash_views(hasher, chunk, margins)}
+        paths = {
+            "baseline": lambda chunk: baseline_codes(model, settings, chunk, margins),
+            "shipped": lambda chunk: hash_views(hasher, chunk, margins),
+        }
         print(f"\n19 views, one thread, best of {args.repeats} passes over {args.entries} images a table")
         for name, images in tables.items():
             best = {path: float("inf") for path in paths}
@@ -113,8 +115,10 @@ def main() -> None:
                 if not np.array_equal(codes["baseline"], codes["shipped"]):
                     sys.exit(f"{name}: the shipped codes differ from the baseline's")
             rates = {path: len(images) / seconds for path, seconds in best.items()}
-            print(f"{name:>10}: baseline {rates['baseline']:,.0f}, shipped {rates['shipped']:,.0f} images/s per core "
-                  f"({rates['shipped'] / rates['baseline']:.2f}x), codes identical")
+            print(
+                f"{name:>10}: baseline {rates['baseline']:,.0f}, shipped {rates['shipped']:,.0f} images/s per core "
+                f"({rates['shipped'] / rates['baseline']:.2f}x), codes identical"
+            )
 
 
 if __name__ == "__main__":

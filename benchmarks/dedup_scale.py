@@ -39,13 +39,25 @@ def main() -> None:
         print(f"device: {pick_device()}; {args.images} images; {args.threads} CPU threads")
         for batch in args.batch_size:
             start = time.perf_counter()
-            meta = train_stage(table, 1, Path(tmp) / "ae.pt", AutoencoderSettings(batch_size=batch), threads=args.threads)
+            meta = train_stage(
+                table, 1, Path(tmp) / "ae.pt", AutoencoderSettings(batch_size=batch), threads=args.threads
+            )
             seconds = time.perf_counter() - start
-            print(f"train, batch {batch:>4}: {meta['steps']} steps on a {meta['sample']}-image sample in {seconds:.1f} s "
-                  f"(sample prepared in {meta['prepare_seconds']:.1f} s; {meta['steps'] / (seconds - meta['prepare_seconds']):.0f} steps/s)")
+            print(
+                f"train, batch {batch:>4}: {meta['steps']} steps on a {meta['sample']}-image sample in {seconds:.1f} s "
+                f"(sample prepared in {meta['prepare_seconds']:.1f} s; "
+                f"{meta['steps'] / (seconds - meta['prepare_seconds']):.0f} steps/s)"
+            )
         for views in (0, 2):
-            done = hash_stage(table, 0, Path(tmp) / "hashes.npy", "autoencoder", Path(tmp) / "ae.pt", views=views,
-                              threads=args.threads)
+            done = hash_stage(
+                table,
+                0,
+                Path(tmp) / "hashes.npy",
+                "autoencoder",
+                Path(tmp) / "ae.pt",
+                views=views,
+                threads=args.threads,
+            )
             print(f"hash, {done['views']:>2} views: {done['images_per_second']:>9.0f} images/s")
 
 

@@ -44,8 +44,9 @@ def imagenet_sized(values: list[bytes]) -> list[bytes]:
     out = []
     for value in values:
         image = cv2.imdecode(np.frombuffer(value, np.uint8), cv2.IMREAD_COLOR)
-        ok, data = cv2.imencode(".jpg", cv2.resize(image, (500, 375), interpolation=cv2.INTER_CUBIC),
-                                [cv2.IMWRITE_JPEG_QUALITY, 90])
+        ok, data = cv2.imencode(
+            ".jpg", cv2.resize(image, (500, 375), interpolation=cv2.INTER_CUBIC), [cv2.IMWRITE_JPEG_QUALITY, 90]
+        )
         out.append(data.tobytes())
     return out
 
@@ -83,14 +84,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         lsun_sized = jpeg_values(tmp, args.entries)
-        for label, values in (("LSUN-sized (256 short side)", lsun_sized), ("ImageNet-sized (500x375)", imagenet_sized(lsun_sized))):
+        for label, values in (
+            ("LSUN-sized (256 short side)", lsun_sized),
+            ("ImageNet-sized (500x375)", imagenet_sized(lsun_sized)),
+        ):
             for copies in (1, 4):
                 root = tmp / f"{label[:4]}{copies}"
                 lmdb_dir, inputs = write_both(root, values * copies)
                 n = len(values) * copies
                 lmdb_s = best_seconds(lambda: extract_part(lmdb_dir, root / "t1", image_size=SIZE), args.repeats)
-                folder_s = best_seconds(lambda: (write_list(root / "folder", inputs),
-                                                 extract_images_part(inputs, root / "t2", image_size=SIZE)), args.repeats)
+                folder_s = best_seconds(
+                    lambda: (
+                        write_list(root / "folder", inputs),
+                        extract_images_part(inputs, root / "t2", image_size=SIZE),
+                    ),
+                    args.repeats,
+                )
                 rows.append((label, n, n / lmdb_s, n / folder_s))
     print(f"\nextraction to {SIZE}x{SIZE}, one process, one thread (images/s per core), best of {args.repeats}")
     print(f"{'JPEGs':<28} {'n':>6} {'LSUN LMDB':>10} {'image folder':>13} {'folder/LMDB':>12}")

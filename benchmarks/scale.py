@@ -69,7 +69,9 @@ def scene(seed: tuple) -> np.ndarray:
         if rng.random() < 0.7:
             cv2.rectangle(image, (x0, y0), (x1, y1), colour, -1 if rng.random() < 0.8 else 3)
         else:
-            cv2.ellipse(image, (((x0 + x1) / 2, (y0 + y1) / 2), (x1 - x0, y1 - y0), float(rng.uniform(0, 180))), colour, -1)
+            cv2.ellipse(
+                image, (((x0 + x1) / 2, (y0 + y1) / 2), (x1 - x0, y1 - y0), float(rng.uniform(0, 180))), colour, -1
+            )
     tiles = [_TILES[int(i)] for i in rng.integers(0, len(_TILES), 2)]
     oy, ox = (int(v) for v in rng.integers(0, 600 - 420, 2))
     image = cv2.add(image, np.ascontiguousarray(tiles[0][oy : oy + h, ox : ox + w]))
@@ -128,8 +130,10 @@ def make_lmdb(path: Path, count: int, seed: int = 0) -> dict:
     groups: dict[int, list[str]] = {}
     for i in range(count):
         groups.setdefault(int(base_of[i]), []).append(keys[i])
-    return {"groups": [g for g in groups.values() if len(g) > 1],
-            "copies": {keys[i]: edits[i] for i in range(bases, count)}}
+    return {
+        "groups": [g for g in groups.values() if len(g) > 1],
+        "copies": {keys[i]: edits[i] for i in range(bases, count)},
+    }
 
 
 def run_job(cmd: list[str], log: Path) -> dict:
@@ -151,14 +155,23 @@ def run_job(cmd: list[str], log: Path) -> dict:
             time.sleep(0.02)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed ({os.waitstatus_to_exitcode(status)}): {' '.join(cmd)}; see {log}")
-    return {"wall": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024,
-            "anon": anon / 1024, "file": file / 1024}
+    return {
+        "wall": time.perf_counter() - started,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss": usage.ru_maxrss / 1024,
+        "anon": anon / 1024,
+        "file": file / 1024,
+    }
 
 
 def combine(jobs: list[dict]) -> dict:
     """A stage's jobs run one after another: summed times, the largest peaks."""
-    return {"jobs": len(jobs), "wall": sum(j["wall"] for j in jobs), "cpu": sum(j["cpu"] for j in jobs),
-            **{k: max(j[k] for j in jobs) for k in ("rss", "anon", "file")}}
+    return {
+        "jobs": len(jobs),
+        "wall": sum(j["wall"] for j in jobs),
+        "cpu": sum(j["cpu"] for j in jobs),
+        **{k: max(j[k] for j in jobs) for k in ("rss", "anon", "file")},
+    }
 
 
 def dcgan(*args) -> list[str]:
@@ -176,33 +189,100 @@ def pipeline(root: Path, count: int) -> tuple[dict, dict]:
     if not truth_path.exists():
         started = time.perf_counter()
         truth_path.write_text(json.dumps(make_lmdb(lmdb_path, count)))
-        print(f"  generated {count} images in {time.perf_counter() - started:.0f} s "
-              f"({(lmdb_path / 'data.mdb').stat().st_size / count / 1024:.1f} KB per value)", flush=True)
+        print(
+            f"  generated {count} images in {time.perf_counter() - started:.0f} s "
+            f"({(lmdb_path / 'data.mdb').stat().st_size / count / 1024:.1f} KB per value)",
+            flush=True,
+        )
     work = root / f"run-{count}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     table, hashes, dedup, log = work / "images", work / "hashes", work / "dedup", work / "jobs.log"
     parts = max(1, round(count / PART_SIZE))
     stages = {}
-    stages["extract"] = combine([run_job(dcgan("extract", lmdb_path, table, "--part", p, "--parts", parts,
-                                               "--image-size", 64), log) for p in range(parts)])
+    stages["extract"] = combine(
+        [
+            run_job(dcgan("extract", lmdb_path, table, "--part", p, "--parts", parts, "--image-size", 64), log)
+            for p in range(parts)
+        ]
+    )
     stages["dedup_train"] = run_job(dcgan("dedup", "train", table, "--parts", parts, "--model", work / "ae.pt"), log)
-    stages["dedup_hash"] = combine([run_job(dcgan("dedup", "hash", table, "--part", p, "--out",
-                                                  hashes / f"part-{p:04d}.npy", "--method", "autoencoder",
-                                                  "--model", work / "ae.pt", "--views", 2), log) for p in range(parts)])
-    stages["dedup_filter"] = run_job(dcgan("dedup", "filter", table, "--parts", parts, "--hashes", hashes,
-                                           "--out-dir", dedup, "--method", "autoencoder", "--radius", 0,
-                                           "--views", 2, "--verify", 0.94), log)
-    stages["shards"] = run_job(dcgan("shards", table, "--parts", parts, "--duplicates", dedup / "duplicates.tsv",
-                                     "--out", work / "shards", "--dataset", "bedroom"), log)
+    stages["dedup_hash"] = combine(
+        [
+            run_job(
+                dcgan(
+                    "dedup",
+                    "hash",
+                    table,
+                    "--part",
+                    p,
+                    "--out",
+                    hashes / f"part-{p:04d}.npy",
+                    "--method",
+                    "autoencoder",
+                    "--model",
+                    work / "ae.pt",
+                    "--views",
+                    2,
+                ),
+                log,
+            )
+            for p in range(parts)
+        ]
+    )
+    stages["dedup_filter"] = run_job(
+        dcgan(
+            "dedup",
+            "filter",
+            table,
+            "--parts",
+            parts,
+            "--hashes",
+            hashes,
+            "--out-dir",
+            dedup,
+            "--method",
+            "autoencoder",
+            "--radius",
+            0,
+            "--views",
+            2,
+            "--verify",
+            0.94,
+        ),
+        log,
+    )
+    stages["shards"] = run_job(
+        dcgan(
+            "shards",
+            table,
+            "--parts",
+            parts,
+            "--duplicates",
+            dedup / "duplicates.tsv",
+            "--out",
+            work / "shards",
+            "--dataset",
+            "bedroom",
+        ),
+        log,
+    )
     keys = {r["key"] for p in range(parts) for r in read_tsv(part_prefix(table, p).with_suffix(".tsv"))}
     rows = len(keys)
     quality = score(read_tsv(dedup / "duplicates.tsv"), json.loads(truth_path.read_text()), keys)
     trained = json.loads((work / "ae.json").read_text())
-    facts = {"images": rows, "parts": parts, "quality": quality, "ae_steps": trained["steps"],
-             "ae_sample": trained["sample"],
-             "disk": {"table": folder_bytes(table, "part-*.npy") / rows, "hashes": folder_bytes(hashes) / rows,
-                      "shards": folder_bytes(work / "shards") / rows}}
+    facts = {
+        "images": rows,
+        "parts": parts,
+        "quality": quality,
+        "ae_steps": trained["steps"],
+        "ae_sample": trained["sample"],
+        "disk": {
+            "table": folder_bytes(table, "part-*.npy") / rows,
+            "hashes": folder_bytes(hashes) / rows,
+            "shards": folder_bytes(work / "shards") / rows,
+        },
+    }
     return stages, facts
 
 
@@ -232,8 +312,11 @@ def write_standin(root: Path, count: int, parts: int = 64, seed: int = 0) -> tup
             f.write(npy_header(int(hi - lo), 64))
             f.truncate(len(npy_header(0, 64)) + int(hi - lo) * 64 * 64 * 3)
         keys = [f"{i:040x}" for i in range(lo, hi)]
-        write_tsv(prefix.with_suffix(".tsv"), ("key", "source", "width", "height", "format"),
-                  ((k, k, 341, 256, "jpeg") for k in keys))
+        write_tsv(
+            prefix.with_suffix(".tsv"),
+            ("key", "source", "width", "height", "format"),
+            ((k, k, 341, 256, "jpeg") for k in keys),
+        )
         np.save(hashes / f"part-{part:04d}.npy", codes[lo:hi])
     return table, hashes
 
@@ -244,11 +327,45 @@ def standin(root: Path, count: int) -> dict:
     table, hashes = write_standin(root, count)
     print(f"  stand-in of {count} rows written in {time.perf_counter() - started:.0f} s", flush=True)
     log = root / "jobs.log"
-    stages = {"dedup_filter": run_job(dcgan("dedup", "filter", table, "--parts", 64, "--hashes", hashes, "--out-dir",
-                                            root / "dedup", "--method", "autoencoder", "--radius", 0, "--views", 2,
-                                            "--verify", 0.94), log)}
-    stages["shards"] = run_job(dcgan("shards", table, "--parts", 64, "--duplicates", root / "dedup/duplicates.tsv",
-                                     "--out", root / "shards", "--dataset", "bedroom"), log)
+    stages = {
+        "dedup_filter": run_job(
+            dcgan(
+                "dedup",
+                "filter",
+                table,
+                "--parts",
+                64,
+                "--hashes",
+                hashes,
+                "--out-dir",
+                root / "dedup",
+                "--method",
+                "autoencoder",
+                "--radius",
+                0,
+                "--views",
+                2,
+                "--verify",
+                0.94,
+            ),
+            log,
+        )
+    }
+    stages["shards"] = run_job(
+        dcgan(
+            "shards",
+            table,
+            "--parts",
+            64,
+            "--duplicates",
+            root / "dedup/duplicates.tsv",
+            "--out",
+            root / "shards",
+            "--dataset",
+            "bedroom",
+        ),
+        log,
+    )
     removed = json.loads((root / "dedup/stats.json").read_text())["removed"]
     return {"stages": stages, "removed": removed}
 
@@ -267,34 +384,45 @@ def main() -> None:
         print(f"N = {count}:", flush=True)
         measured[count] = pipeline(root, count)
         q = measured[count][1]["quality"]
-        print(f"  dedup against the truth: precision {q['precision']:.3f}, recall {q['recall']:.3f} "
-              f"({q['redundant']} redundant copies)", flush=True)
+        print(
+            f"  dedup against the truth: precision {q['precision']:.3f}, recall {q['recall']:.3f} "
+            f"({q['redundant']} redundant copies)",
+            flush=True,
+        )
     stand = standin(root / "standin", args.standin) if args.standin else None
 
     names = ("extract", "dedup_train", "dedup_hash", "dedup_filter", "shards")
     print("\nper stage, at each N: jobs, wall s, CPU s, images/s per core, peak RSS / anonymous / file-backed MB")
     for name in names:
-        for count, (stages, facts) in measured.items():
+        for stages, facts in measured.values():
             s = stages[name]
-            print(f"  {name:<13} N={facts['images']:>7}: {s.get('jobs', 1):>2} jobs {s['wall']:>8.1f} {s['cpu']:>8.1f} "
-                  f"{facts['images'] / s['cpu']:>9.0f} img/s  {s['rss']:>6.0f} / {s['anon']:>6.0f} / {s['file']:>6.0f}")
+            print(
+                f"  {name:<13} N={facts['images']:>7}: {s.get('jobs', 1):>2} jobs {s['wall']:>8.1f} {s['cpu']:>8.1f} "
+                f"{facts['images'] / s['cpu']:>9.0f} img/s  {s['rss']:>6.0f} / {s['anon']:>6.0f} / {s['file']:>6.0f}"
+            )
     if stand:
         for name, s in stand["stages"].items():
-            print(f"  {name:<13} stand-in {args.standin}: wall {s['wall']:.1f} s, CPU {s['cpu']:.1f} s, "
-                  f"{args.standin / s['cpu']:.0f} img/s; peak RSS {s['rss']:.0f} MB, anonymous {s['anon']:.0f} MB, "
-                  f"file-backed {s['file']:.0f} MB ({stand['removed']} planted copies removed)")
+            print(
+                f"  {name:<13} stand-in {args.standin}: wall {s['wall']:.1f} s, CPU {s['cpu']:.1f} s, "
+                f"{args.standin / s['cpu']:.0f} img/s; peak RSS {s['rss']:.0f} MB, anonymous {s['anon']:.0f} MB, "
+                f"file-backed {s['file']:.0f} MB ({stand['removed']} planted copies removed)"
+            )
 
     small, large = (measured[c] for c in (min(measured), max(measured)))
-    print(f"\ngrowth of the cost per image from N={small[1]['images']} to N={large[1]['images']} "
-          f"(1.00 = flat; dedup_train has a fixed budget, its total is compared):")
+    print(
+        f"\ngrowth of the cost per image from N={small[1]['images']} to N={large[1]['images']} "
+        f"(1.00 = flat; dedup_train has a fixed budget, its total is compared):"
+    )
     for name in names:
         a, b = small[0][name]["cpu"], large[0][name]["cpu"]
         ratio = b / a if name == "dedup_train" else (b / large[1]["images"]) / (a / small[1]["images"])
         print(f"  {name:<13} {ratio:.2f}")
 
     stages, facts = large
-    print(f"\nat {LSUN:,} images (LSUN bedrooms), from N={facts['images']} (per-part jobs, partitions: 64) and the "
-          "stand-in (jobs that see every image):")
+    print(
+        f"\nat {LSUN:,} images (LSUN bedrooms), from N={facts['images']} (per-part jobs, partitions: 64) and the "
+        "stand-in (jobs that see every image):"
+    )
     node = 0.0
     for name in names:
         s = stages[name]
@@ -309,15 +437,21 @@ def main() -> None:
             wall = max(cpu, stand["stages"][name]["wall"] if stand else 0.0)  # one job, one core
         memory = stand["stages"][name] if stand and name in stand["stages"] else s
         node += wall
-        print(f"  {name:<13} {cpu / 3600:>6.2f} CPU-h; on one 16-core node {wall / 60:>6.1f} min; peak memory of a job "
-              f"{memory['rss'] / 1024:.2f} GB ({memory['anon'] / 1024:.2f} GB anonymous)")
-    print(f"  extract + dedup + shards on one 16-core node (no GPU): {node / 60:.1f} min of wall time "
-          "(assumes this machine's per-core speed, the per-part jobs spread over 16 cores, the single jobs "
-          "one after another, and disks that keep up)")
+        print(
+            f"  {name:<13} {cpu / 3600:>6.2f} CPU-h; on one 16-core node {wall / 60:>6.1f} min; peak memory of a job "
+            f"{memory['rss'] / 1024:.2f} GB ({memory['anon'] / 1024:.2f} GB anonymous)"
+        )
+    print(
+        f"  extract + dedup + shards on one 16-core node (no GPU): {node / 60:.1f} min of wall time "
+        "(assumes this machine's per-core speed, the per-part jobs spread over 16 cores, the single jobs "
+        "one after another, and disks that keep up)"
+    )
     disk = facts["disk"]
-    print(f"  disk beside the 43 GB LMDB: image table {disk['table'] * LSUN / 1e9:.1f} GB, hashes "
-          f"{disk['hashes'] * LSUN / 1e9:.1f} GB, shards {disk['shards'] * LSUN / 1e9:.1f} GB (while the shards job "
-          f"runs, its buckets need as much again)")
+    print(
+        f"  disk beside the 43 GB LMDB: image table {disk['table'] * LSUN / 1e9:.1f} GB, hashes "
+        f"{disk['hashes'] * LSUN / 1e9:.1f} GB, shards {disk['shards'] * LSUN / 1e9:.1f} GB (while the shards job "
+        f"runs, its buckets need as much again)"
+    )
     if not args.workdir:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -6,9 +6,9 @@ contiguous tensors, two D backward passes, D's weight gradients computed in the 
 D(x), D(G(z)) and both losses read with .item() every step. Ours is dcgan.train.steps.GanSteps as
 `dcgan train` runs it: first with every speed switch off, then each switch alone, then all of them,
 then "auto" (what `dcgan train` picks on this device), then "captured" (auto with the iteration replayed
-from a CUDA graph, train.graphs: on; on a CPU the same static buffers without a graph). For each: images/s, the ratio to the
-reference, peak memory (CUDA: allocated; CPU: resident growth, sampled) and the FLOP/s achieved,
-from PyTorch's FLOP count of one step. Then our shard loader alone, with a worker per core:
+from a CUDA graph, train.graphs: on; on a CPU the same static buffers without a graph). For each:
+images/s, the ratio to the reference, peak memory (CUDA: allocated; CPU: resident growth, sampled) and
+the FLOP/s achieved, from PyTorch's FLOP count of one step. Then our shard loader alone, with a worker per core:
 
     python benchmarks/train_step.py [--models common paper] [--batches 128 512] [--steps 5] [--warmup 2]
                                     [--loops reference off bf16 ...] [--threads N] [--no-loader]
@@ -29,7 +29,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
-from loader import build_shards, epoch_rate
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -38,12 +37,19 @@ from dcgan.train.loader import Loader
 from dcgan.train.model import build, sample_z
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import CapturedSteps, GanSteps, Speed, resolve_speed
+from loader import build_shards, epoch_rate
 
-MODELS = {"common": ModelSettings(ngf=64, ndf=64, kernel=4, z="normal"),
-          "paper": ModelSettings(ngf=128, ndf=128, kernel=5, z="normal")}
+MODELS = {
+    "common": ModelSettings(ngf=64, ndf=64, kernel=4, z="normal"),
+    "paper": ModelSettings(ngf=128, ndf=128, kernel=5, z="normal"),
+}
 OFF = Speed(precision="fp32", memory_format="contiguous", compile="eager", adam="foreach")
-SWITCHES = {"bf16": {"precision": "bf16"}, "channels_last": {"memory_format": "channels_last"},
-            "compile": {"compile": "inductor"}, "fused_adam": {"adam": "fused"}}
+SWITCHES = {
+    "bf16": {"precision": "bf16"},
+    "channels_last": {"memory_format": "channels_last"},
+    "compile": {"compile": "inductor"},
+    "fused_adam": {"adam": "fused"},
+}
 LOOPS = ("reference", "off", *SWITCHES, "all", "auto", "captured")
 
 
@@ -56,8 +62,11 @@ class ReferenceG(nn.Module):
         w = s.ngf
         layers = [nn.ConvTranspose2d(s.nz, w * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(w * 8), nn.ReLU(True)]
         for width in (w * 8, w * 4, w * 2):
-            layers += [nn.ConvTranspose2d(width, width // 2, s.kernel, 2, pad, out_pad, bias=False),
-                       nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, s.kernel, 2, pad, out_pad, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(True),
+            ]
         layers += [nn.ConvTranspose2d(w, 3, s.kernel, 2, pad, out_pad, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
@@ -72,8 +81,11 @@ class ReferenceD(nn.Module):
         w = s.ndf
         layers = [nn.Conv2d(3, w, s.kernel, 2, pad, bias=False), nn.LeakyReLU(0.2, inplace=True)]
         for width in (w, w * 2, w * 4):
-            layers += [nn.Conv2d(width, width * 2, s.kernel, 2, pad, bias=False), nn.BatchNorm2d(width * 2),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                nn.Conv2d(width, width * 2, s.kernel, 2, pad, bias=False),
+                nn.BatchNorm2d(width * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
         layers += [nn.Conv2d(w * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid()]
         self.main = nn.Sequential(*layers)
 
@@ -241,12 +253,17 @@ def main() -> None:
                 reference = results.get("reference", {}).get("rate")
                 ratio = f"{results[loop]['rate'] / reference:.2f}x" if reference else "-"
                 achieved = f"{flops[loop] / results[loop]['seconds'] / 1e12:.3f}" if flops[loop] else "-"
-                print(f"{model_name:<7} {batch:>5} {loop:<14} {results[loop]['rate']:>8,.1f} {ratio:>6} "
-                      f"{results[loop]['memory'] / 2**20:>8,.0f} {achieved:>8}", flush=True)
+                print(
+                    f"{model_name:<7} {batch:>5} {loop:<14} {results[loop]['rate']:>8,.1f} {ratio:>6} "
+                    f"{results[loop]['memory'] / 2**20:>8,.0f} {achieved:>8}",
+                    flush=True,
+                )
     if args.loader:
         samples, rate = loader_rate(max(args.batches))
-        print(f"loader alone: {rate:,.0f} images/s ({samples} 64x64 JPEG samples, {os.cpu_count()} workers, "
-              f"batch {max(args.batches)})")
+        print(
+            f"loader alone: {rate:,.0f} images/s ({samples} 64x64 JPEG samples, {os.cpu_count()} workers, "
+            f"batch {max(args.batches)})"
+        )
 
 
 if __name__ == "__main__":

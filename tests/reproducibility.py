@@ -23,8 +23,11 @@ DETERMINISTIC = {
     "dedup decisions": ["results/*/dedup/duplicates.tsv"],
     "shards": ["results/*/shards/*.tar", "results/*/shards/index.json", "results/*/shards/manifest.tsv"],
     "decoded training sets": ["results/*/train/decoded/images-*.npy", "results/*/train/decoded/keys-*.txt"],
-    "training checkpoints (CPU)": ["results/*/train/checkpoints/step-*.pt", "results/*/train/model.pt",
-                                   "results/*/train/best.pt"],
+    "training checkpoints (CPU)": [
+        "results/*/train/checkpoints/step-*.pt",
+        "results/*/train/model.pt",
+        "results/*/train/best.pt",
+    ],
 }
 
 
@@ -38,8 +41,18 @@ def checksums(workdir: Path) -> dict[str, dict[str, str]]:
 
 
 def run(workdir: Path, cores: int, configfile: str | None, targets: list[str]) -> None:
-    command = [sys.executable, "-m", "snakemake", *targets, "--cores", str(cores), "-s", str(REPO / "Snakefile"),
-               "-d", str(workdir)] + (["--configfile", configfile] if configfile else [])
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--cores",
+        str(cores),
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+    ] + (["--configfile", configfile] if configfile else [])
     print(f"running: {' '.join(command)}", flush=True)
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -55,7 +68,9 @@ def compare(first: dict, second: dict) -> list[str]:
             lines.append(f"MISSING  {kind}: no such outputs in either run")
             continue
         differing = sorted(path for path in a.keys() | b.keys() if a.get(path) != b.get(path))
-        lines.append(f"{'DIFFERS' if differing else 'same':8} {kind}: {len(a) - len(differing)} of {len(a | b)} files identical")
+        lines.append(
+            f"{'DIFFERS' if differing else 'same':8} {kind}: {len(a) - len(differing)} of {len(a | b)} files identical"
+        )
         lines += [f"DIFFERS    {path}" for path in differing]
     return lines
 
@@ -65,8 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configfile", help="config to run (default: the embedded demo)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--keep", help="run in DIR/run-1 and DIR/run-2 and keep them (default: a temporary folder)")
-    parser.add_argument("--targets", nargs="+", default=["all"], help="what to build (default: all; the outputs "
-                        "compared are the stages up to training)")
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        default=["all"],
+        help="what to build (default: all; the outputs compared are the stages up to training)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="dcgan-repro-") as scratch:
         root = Path(args.keep or scratch)

@@ -40,18 +40,31 @@ def snakemake_command(workdir: Path, *args: str, overrides: dict | None = None) 
     """`snakemake ARGS` on the small demo in `workdir` (the command line loads the default profile)."""
     config = write_config(workdir / "small.yaml", overrides)
     # ARGS first: --configfile and --cache take several values, so targets after them would be read as theirs
-    return [sys.executable, "-m", "snakemake", *args, "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-            "--configfile", str(config)]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *args,
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(config),
+    ]
 
 
-def snakemake(workdir: Path, *args: str, overrides: dict | None = None, env: dict | None = None,
-              timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(snakemake_command(workdir, *args, overrides=overrides), env=env, capture_output=True,
-                          text=True, timeout=timeout)
+def snakemake(
+    workdir: Path, *args: str, overrides: dict | None = None, env: dict | None = None, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        snakemake_command(workdir, *args, overrides=overrides), env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
-def run_workflow(workdir: Path, targets: list[str], *, dryrun: bool, config: dict | None = None,
-                 forcerun: frozenset = frozenset()) -> list[str]:
+def run_workflow(
+    workdir: Path, targets: list[str], *, dryrun: bool, config: dict | None = None, forcerun: frozenset = frozenset()
+) -> list[str]:
     """Run (or dry-run) the targets; return the rule names of the jobs that had to run, sorted."""
     cwd = os.getcwd()
     try:

@@ -23,7 +23,9 @@ def make_table(root: Path, parts: int, per_part: int, *, faces: bool = False, se
     """A table of `parts` parts; returns (table dir, key -> image)."""
     rng = np.random.default_rng(seed)
     table = root / "images"
-    columns = ("key", "source", "width", "height") + (("x", "y", "w", "h", "score", "sharpness", "detector") if faces else ())
+    columns = ("key", "source", "width", "height") + (
+        ("x", "y", "w", "h", "score", "sharpness", "detector") if faces else ()
+    )
     pixels = {}
     for part in range(parts):
         with PartWriter(part_prefix(table, part), SIZE, columns) as writer:

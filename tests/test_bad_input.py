@@ -13,16 +13,16 @@ import sys
 import cv2
 import numpy as np
 import torch
-from conftest import photo_rgb, pil_bytes, write_lmdb
-from small_demo import REPO, snakemake
-from tables import make_table, write_duplicates
 
+from conftest import photo_rgb, pil_bytes, write_lmdb
 from dcgan.cli import main
 from dcgan.files import source_stamp
 from dcgan.shards import ShardSettings, write_shards
 from dcgan.sources.listing import list_images
 from dcgan.train.loop import train
 from dcgan.train.settings import ModelSettings, TrainSettings
+from small_demo import REPO, snakemake
+from tables import make_table, write_duplicates
 
 TINY = ModelSettings(image_size=32, ngf=8, ndf=8)
 
@@ -44,8 +44,10 @@ def test_one_image_left_trains_with_a_warning_and_evaluate_skips_fid_and_kid(tmp
     shards = tmp_path / "shards"
     write_shards(table, 1, duplicates, shards, dataset="lonely", settings=ShardSettings())
     reference = tmp_path / "reference.npz"
-    assert main(["fid-reference", str(shards), "--weights", str(fid_weights), "--out", str(reference),
-                 "--size", "32"]) == 0
+    assert (
+        main(["fid-reference", str(shards), "--weights", str(fid_weights), "--out", str(reference), "--size", "32"])
+        == 0
+    )
 
     settings = TrainSettings(batch_size=16, max_steps=4, workers=0, log_every=2, fid_every=2, fid_samples=4)
     record = train(shards, tmp_path / "train", TINY, settings, reference=reference, fid_weights=fid_weights)
@@ -58,13 +60,43 @@ def test_one_image_left_trains_with_a_warning_and_evaluate_skips_fid_and_kid(tmp
     assert cv2.imread(str(tmp_path / "train" / "memorisation.png")) is not None
 
     hashes = tmp_path / "hashes"
-    assert main(["dedup", "hash", str(table), "--part", "0", "--out", str(hashes / "part-0000.npy"),
-                 "--method", "phash"]) == 0
+    assert (
+        main(["dedup", "hash", str(table), "--part", "0", "--out", str(hashes / "part-0000.npy"), "--method", "phash"])
+        == 0
+    )
     out = tmp_path / "eval"
-    code = main(["evaluate", str(tmp_path / "train" / "best.pt"), "--reference", str(reference), "--weights",
-                 str(fid_weights), "--out-dir", str(out), "--hashes", str(hashes), "--dedup-method", "phash",
-                 "--samples", "4", "--kid-subset-size", "2", "--kid-subsets", "2", "--svm-per-class", "10",
-                 "--walk-rows", "1", "--walk-steps", "2", "--memorisation", "2", "--filter-maps", "2"])
+    code = main(
+        [
+            "evaluate",
+            str(tmp_path / "train" / "best.pt"),
+            "--reference",
+            str(reference),
+            "--weights",
+            str(fid_weights),
+            "--out-dir",
+            str(out),
+            "--hashes",
+            str(hashes),
+            "--dedup-method",
+            "phash",
+            "--samples",
+            "4",
+            "--kid-subset-size",
+            "2",
+            "--kid-subsets",
+            "2",
+            "--svm-per-class",
+            "10",
+            "--walk-rows",
+            "1",
+            "--walk-steps",
+            "2",
+            "--memorisation",
+            "2",
+            "--filter-maps",
+            "2",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0 and "FID and KID skipped" in err and "holds 1 image(s)" in err
     metrics = json.loads((out / "metrics.json").read_text())
@@ -89,8 +121,11 @@ def test_symlinked_folders_are_followed_once_and_loops_are_rejects(tmp_path):
     source_stamp(root)  # the fingerprint every DAG build reads does not fail
     listed_root, paths, rejects = list_images(root)
     assert paths == ["a/one.jpg", "linked/two.jpg"]
-    assert dict(rejects) == {"a/again": "second link to linked, listed once",
-                             "a/up": "symlink loop to ., listed once", "self": "broken or looping symlink"}
+    assert dict(rejects) == {
+        "a/again": "second link to linked, listed once",
+        "a/up": "symlink loop to ., listed once",
+        "self": "broken or looping symlink",
+    }
     assert main(["list-images", str(root), str(tmp_path / "inputs.txt"), "--rejects", str(tmp_path / "r.tsv")]) == 0
     assert (tmp_path / "r.tsv").read_text().count("\n") == 4  # header and three rejects
 
@@ -109,17 +144,25 @@ def test_wrong_kinds_of_input_are_named_before_anything_runs(tmp_path):
     looped = tmp_path / "looped"
     (looped / "ok").mkdir(parents=True)
     (looped / "ok" / "loop").symlink_to(looped)
-    overrides = {"datasets": {"faces": {"images": str(photo)},
-                              "bedroom": {"lmdb": str(no_data), "partitions": 4},
-                              "other": {"source": "lsun", "lmdb": str(a_file)},
-                              "empty": {"source": "lsun", "lmdb": str(empty)},
-                              "looped": {"source": "images", "images": str(looped)}}}
+    overrides = {
+        "datasets": {
+            "faces": {"images": str(photo)},
+            "bedroom": {"lmdb": str(no_data), "partitions": 4},
+            "other": {"source": "lsun", "lmdb": str(a_file)},
+            "empty": {"source": "lsun", "lmdb": str(empty)},
+            "looped": {"source": "images", "images": str(looped)},
+        }
+    }
     result = snakemake(tmp_path, "-n", "all", overrides=overrides)
     assert result.returncode != 0 and not (tmp_path / "results").exists()
     out = result.stdout + result.stderr
-    one_line_error(out, f"datasets.faces.images: {photo} is an image file (jpeg); expected a folder of images",
-                   f"datasets.bedroom.lmdb: not an LMDB: {no_data} (a folder without data.mdb)",
-                   f"datasets.other.lmdb: not an LMDB: {a_file}", f"datasets.empty.lmdb: the LMDB {empty} is empty")
+    one_line_error(
+        out,
+        f"datasets.faces.images: {photo} is an image file (jpeg); expected a folder of images",
+        f"datasets.bedroom.lmdb: not an LMDB: {no_data} (a folder without data.mdb)",
+        f"datasets.other.lmdb: not an LMDB: {a_file}",
+        f"datasets.empty.lmdb: the LMDB {empty} is empty",
+    )
     assert out.count("datasets.bedroom.lmdb") == 1  # once, not once per partition
     assert "datasets.looped" not in out  # a loop inside a folder is a reject at listing time, not a stop
 
@@ -143,8 +186,14 @@ def limit_file_size(limit: int):
 def dcgan_limited(*args: str, limit: int) -> subprocess.CompletedProcess:
     """`dcgan ARGS` in a process that may not write files larger than `limit` bytes (as on a full disk)."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([sys.executable, "-m", "dcgan", *args], preexec_fn=limit_file_size(limit), env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "dcgan", *args],
+        preexec_fn=limit_file_size(limit),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_running_out_of_space_names_the_file_and_loses_nothing(tmp_path):
@@ -152,16 +201,28 @@ def test_running_out_of_space_names_the_file_and_loses_nothing(tmp_path):
     lmdb_path = write_lmdb(tmp_path / "db", images)
     table = tmp_path / "table"
     result = dcgan_limited("extract", str(lmdb_path), str(table), "--image-size", "32", limit=8_000)
-    one_line_error(result.stderr, f"cannot write {table}/part-0000.npy: File too large (it needs more than",
-                   "free there)")
+    one_line_error(
+        result.stderr, f"cannot write {table}/part-0000.npy: File too large (it needs more than", "free there)"
+    )
     assert result.returncode == 2 and not list(table.glob("part-*"))  # no half-written part
 
     assert main(["extract", str(lmdb_path), str(table), "--image-size", "32"]) == 0
     kept = (table / "part-0000.npy").read_bytes()
     duplicates = write_duplicates(tmp_path / "duplicates.tsv", [], "")
     shards = tmp_path / "shards"
-    result = dcgan_limited("shards", str(table), "--parts", "1", "--duplicates", str(duplicates), "--out",
-                           str(shards), "--dataset", "d", limit=4_000)
+    result = dcgan_limited(
+        "shards",
+        str(table),
+        "--parts",
+        "1",
+        "--duplicates",
+        str(duplicates),
+        "--out",
+        str(shards),
+        "--dataset",
+        "d",
+        limit=4_000,
+    )
     one_line_error(result.stderr, f"cannot write {shards}: File too large")
     assert not shards.exists() and (table / "part-0000.npy").read_bytes() == kept
 
@@ -179,8 +240,20 @@ def test_an_all_corrupt_lmdb_is_named_at_extraction_with_its_reject_counts(tmp_p
     table = tmp_path / "table"
     for part in range(2):
         assert main(["extract", str(lmdb_path), str(table), "--part", str(part), "--parts", "2"]) == 0
-    code = main(["table-summary", str(table), "--parts", "2", "--out", str(tmp_path / "table.json"),
-                 "--dataset", "bedroom", "--source", str(lmdb_path)])
+    code = main(
+        [
+            "table-summary",
+            str(table),
+            "--parts",
+            "2",
+            "--out",
+            str(tmp_path / "table.json"),
+            "--dataset",
+            "bedroom",
+            "--source",
+            str(lmdb_path),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and not (tmp_path / "table.json").exists()
     one_line_error(err, f"dataset bedroom ({lmdb_path}): no images extracted; rejects: 5 ", "1 too small")

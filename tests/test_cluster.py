@@ -19,11 +19,24 @@ import torch
 
 from small_demo import REPO, snakemake
 
-FITS_ONE_SMALL_NODE = ["--set-resources", "dedup_train:cpus_per_task=1", "dedup_train:mem_mb=2000",
-                       "dedup_filter:mem_mb=2000", "shards:mem_mb=2000", "train:cpus_per_task=1", "train:mem_mb=4000",
-                       "train:runtime=30", "fid_reference:cpus_per_task=1", "fid_reference:mem_mb=2000",
-                       "evaluate:cpus_per_task=1", "evaluate:mem_mb=2000",
-                       "--set-threads", "train=1", "fid_reference=1", "evaluate=1"]
+FITS_ONE_SMALL_NODE = [
+    "--set-resources",
+    "dedup_train:cpus_per_task=1",
+    "dedup_train:mem_mb=2000",
+    "dedup_filter:mem_mb=2000",
+    "shards:mem_mb=2000",
+    "train:cpus_per_task=1",
+    "train:mem_mb=4000",
+    "train:runtime=30",
+    "fid_reference:cpus_per_task=1",
+    "fid_reference:mem_mb=2000",
+    "evaluate:cpus_per_task=1",
+    "evaluate:mem_mb=2000",
+    "--set-threads",
+    "train=1",
+    "fid_reference=1",
+    "evaluate=1",
+]
 
 
 def slurm_unavailable() -> str | None:
@@ -82,13 +95,24 @@ def slurm_jobs(env: dict) -> list[dict[str, str]]:
 
 
 def test_demo_runs_through_sbatch_and_equals_a_local_run(slurm, small_run, tmp_path, capsys):
-    options = ["--workflow-profile", str(REPO / "workflow/profiles/slurm"), "--slurm-status-command", "squeue",
-               "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs", *FITS_ONE_SMALL_NODE]
+    options = [
+        "--workflow-profile",
+        str(REPO / "workflow/profiles/slurm"),
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--slurm-keep-successful-logs",
+        *FITS_ONE_SMALL_NODE,
+    ]
     # the demo's LSUN and faces datasets: the image folder and Fig. 6 add jobs of kinds the run already has
     two_datasets = {"datasets": {"photos": None}, "forget": {"dataset": ""}}
     dry = snakemake(tmp_path / "slurm", "all", *options, "--dry-run", env=slurm, overrides=two_datasets)
-    remote = [line for line in dry.stdout.splitlines()
-              if line.startswith("rule ") and line[5:].rstrip(":") not in local_rules()]
+    remote = [
+        line
+        for line in dry.stdout.splitlines()
+        if line.startswith("rule ") and line[5:].rstrip(":") not in local_rules()
+    ]
     run = snakemake(tmp_path / "slurm", "all", *options, env=slurm, overrides=two_datasets)
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = [j for j in slurm_jobs(slurm) if j.get("WorkDir") == str(tmp_path / "slurm")]

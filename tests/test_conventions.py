@@ -1,4 +1,4 @@
-"""Conventions a user and the workflow catalog rely on: lint, snakefmt, deployment as a module, a user's
+"""Conventions a user and the workflow catalog rely on: lint, snakefmt, ruff, deployment as a module, a user's
 config never building the demo data, `dcgan <stage> --help` and the config reference."""
 
 from __future__ import annotations
@@ -11,16 +11,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import photo_rgb, pil_bytes, write_lmdb
-from small_demo import REPO, SMALL_DEMO, TEST_CONFIG
 
+from conftest import photo_rgb, pil_bytes, write_lmdb
 from dcgan.cli import build_parser, main
 from dcgan.config import load_schema, schema_markdown
+from small_demo import REPO, SMALL_DEMO, TEST_CONFIG
 
 
 def test_snakemake_lint_is_clean(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "-s", str(REPO / "Snakefile"), "-d",
-                             str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0 and "Lints for" not in result.stdout + result.stderr, result.stdout + result.stderr
 
 
@@ -30,20 +33,34 @@ def test_rule_files_are_snakefmt_formatted():
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_python_is_ruff_clean(command):
+    """ruff with the project's settings (pyproject.toml) over the package, the tests and the benchmarks."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    result = subprocess.run([ruff, *command, "src", "tests", "benchmarks"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def deploy(folder: Path, config: dict) -> Path:
     """The layout `snakedeploy deploy-workflow` writes: a Snakefile that uses this workflow as a module."""
     (folder / "config").mkdir(parents=True)
     (folder / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     snakefile = folder / "workflow" / "Snakefile"
     snakefile.parent.mkdir()
-    snakefile.write_text(f'configfile: "config/config.yaml"\n\n\nmodule dcgan:\n    snakefile:\n        "{REPO / "Snakefile"}"'
-                         '\n    config:\n        config\n\n\nuse rule * from dcgan\n')
+    snakefile.write_text(
+        f'configfile: "config/config.yaml"\n\n\nmodule dcgan:\n    snakefile:\n        "{REPO / "Snakefile"}"'
+        "\n    config:\n        config\n\n\nuse rule * from dcgan\n"
+    )
     return snakefile
 
 
 def snakemake_in(folder: Path, snakefile: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", *args, "-s", str(snakefile), "-d", str(folder)],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args, "-s", str(snakefile), "-d", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_deployed_as_a_module_from_another_folder_it_runs_the_test_config(tmp_path):
@@ -51,7 +68,9 @@ def test_deployed_as_a_module_from_another_folder_it_runs_the_test_config(tmp_pa
     planned = snakemake_in(tmp_path, snakefile, "-n", "--quiet", "rules", "all")
     assert planned.returncode == 0, planned.stderr
     assert "total                 48" in planned.stdout  # every stage, as from the checkout
-    ran = snakemake_in(tmp_path, snakefile, "--cores", "2", "results/bedroom/shards", "results/photos/images/table.json")
+    ran = snakemake_in(
+        tmp_path, snakefile, "--cores", "2", "results/bedroom/shards", "results/photos/images/table.json"
+    )
     assert ran.returncode == 0, ran.stderr
     assert (tmp_path / "results/bedroom/shards/manifest.tsv").is_file()
     assert (tmp_path / "resources/demo/image_folder_truth.json").is_file()  # the demo data, in the user's folder
@@ -59,7 +78,9 @@ def test_deployed_as_a_module_from_another_folder_it_runs_the_test_config(tmp_pa
 
 
 def test_a_users_config_never_builds_the_demo_data(tmp_path):
-    lmdb = write_lmdb(tmp_path / "mine" / "lmdb", {f"{i:040x}".encode(): pil_bytes(photo_rgb(), "JPEG") for i in range(3)})
+    lmdb = write_lmdb(
+        tmp_path / "mine" / "lmdb", {f"{i:040x}".encode(): pil_bytes(photo_rgb(), "JPEG") for i in range(3)}
+    )
     mine = {**SMALL_DEMO, "datasets": {"mine": {"source": "lsun", "lmdb": str(lmdb), "partitions": 1}}, "forget": {}}
     for config in (mine, {k: v for k, v in mine.items() if k != "demo"}):  # config.yaml copied whole, or trimmed
         folder = tmp_path / ("with_demo" if "demo" in config else "without_demo")

@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import photo_rgb
 from dcgan.dedup import autoencoder
-from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.dedup.grouping import find_groups, groups_of, hamming
 from dcgan.dedup.inputs import area_weights, downsample, resample, stretch_bounds, to_vectors
 from dcgan.dedup.scoring import score
+from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.dedup.stages import checkpoint_path, filter_stage, hash_stage, make_hasher, train_stage
 from dcgan.dedup.views import agreement, collision_candidates, group_by_views, hash_views, view_margins
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.files import read_tsv
 from dcgan.sources.extract import extract_part
 from dcgan.table import TableImages, read_keys
-from conftest import photo_rgb
 
 FAST = AutoencoderSettings(steps=300)
 
@@ -102,9 +102,13 @@ def test_every_view_is_the_area_resize_of_its_crop(rng):
 
 
 def test_stretch_bounds_are_numpys_percentiles_bit_for_bit(rng):
-    rows = np.concatenate([rng.integers(0, 256, (300, 3072)),  # uniform, narrow, and skewed rows
-                           rng.integers(100, 104, (300, 3072)),
-                           np.clip(rng.normal(60, rng.uniform(1, 80, (300, 1)), (300, 3072)), 0, 255)]).astype(np.uint8)
+    rows = np.concatenate(
+        [
+            rng.integers(0, 256, (300, 3072)),  # uniform, narrow, and skewed rows
+            rng.integers(100, 104, (300, 3072)),
+            np.clip(rng.normal(60, rng.uniform(1, 80, (300, 1)), (300, 3072)), 0, 255),
+        ]
+    ).astype(np.uint8)
     low, span = stretch_bounds(torch.from_numpy(rows))
     x = rows.astype(np.float32)
     expected_low = np.percentile(x, 1, axis=1, keepdims=True)
@@ -187,9 +191,16 @@ def test_the_training_budget_does_not_grow_with_the_table(table, tmp_path):
     """A sample of 150 of the ~400 images and 40 steps: exactly that much work, whatever the table; a
     small table stops after `epochs` passes, but not before `min_steps`."""
     root, _ = table
-    capped = train_stage(root / "images", 2, tmp_path / "capped.pt", AutoencoderSettings(sample=64, epochs=3, min_steps=5))
-    assert capped["steps"] == 5 and train_stage(root / "images", 2, tmp_path / "capped.pt", AutoencoderSettings(
-        sample=64, epochs=3, min_steps=2))["steps"] == 3
+    capped = train_stage(
+        root / "images", 2, tmp_path / "capped.pt", AutoencoderSettings(sample=64, epochs=3, min_steps=5)
+    )
+    assert (
+        capped["steps"] == 5
+        and train_stage(
+            root / "images", 2, tmp_path / "capped.pt", AutoencoderSettings(sample=64, epochs=3, min_steps=2)
+        )["steps"]
+        == 3
+    )
     small = AutoencoderSettings(sample=150, steps=40, batch_size=32)
     meta = train_stage(root / "images", 2, tmp_path / "ae.pt", small)
     assert (meta["sample"], meta["steps"], meta["batch_size"]) == (150, 40, 32) and meta["images"] > 350
@@ -202,8 +213,24 @@ def test_the_training_budget_does_not_grow_with_the_table(table, tmp_path):
 
 
 def _train_command(table_dir, model, steps, every):
-    return [sys.executable, "-m", "dcgan", "dedup", "train", str(table_dir), "--parts", "2", "--model", str(model),
-            "--steps", str(steps), "--epochs", "1000", "--checkpoint-every", str(every)]
+    return [
+        sys.executable,
+        "-m",
+        "dcgan",
+        "dedup",
+        "train",
+        str(table_dir),
+        "--parts",
+        "2",
+        "--model",
+        str(model),
+        "--steps",
+        str(steps),
+        "--epochs",
+        "1000",
+        "--checkpoint-every",
+        str(every),
+    ]
 
 
 def test_killed_training_continues_from_its_checkpoint_to_the_same_weights(table, tmp_path):
@@ -234,8 +261,13 @@ def test_killed_training_continues_from_its_checkpoint_to_the_same_weights(table
 def test_a_checkpoint_of_other_settings_is_not_used(table, tmp_path, capsys):
     root, _ = table
     model = tmp_path / "ae.pt"
-    autoencoder.train(root / "images", 2, AutoencoderSettings(steps=60, lr=0.01), checkpoint=checkpoint_path(model),
-                      checkpoint_every=50)
+    autoencoder.train(
+        root / "images",
+        2,
+        AutoencoderSettings(steps=60, lr=0.01),
+        checkpoint=checkpoint_path(model),
+        checkpoint_every=50,
+    )
     assert checkpoint_path(model).exists()
     meta = train_stage(root / "images", 2, model, AutoencoderSettings(steps=60))
     assert meta["resumed_from"] == 0 and "other settings" in capsys.readouterr().err
@@ -287,8 +319,16 @@ def test_collisions_and_checks_in_batches_equal_the_plain_method(rng):
     images[7] = images[3]  # true copies: identical pixels, so every view agrees
     images[40] = np.clip(images[12].astype(int) + 9, 0, 255)
     codes = rng.integers(0, 256, (n, nviews, 2), dtype=np.uint8)
-    for i, v, j, w in [(7, 0, 3, 0), (7, 2, 3, 2), (40, 1, 12, 1), (50, 0, 20, 3), (50, 4, 20, 1), (9, 1, 9, 3),
-                       (33, 2, 7, 4), (44, 0, 3, 0)]:
+    for i, v, j, w in [
+        (7, 0, 3, 0),
+        (7, 2, 3, 2),
+        (40, 1, 12, 1),
+        (50, 0, 20, 3),
+        (50, 4, 20, 1),
+        (9, 1, 9, 3),
+        (33, 2, 7, 4),
+        (44, 0, 3, 0),
+    ]:
         codes[i, v] = codes[j, w]
     for verify in (0.94, 0.0):
         found = {frozenset(g.tolist()) for g in groups_of(group_by_views(codes, images.__getitem__, margins, verify))}
@@ -317,11 +357,14 @@ def test_filter_finds_every_exact_copy_and_writes_its_outputs(table, tmp_path, m
         train_stage(root / "images", 2, model, FAST)
     for part in range(2):
         hash_stage(root / "images", part, tmp_path / "hashes" / f"part-{part:04d}.npy", method, model, views=2)
-    stats = filter_stage(root / "images", 2, tmp_path / "hashes", tmp_path / "out", method=method, radius=0,
-                         views=2, verify=0.94)
+    stats = filter_stage(
+        root / "images", 2, tmp_path / "hashes", tmp_path / "out", method=method, radius=0, views=2, verify=0.94
+    )
     rows = read_tsv(tmp_path / "out" / "duplicates.tsv")
     removed = {r["key"]: r["duplicate_of"] for r in rows}
-    order = {r["key"]: i for p in range(2) for i, r in enumerate(read_tsv(root / "images" / f"part-{p:04d}.tsv"), p * 10**6)}
+    order = {
+        r["key"]: i for p in range(2) for i, r in enumerate(read_tsv(root / "images" / f"part-{p:04d}.tsv"), p * 10**6)
+    }
     group_of = {k: i for i, g in enumerate(truth["groups"]) for k in g}
     for key, transform in truth["copies"].items():
         base = next(g for g in truth["groups"] if key in g)[0]
@@ -362,8 +405,10 @@ def test_a_border_cropped_copy_collides_only_through_views(trim):
     """phash of a photo and of a copy with trimmed borders (and softened: each pixel of the trimmed view
     doubled): their own hashes differ, but the copy's equals the hash of the original's matching view,
     and the pixels agree; a third photo stays apart."""
-    original, other = (cv2.resize(np.ascontiguousarray(photo_rgb(name)[:400, :400]), (64, 64),
-                                  interpolation=cv2.INTER_AREA) for name in ("astronaut", "coffee"))
+    original, other = (
+        cv2.resize(np.ascontiguousarray(photo_rgb(name)[:400, :400]), (64, 64), interpolation=cv2.INTER_AREA)
+        for name in ("astronaut", "coffee")
+    )
     view = resample(original[None], [trim])[0, 0].numpy().transpose(0, 2, 1)  # (32, 32, 3)
     copy = np.repeat(np.repeat(view, 2, axis=0), 2, axis=1)
     images = np.stack([original, copy, other])
@@ -383,7 +428,9 @@ def test_verification_rejects_a_collision_whose_pixels_disagree(rng):
     assert [g.tolist() for g in together] == [[0, 1]]
     brighter = np.clip(images[0].astype(int) * 1.2, 0, 255).astype(np.uint8)  # a brightness copy passes
     pair = np.stack([images[0], brighter])
-    assert [g.tolist() for g in groups_of(group_by_views(same_code, pair.__getitem__, view_margins(0), 0.94))] == [[0, 1]]
+    assert [g.tolist() for g in groups_of(group_by_views(same_code, pair.__getitem__, view_margins(0), 0.94))] == [
+        [0, 1]
+    ]
 
 
 def test_default_method_meets_the_quality_target_on_the_demo(tmp_path):
@@ -398,10 +445,24 @@ def test_default_method_meets_the_quality_target_on_the_demo(tmp_path):
     for views, verify in ((2, 0.94), (0, 0.0)):
         hashes = tmp_path / f"hashes-{views}"
         for part in range(2):
-            hash_stage(tmp_path / "images", part, hashes / f"part-{part:04d}.npy", "autoencoder", tmp_path / "ae.pt",
-                       views=views)
-        filter_stage(tmp_path / "images", 2, hashes, tmp_path / f"out-{views}", method="autoencoder", radius=0,
-                     views=views, verify=verify)
+            hash_stage(
+                tmp_path / "images",
+                part,
+                hashes / f"part-{part:04d}.npy",
+                "autoencoder",
+                tmp_path / "ae.pt",
+                views=views,
+            )
+        filter_stage(
+            tmp_path / "images",
+            2,
+            hashes,
+            tmp_path / f"out-{views}",
+            method="autoencoder",
+            radius=0,
+            views=views,
+            verify=verify,
+        )
         found[views] = score(read_tsv(tmp_path / f"out-{views}" / "duplicates.tsv"), truth, keys)
     assert found[2]["redundant"] > 200
     assert found[2]["precision"] >= 0.99 and found[2]["recall"] >= 0.90, found[2]

@@ -30,10 +30,16 @@ def test_same_seed_same_data_other_seed_other_data(demo, tmp_path):
     for name in ("bedroom_truth.json", "faces_truth.json", "image_folder_truth.json"):
         assert (demo / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
     assert lmdb_items(demo / "bedroom_train_lmdb") == lmdb_items(tmp_path / "again" / "bedroom_train_lmdb")
-    files = sorted(p.relative_to(demo) for folder in ("web_images", "image_folder")
-                   for p in (demo / folder).rglob("*") if p.is_file())
+    files = sorted(
+        p.relative_to(demo)
+        for folder in ("web_images", "image_folder")
+        for p in (demo / folder).rglob("*")
+        if p.is_file()
+    )
     assert all((demo / f).read_bytes() == (tmp_path / "again" / f).read_bytes() for f in files)
-    assert lmdb_items(demo / "bedroom_train_lmdb").keys() != lmdb_items(tmp_path / "other" / "bedroom_train_lmdb").keys()
+    assert (
+        lmdb_items(demo / "bedroom_train_lmdb").keys() != lmdb_items(tmp_path / "other" / "bedroom_train_lmdb").keys()
+    )
 
 
 def test_lmdb_is_in_lsun_scene_format(demo):
@@ -117,7 +123,9 @@ def test_image_folder_is_laid_out_like_imagenet_with_its_truth(demo):
     folder = demo / "image_folder"
     files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     assert files == set(truth["images"]) | set(image_folder.BAD_FILES)
-    assert {info["class"] for info in truth["images"].values()} == set(truth["photos"]) and len(truth["images"]) == 12 * 7
+    assert {info["class"] for info in truth["images"].values()} == set(truth["photos"]) and len(
+        truth["images"]
+    ) == 12 * 7
     aspects = []
     for name, info in truth["images"].items():
         assert name.split("/")[0] == info["class"]

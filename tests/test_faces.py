@@ -1,9 +1,8 @@
-
 import cv2
 import numpy as np
 import pytest
-from conftest import photo_rgb
 
+from conftest import photo_rgb
 from dcgan.cli import main
 from dcgan.demo.web_images import BAD_FILES, make_web_images
 from dcgan.errors import UserError
@@ -61,7 +60,9 @@ def _portrait(angle: float = 0.0, side: int = 420) -> tuple[np.ndarray, tuple]:
     head = cv2.resize(photo_rgb("astronaut")[20:230, 120:330], (side, side), interpolation=cv2.INTER_CUBIC)
     turn = cv2.getRotationMatrix2D((side / 2, side / 2), angle, 1.0)
     canvas = np.full((900, 1200, 3), 120, np.uint8)
-    canvas[200 : 200 + side, 500 : 500 + side] = cv2.warpAffine(head, turn, (side, side), borderMode=cv2.BORDER_REPLICATE)
+    canvas[200 : 200 + side, 500 : 500 + side] = cv2.warpAffine(
+        head, turn, (side, side), borderMode=cv2.BORDER_REPLICATE
+    )
     k = side / 210
     face = 95 * k
     cx, cy = turn @ np.array([(57 + 47.5) * k, (46 + 47.5) * k, 1.0])
@@ -87,8 +88,12 @@ def test_quality_rules_keep_sharp_large_faces_and_give_each_rejection_its_reason
     kept, reasons = select_faces(rgb, boxes, np.array([0.99, 0.98, 0.97, 0.96, 0.95]), settings)
     assert [k.box for k in kept] == [tuple(face)]
     assert kept[0].crop.shape == (64, 64, 3) and kept[0].sharpness >= settings.min_sharpness
-    assert [reason_category(r) for r in reasons] == ["blurry face", "face too small", "face at the border",
-                                                      "more faces than max_faces"]
+    assert [reason_category(r) for r in reasons] == [
+        "blurry face",
+        "face too small",
+        "face at the border",
+        "more faces than max_faces",
+    ]
     assert set(map(reason_category, reasons)) == set(FACE_REJECTIONS)
     assert "box 100,100,50,50" in reasons[1] and "50 px < 64" in reasons[1]
     assert sharpness(kept[0].crop) > 4 * float(reasons[0].split("sharpness ")[1].split(" ")[0])
@@ -146,8 +151,10 @@ def _collage(rows: int, cols: int, side: int, gap: int) -> tuple[np.ndarray, lis
     """rows x cols heads (the two portraits in turn, each mirrored or not and sized in +-15% of `side`)
     in a grid whose cells are `gap` px apart (negative: the heads overlap), and the true face boxes."""
     rng = np.random.default_rng(3)
-    heads = [(photo_rgb("astronaut")[20:230, 120:330], (57, 46, 95, 95)),
-             (photo_rgb("grace_hopper")[0:490, 20:510], (135, 105, 222, 222))]
+    heads = [
+        (photo_rgb("astronaut")[20:230, 120:330], (57, 46, 95, 95)),
+        (photo_rgb("grace_hopper")[0:490, 20:510], (135, 105, 222, 222)),
+    ]
     cell = side + gap
     canvas = np.full((rows * cell + 40, cols * cell + 40, 3), 150, np.uint8)
     faces = []
@@ -227,13 +234,17 @@ def test_recall_and_false_positives_on_the_demo_meet_the_targets(demo_faces):
 def test_every_file_is_processed_once_and_every_bad_one_rejected(demo_faces):
     root, truth, metas = demo_faces
     rejects = [r for part in range(3) for r in read_rejects(part_prefix(root / "images", part))]
-    files = {r["key"]: reason_category(r["reason"]) for r in rejects if reason_category(r["reason"]) not in FACE_REJECTIONS}
+    files = {
+        r["key"]: reason_category(r["reason"]) for r in rejects if reason_category(r["reason"]) not in FACE_REJECTIONS
+    }
     assert files == {k: EXPECTED_REASON[v] for k, v in BAD_FILES.items()}
     faces = [r for r in rejects if reason_category(r["reason"]) in FACE_REJECTIONS]
     assert faces and all(r["key"] in truth["images"] and " (box " in r["reason"] for r in faces)
     assert sum(m["source_images"] for m in metas) == len(truth["images"]) + len(BAD_FILES)
     keys = [r["key"] for p in range(3) for r in read_part(part_prefix(root / "images", p))[1]]
-    assert len(keys) == len(set(keys)) and all(r["width"] for p in range(3) for r in read_part(part_prefix(root / "images", p))[1])
+    assert len(keys) == len(set(keys)) and all(
+        r["width"] for p in range(3) for r in read_part(part_prefix(root / "images", p))[1]
+    )
 
 
 def test_crops_are_never_upsampled(demo_faces):

@@ -72,7 +72,9 @@ def test_reduced_jpeg_decode_matches_area_resize_of_the_same_window(width):
     assert np.abs(fast.astype(int) - reference).mean() < 2.0  # JPEG q75 loss alone is ~1.6
 
 
-@pytest.mark.parametrize("side, size, expected_short", [(1024, 64, 128), (600, 64, 75), (256, 64, 64), (200, 64, 100), (100, 64, 100)])
+@pytest.mark.parametrize(
+    "side, size, expected_short", [(1024, 64, 128), (600, 64, 75), (256, 64, 64), (200, 64, 100), (100, 64, 100)]
+)
 def test_jpeg_decoded_at_the_smallest_scale_covering_size(side, size, expected_short):
     rgb = cv2.resize(photo_rgb("coffee"), (side * 4 // 3, side), interpolation=cv2.INTER_AREA)
     image, *_ = decode(pil_bytes(rgb, "JPEG"), size=size, min_side=size)

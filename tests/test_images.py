@@ -38,7 +38,7 @@ def extract_all(root, table, parts: int, **options) -> tuple[dict, dict, dict]:
     for part in range(parts):
         extract_images_part(root / "inputs.txt", table, part=part, parts=parts, image_size=SIZE, **options)
         images, part_rows = read_part(part_prefix(table, part))
-        for image, row in zip(images, part_rows):
+        for image, row in zip(images, part_rows, strict=True):
             rows[row["source"]] = row
             pixels[row["source"]] = image
         rejects.update({r["key"]: r["reason"] for r in read_rejects(part_prefix(table, part))})
@@ -106,8 +106,14 @@ def test_shards_carry_the_class(folder, tmp_path):
     root, _ = folder
     rows, _, _ = extract_all(root, tmp_path / "table", 2)
     write_tsv(tmp_path / "dups.tsv", ("key", "duplicate_of", "distance"), [])
-    write_shards(tmp_path / "table", 2, tmp_path / "dups.tsv", tmp_path / "shards", dataset="photos",
-                 settings=ShardSettings(samples_per_shard=40))
+    write_shards(
+        tmp_path / "table",
+        2,
+        tmp_path / "dups.tsv",
+        tmp_path / "shards",
+        dataset="photos",
+        settings=ShardSettings(samples_per_shard=40),
+    )
     classes = {}
     for shard in sorted((tmp_path / "shards").glob("*.tar")):
         with tarfile.open(shard) as tar:
@@ -120,9 +126,26 @@ def test_shards_carry_the_class(folder, tmp_path):
 
 def test_cli_extracts_and_names_a_missing_folder(folder, tmp_path):
     root, _ = folder
-    done = subprocess.run([sys.executable, "-m", "dcgan", "extract-images", str(root / "inputs.txt"), str(tmp_path / "t"),
-                           "--part", "1", "--parts", "2"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dcgan",
+            "extract-images",
+            str(root / "inputs.txt"),
+            str(tmp_path / "t"),
+            "--part",
+            "1",
+            "--parts",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0 and "images in 6 classes" in done.stdout, done.stderr
-    missing = subprocess.run([sys.executable, "-m", "dcgan", "list-images", str(tmp_path / "nowhere"), str(tmp_path / "l.txt")],
-                             capture_output=True, text=True)
+    missing = subprocess.run(
+        [sys.executable, "-m", "dcgan", "list-images", str(tmp_path / "nowhere"), str(tmp_path / "l.txt")],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2 and "nowhere" in missing.stderr and "Traceback" not in missing.stderr

@@ -1,3 +1,4 @@
+import itertools
 import zipfile
 
 import numpy as np
@@ -45,7 +46,7 @@ def test_any_keys_are_covered_exactly_once(tmp_path, keys):
 def test_key_ranges_are_contiguous():
     ranges = key_ranges(b"0" * 40, b"f" * 40, 5)
     assert ranges[0][0] is None and ranges[-1][1] is None
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
     assert [r[1] for r in ranges[:-1]] == sorted(r[1] for r in ranges[:-1])
 
 

@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from tables import SIZE, make_table, write_duplicates
 from webdataset import TarWriter
 
 from dcgan.errors import UserError
@@ -24,6 +23,7 @@ from dcgan.train.resident import ResidentLoader, choose_data
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import CapturedSteps, GanSteps, Speed, resolve_speed
 from dcgan.train.tracking import keys_digest
+from tables import SIZE, make_table, write_duplicates
 
 CPU = torch.device("cpu")
 
@@ -129,7 +129,7 @@ def test_resident_batches_are_the_images_in_a_new_order_each_epoch_with_flips(sh
     )
     flipped = 0
     for batch in batches:
-        for key, image in zip(batch.keys, batch.images):
+        for key, image in zip(batch.keys, batch.images, strict=True):
             table = torch.from_numpy(sharded["pixels"][key]).permute(2, 0, 1).float() / 127.5 - 1
             straight, mirrored = (image - table).abs().mean(), (image - table.flip(-1)).abs().mean()
             assert min(straight, mirrored) < 0.03  # the JPEG of the table's pixels, mirrored or not

@@ -14,11 +14,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from tables import SIZE, make_table, write_duplicates
 
 from dcgan.errors import UserError
 from dcgan.shards import ShardSettings, shard_samples, verify_shards, write_shards
 from dcgan.train.loader import Loader, shard_urls
+from tables import SIZE, make_table, write_duplicates
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,16 @@ def sharded(tmp_path_factory):
     duplicates = write_duplicates(root / "duplicates.tsv", removed, sorted(pixels)[0])
     meta = write_shards(table, 3, duplicates, root / "out", dataset="bed", settings=ShardSettings(samples_per_shard=40))
     kept = set(pixels) - set(removed)
-    return {"root": root, "table": table, "pixels": pixels, "removed": set(removed), "kept": kept,
-            "duplicates": duplicates, "out": root / "out", "meta": meta}
+    return {
+        "root": root,
+        "table": table,
+        "pixels": pixels,
+        "removed": set(removed),
+        "kept": kept,
+        "duplicates": duplicates,
+        "out": root / "out",
+        "meta": meta,
+    }
 
 
 def test_webdataset_reads_every_kept_key_once(sharded):
@@ -60,8 +68,9 @@ def test_a_range_of_a_shards_samples_equals_that_slice_of_them_all(sharded):
 def test_wids_reads_the_index(sharded):
     import wids
 
-    dataset = wids.ShardListDataset(str(sharded["out"] / "index.json"), cache_dir=str(sharded["root"] / "wids-cache"),
-                                    transformations=[])
+    dataset = wids.ShardListDataset(
+        str(sharded["out"] / "index.json"), cache_dir=str(sharded["root"] / "wids-cache"), transformations=[]
+    )
     assert len(dataset) == len(sharded["kept"])
     samples = [dataset[i] for i in range(len(dataset))]
     assert sorted(s["__key__"] for s in samples) == sorted(sharded["kept"])
@@ -71,17 +80,32 @@ def test_wids_reads_the_index(sharded):
 
 
 def test_shards_are_shuffled_and_byte_identical_on_rerun(sharded, tmp_path):
-    again = write_shards(sharded["table"], 3, sharded["duplicates"], tmp_path / "again", dataset="bed",
-                         settings=ShardSettings(samples_per_shard=40))
+    again = write_shards(
+        sharded["table"],
+        3,
+        sharded["duplicates"],
+        tmp_path / "again",
+        dataset="bed",
+        settings=ShardSettings(samples_per_shard=40),
+    )
     assert again["shards"] == sharded["meta"]["shards"]
     for url in shard_urls(sharded["out"]):
         name = Path(url).name
-        assert hashlib.sha256(Path(url).read_bytes()).digest() == hashlib.sha256((tmp_path / "again" / name).read_bytes()).digest()
+        assert (
+            hashlib.sha256(Path(url).read_bytes()).digest()
+            == hashlib.sha256((tmp_path / "again" / name).read_bytes()).digest()
+        )
     with tarfile.open(shard_urls(sharded["out"])[0]) as tar:
         first = [name.split(".")[0] for name in tar.getnames() if name.endswith(".jpg")]
     assert first != sorted(first)  # globally shuffled, not in table order
-    reseeded = write_shards(sharded["table"], 3, sharded["duplicates"], tmp_path / "seed1", dataset="bed",
-                            settings=ShardSettings(samples_per_shard=40, seed=1))
+    reseeded = write_shards(
+        sharded["table"],
+        3,
+        sharded["duplicates"],
+        tmp_path / "seed1",
+        dataset="bed",
+        settings=ShardSettings(samples_per_shard=40, seed=1),
+    )
     assert reseeded["images"] == again["images"]
     assert (tmp_path / "seed1" / "bed-000000.tar").read_bytes() != (tmp_path / "again" / "bed-000000.tar").read_bytes()
 
@@ -95,7 +119,11 @@ def test_face_boxes_in_metadata(tmp_path):
     samples = list(wds.WebDataset(shard_urls(tmp_path / "out"), shardshuffle=False).decode("rgb8"))
     assert {s["__key__"] for s in samples} == set(pixels)
     for s in samples:
-        assert s["json"]["box"] == [10.5, 12.0, 40.0, 40.0] and s["json"]["score"] == 0.93 and s["json"]["sharpness"] == 812.5
+        assert (
+            s["json"]["box"] == [10.5, 12.0, 40.0, 40.0]
+            and s["json"]["score"] == 0.93
+            and s["json"]["sharpness"] == 812.5
+        )
         assert np.array_equal(s["png"], pixels[s["__key__"]])  # png is lossless
 
 
@@ -134,9 +162,17 @@ def test_two_ranks_two_workers_see_disjoint_samples_covering_the_set(sharded, tm
     out = sharded["out"]
     if samples_per_shard != 40:
         out = tmp_path / "one"
-        write_shards(sharded["table"], 3, sharded["duplicates"], out, dataset="bed",
-                     settings=ShardSettings(samples_per_shard=samples_per_shard))
-    per_rank = [keys_seen(Loader(out, 16, workers=2, rank=r, world_size=2, seed=3, shuffle_buffer=50)) for r in range(2)]
+        write_shards(
+            sharded["table"],
+            3,
+            sharded["duplicates"],
+            out,
+            dataset="bed",
+            settings=ShardSettings(samples_per_shard=samples_per_shard),
+        )
+    per_rank = [
+        keys_seen(Loader(out, 16, workers=2, rank=r, world_size=2, seed=3, shuffle_buffer=50)) for r in range(2)
+    ]
     assert not set(per_rank[0]) & set(per_rank[1])
     assert sorted(per_rank[0] + per_rank[1]) == sorted(sharded["kept"])
 
@@ -151,7 +187,7 @@ def test_loader_batches_order_and_epochs(sharded):
     # flips: about half the images come back mirrored (compare with the table's pixels)
     flipped = 0
     for batch in batches:
-        for key, image in zip(batch.keys, batch.images):
+        for key, image in zip(batch.keys, batch.images, strict=True):
             table = torch.from_numpy(sharded["pixels"][key]).permute(2, 0, 1).float() / 127.5 - 1
             if (image - table.flip(-1)).abs().mean() < (image - table).abs().mean():
                 flipped += 1
@@ -161,10 +197,14 @@ def test_loader_batches_order_and_epochs(sharded):
     assert keys_seen(loader) != [k for b in batches for k in b.keys]
 
 
-@pytest.mark.parametrize("world_size, batch_size, workers", [(3, 8, 2), (2, 20, 0), (4, 7, 1)])  # 198 samples; 4 x 7: 49 or 50
+@pytest.mark.parametrize(
+    "world_size, batch_size, workers", [(3, 8, 2), (2, 20, 0), (4, 7, 1)]
+)  # 198 samples; 4 x 7: 49 or 50
 def test_every_rank_gets_the_same_number_of_batches_and_every_sample_once(sharded, world_size, batch_size, workers):
-    loaders = [Loader(sharded["out"], batch_size, workers=workers, rank=r, world_size=world_size, seed=1,
-                      shuffle_buffer=30) for r in range(world_size)]
+    loaders = [
+        Loader(sharded["out"], batch_size, workers=workers, rank=r, world_size=world_size, seed=1, shuffle_buffer=30)
+        for r in range(world_size)
+    ]
     batches = [[b.keys for b in loader] for loader in loaders]
     assert {len(per_rank) for per_rank in batches} == {len(loaders[0])}  # DDP steps in lockstep
     assert all(0 < len(keys) <= batch_size + 1 for per_rank in batches for keys in per_rank)  # 50 = 6 x 7 + 8
@@ -180,7 +220,9 @@ def test_missing_or_empty_shard_sets(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no shards"):
         Loader(tmp_path / "empty", 8)
-    run = subprocess.run([sys.executable, "-m", "dcgan", "verify-shards", str(tmp_path / "empty")], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "dcgan", "verify-shards", str(tmp_path / "empty")], capture_output=True, text=True
+    )
     assert run.returncode == 2 and "manifest.tsv: missing" in run.stderr
 
 

@@ -18,7 +18,6 @@ import cv2
 import psutil
 import pytest
 import torch
-from tables import make_table, write_duplicates
 from torch import nn
 
 from dcgan.shards import ShardSettings, write_shards
@@ -29,14 +28,24 @@ from dcgan.train.quality import CollapseWatch
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import GanSteps, Speed
 from dcgan.train.tracking import keys_digest
+from tables import make_table, write_duplicates
 
 TINY = ModelSettings(image_size=32, ngf=8, ndf=8)
 FP32 = Speed(precision="fp32", memory_format="contiguous", compile="eager", adam="foreach")
 
 
 def tiny_settings(**changes) -> TrainSettings:
-    base = dict(batch_size=16, epochs=100, max_steps=8, workers=1, shuffle_buffer=50, log_every=2, sample_every=4,
-                checkpoint_every=2, keep_checkpoints=3)
+    base = dict(
+        batch_size=16,
+        epochs=100,
+        max_steps=8,
+        workers=1,
+        shuffle_buffer=50,
+        log_every=2,
+        sample_every=4,
+        checkpoint_every=2,
+        keep_checkpoints=3,
+    )
     return TrainSettings(**{**base, **changes})
 
 
@@ -44,8 +53,14 @@ def tiny_settings(**changes) -> TrainSettings:
 def shards(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("train")
     table, _ = make_table(root, parts=2, per_part=40)
-    write_shards(table, 2, write_duplicates(root / "dups.tsv", [], ""), root / "shards", dataset="t",
-                 settings=ShardSettings(samples_per_shard=30))
+    write_shards(
+        table,
+        2,
+        write_duplicates(root / "dups.tsv", [], ""),
+        root / "shards",
+        dataset="t",
+        settings=ShardSettings(samples_per_shard=30),
+    )
     return root / "shards"
 
 
@@ -114,7 +129,9 @@ def test_bf16_autocast_runs_the_convolutions_in_bf16_and_keeps_batchnorm_and_the
         if isinstance(module, nn.BatchNorm2d):
             module.register_forward_hook(lambda m, i, out: seen["batchnorm_input"].add(i[0].dtype))
     real = torch.rand(4, 3, 32, 32).mul(2).sub(1).contiguous(memory_format=torch.channels_last)
-    stats = steps.iteration(real, lambda n: sample_z(n, settings, torch.Generator().manual_seed(0), torch.device("cpu")))
+    stats = steps.iteration(
+        real, lambda n: sample_z(n, settings, torch.Generator().manual_seed(0), torch.device("cpu"))
+    )
     assert seen["conv"] == {torch.bfloat16} and seen["batchnorm_input"] == {torch.bfloat16}
     assert stats.dtype == torch.float32 and torch.isfinite(stats).all()
     state = [*g.state_dict().values(), *d.state_dict().values()]
@@ -130,8 +147,13 @@ def test_every_speed_switch_on_resumes_to_the_same_weights(shards, tmp_path):
     train(shards, tmp_path / "resumed", TINY, fast)
     assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     record = json.loads((tmp_path / "resumed" / "train.json").read_text())
-    assert record["speed"] == {"precision": "bf16", "memory_format": "channels_last", "compile": "inductor",
-                               "adam": "fused", "graphs": "off"}
+    assert record["speed"] == {
+        "precision": "bf16",
+        "memory_format": "channels_last",
+        "compile": "inductor",
+        "adam": "fused",
+        "graphs": "off",
+    }
     assert record["resumed_from"] == 3
 
 
@@ -166,7 +188,8 @@ def test_training_writes_its_outputs(uninterrupted):
     assert grid.shape[1] == 8 * 34 * 3 and grid.shape[0] > 8 * 34 * 3 and grid.std() > 5  # upscaled, with a title
     assert sorted(p.name for p in (uninterrupted / "samples").iterdir()) == ["step-000000004.png", "step-000000008.png"]
     assert sorted(p.name for p in (uninterrupted / "checkpoints").iterdir()) == ["metrics.csv"] + [
-        f"step-00000000{i}.pt" for i in (4, 6, 8)]
+        f"step-00000000{i}.pt" for i in (4, 6, 8)
+    ]
     assert any((uninterrupted / "tensorboard").iterdir())
 
 
@@ -182,14 +205,24 @@ def test_resuming_equals_uninterrupted_training(shards, uninterrupted, tmp_path)
 def train_command(shards: Path, out: Path, model: ModelSettings, settings: TrainSettings) -> list[str]:
     """`dcgan train` with every setting spelled out, under torchrun when settings.processes > 1."""
     if settings.processes > 1:
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-                   str(settings.processes), "-m", "dcgan"]
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            str(settings.processes),
+            "-m",
+            "dcgan",
+        ]
     else:
         command = [sys.executable, "-m", "dcgan"]
     command += ["train", str(shards), "--out", str(out), "--threads", str(settings.processes)]
     for key, value in {**asdict(model), **asdict(settings)}.items():
         flag = key.replace("_", "-")
-        command += [f"--{flag}" if value is True else f"--no-{flag}"] if isinstance(value, bool) else [f"--{flag}", str(value)]
+        command += (
+            [f"--{flag}" if value is True else f"--no-{flag}"] if isinstance(value, bool) else [f"--{flag}", str(value)]
+        )
     return command
 
 
@@ -229,13 +262,33 @@ def demo_shards(tmp_path_factory) -> Path:
     share them 56 + 57, and with batches of 8 the larger share folds its extra sample into its last batch."""
     root = tmp_path_factory.mktemp("demo")
     dcgan = [sys.executable, "-m", "dcgan"]
-    subprocess.run([*dcgan, "demo-data", "--out", str(root), "--bedroom-entries", "120", "--web-images", "1"],
-                   check=True, capture_output=True)
-    subprocess.run([*dcgan, "extract", str(root / "bedroom_train_lmdb"), str(root / "table"), "--image-size", "32",
-                    "--max-images", "113"],
-                   check=True, capture_output=True)
-    write_shards(root / "table", 1, write_duplicates(root / "none.tsv", [], ""), root / "shards", dataset="bed",
-                 settings=ShardSettings(samples_per_shard=25))
+    subprocess.run(
+        [*dcgan, "demo-data", "--out", str(root), "--bedroom-entries", "120", "--web-images", "1"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *dcgan,
+            "extract",
+            str(root / "bedroom_train_lmdb"),
+            str(root / "table"),
+            "--image-size",
+            "32",
+            "--max-images",
+            "113",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    write_shards(
+        root / "table",
+        1,
+        write_duplicates(root / "none.tsv", [], ""),
+        root / "shards",
+        dataset="bed",
+        settings=ShardSettings(samples_per_shard=25),
+    )
     return root / "shards"
 
 
@@ -249,8 +302,9 @@ def shard_keys(shard_dir: Path) -> list[str]:
 
 
 DDP_MODEL = ModelSettings(image_size=32, ngf=32, ndf=32)
-DDP_SETTINGS = tiny_settings(processes=2, batch_size=8, epochs=3, max_steps=0, checkpoint_every=2, log_every=3,
-                             data="memory")
+DDP_SETTINGS = tiny_settings(
+    processes=2, batch_size=8, epochs=3, max_steps=0, checkpoint_every=2, log_every=3, data="memory"
+)
 
 
 def ddp_run(shards: Path, out: Path, settings: TrainSettings) -> Path:
@@ -265,8 +319,9 @@ def ddp_straight(demo_shards, tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("data", ["memory", "shards"])
-def test_two_processes_hold_identical_weights_and_see_each_sample_once_per_epoch(demo_shards, ddp_straight, data,
-                                                                                  tmp_path):
+def test_two_processes_hold_identical_weights_and_see_each_sample_once_per_epoch(
+    demo_shards, ddp_straight, data, tmp_path
+):
     out = ddp_straight if data == "memory" else ddp_run(demo_shards, tmp_path, replace(DDP_SETTINGS, data=data))
     record = json.loads((out / "train.json").read_text())
     assert record["processes"] == 2 and record["backend"] == "gloo" and record["global_batch"] == 16
@@ -294,8 +349,11 @@ def test_two_processes_killed_mid_run_resume_to_the_same_weights(demo_shards, dd
 
 
 def test_processes_without_torchrun_is_a_clear_error(demo_shards, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "dcgan", "train", str(demo_shards), "--out", str(tmp_path),
-                          "--processes", "2"], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "dcgan", "train", str(demo_shards), "--out", str(tmp_path), "--processes", "2"],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2 and "torchrun --standalone --nproc-per-node 2" in run.stderr
     assert "Traceback" not in run.stderr
 
@@ -348,8 +406,9 @@ def test_tracked_fid_and_best_checkpoint_survive_a_sigkill_exactly(shards, refer
     assert subprocess.run(command, capture_output=True, text=True).returncode == 0
     resumed_rows = list(csv.DictReader(open(tmp_path / "killed" / "metrics.csv")))
     timing = "images_per_second"
-    assert [{k: v for k, v in r.items() if k != timing} for r in resumed_rows] == \
-        [{k: v for k, v in r.items() if k != timing} for r in rows]
+    assert [{k: v for k, v in r.items() if k != timing} for r in resumed_rows] == [
+        {k: v for k, v in r.items() if k != timing} for r in rows
+    ]
     resumed = torch.load(tmp_path / "killed" / "best.pt")
     assert resumed["step"] == saved["step"] and all(torch.equal(resumed["g"][k], saved["g"][k]) for k in saved["g"])
     record = json.loads((tmp_path / "killed" / "train.json").read_text())
@@ -374,6 +433,8 @@ def test_each_collapse_sign_needs_its_streak():
     assert [len(f) for f in fired] == [0, 0, 0, 1, 0] and fired[3][0]["sign"] == "d_wins"  # the first has no rise
     assert watch.losses(6, float("nan"), 1.0, 0.5, 0.5)[0]["sign"] == "non_finite"  # at once
     watch = CollapseWatch(patience=2)
-    assert [watch.diversity(s, d) for s in range(4) for d in [(0.8, 0.9, 0.4, 0.3)[s]]][-1][0]["sign"] == "diversity_falling"
+    assert [watch.diversity(s, d) for s in range(4) for d in [(0.8, 0.9, 0.4, 0.3)[s]]][-1][0][
+        "sign"
+    ] == "diversity_falling"
     again = CollapseWatch(patience=2, state=watch.state())  # from a checkpoint: the same streaks
     assert again.state() == watch.state()

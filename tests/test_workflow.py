@@ -110,7 +110,9 @@ def test_demo_evaluates_every_dataset_with_named_sample_counts_and_extractor(sma
         metrics = json.loads((small_run / f"results/{dataset}/eval/metrics.json").read_text())
         assert metrics["checkpoint"]["file"] == "best.pt" and metrics["checkpoint"]["step"] in (8, 12)  # the default
         assert metrics["generated_images"] == 20 and 0 < metrics["reference"]["images"] <= 20
-        assert metrics["feature_extractor"]["sha256"] == SHA256 and "TF-Inception" in metrics["feature_extractor"]["name"]
+        assert (
+            metrics["feature_extractor"]["sha256"] == SHA256 and "TF-Inception" in metrics["feature_extractor"]["name"]
+        )
         assert metrics["fid"] > 0 and metrics["kid"]["subset_size"] == min(10, metrics["reference"]["images"])
         assert metrics["memorisation"]["hash_collisions"]["samples"] == 20
         svm = metrics["svm"]["demo_photo_windows"]
@@ -118,13 +120,47 @@ def test_demo_evaluates_every_dataset_with_named_sample_counts_and_extractor(sma
         for figure in ("samples", "walks", "arithmetic", "memorisation", "distances", "losses"):
             assert cv2.imread(str(small_run / f"results/{dataset}/eval/{figure}.png")) is not None
     out = tmp_path / "smile.png"
-    made = subprocess.run([sys.executable, "-m", "dcgan", "arithmetic", str(small_run / "results/faces/train/model.pt"),
-                           "--a", "1,2", "--b", "3", "--c", "4,5", "--out", str(out)], capture_output=True, text=True)
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dcgan",
+            "arithmetic",
+            str(small_run / "results/faces/train/model.pt"),
+            "--a",
+            "1,2",
+            "--b",
+            "3",
+            "--c",
+            "4,5",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert made.returncode == 0, made.stderr
     sheet = cv2.imread(str(out))  # 3 groups and the result row of 32x32 tiles upscaled 3x, rows named on the left
     assert sheet.shape[1] == 150 + 9 * 34 * 3 and sheet.shape[0] > 4 * 34 * 3
-    bad = subprocess.run([sys.executable, "-m", "dcgan", "arithmetic", str(tmp_path / "none.pt"), "--a", "1", "--b", "2",
-                          "--c", "3", "--out", str(out)], capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dcgan",
+            "arithmetic",
+            str(tmp_path / "none.pt"),
+            "--a",
+            "1",
+            "--b",
+            "2",
+            "--c",
+            "3",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "trained model not found" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -136,18 +172,48 @@ def read_csv(path: Path) -> list[dict]:
 def test_second_run_does_nothing_and_forcerun_dedup_train_reruns_only_what_follows(small_run):
     assert run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO) == []
     jobs = run_workflow(small_run, ["all"], dryrun=True, config=SMALL_DEMO, forcerun=frozenset({"dedup_train"}))
-    assert set(jobs) == {"all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train", "fid_reference", "evaluate",
-                         "find_boxes", "forget", "report"}
+    assert set(jobs) == {
+        "all",
+        "dedup_train",
+        "dedup_hash",
+        "dedup_filter",
+        "shards",
+        "train",
+        "fid_reference",
+        "evaluate",
+        "find_boxes",
+        "forget",
+        "report",
+    }
 
 
 def test_changing_a_dedup_parameter_reruns_only_dedup_and_what_follows(small_run):
     changed = {**SMALL_DEMO, "dedup": {"autoencoder": {**SMALL_DEMO["dedup"]["autoencoder"], "noise_std": 0.3}}}
     assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {
-        "all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "train", "fid_reference", "evaluate", "find_boxes",
-        "forget", "report"}
+        "all",
+        "dedup_train",
+        "dedup_hash",
+        "dedup_filter",
+        "shards",
+        "train",
+        "fid_reference",
+        "evaluate",
+        "find_boxes",
+        "forget",
+        "report",
+    }
     changed = {**SMALL_DEMO, "dedup": {**SMALL_DEMO["dedup"], "radius": 2}}
     assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {
-        "all", "dedup_filter", "shards", "train", "fid_reference", "evaluate", "find_boxes", "forget", "report"}
+        "all",
+        "dedup_filter",
+        "shards",
+        "train",
+        "fid_reference",
+        "evaluate",
+        "find_boxes",
+        "forget",
+        "report",
+    }
 
 
 def deterministic_outputs(workdir: Path) -> dict[str, bytes]:
@@ -170,12 +236,21 @@ def test_retraining_dedup_gives_identical_decisions_and_shards(small_run):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ({"datasets": {"bedroom": {"partitions": "four"}}}, "datasets.bedroom.partitions: 'four' is not of type 'integer'"),
+        (
+            {"datasets": {"bedroom": {"partitions": "four"}}},
+            "datasets.bedroom.partitions: 'four' is not of type 'integer'",
+        ),
         ({"extract": {"min_sise": 3}}, "'min_sise' was unexpected"),
-        ({"datasets": {"extra": {"source": "lsun", "lmdb": "/no/such/lmdb"}}}, "datasets.extra.lmdb: LMDB not found: /no/such/lmdb"),
+        (
+            {"datasets": {"extra": {"source": "lsun", "lmdb": "/no/such/lmdb"}}},
+            "datasets.extra.lmdb: LMDB not found: /no/such/lmdb",
+        ),
         ({"evaluate": {"features_from": "imagenet"}}, "evaluate.features_from: 'imagenet' is not one of the datasets"),
         ({"datasets": {"photos": {"train": {"image_size": 48}}}}, "datasets.photos.train.image_size: 48 is not one of"),
-        ({"datasets": {"photos": {"train": {"processes": 4}}}}, "datasets.photos.train.processes: not a setting a dataset"),
+        (
+            {"datasets": {"photos": {"train": {"processes": 4}}}},
+            "datasets.photos.train.processes: not a setting a dataset",
+        ),
     ],
 )
 def test_bad_config_stops_with_a_message_naming_the_key(tmp_path, override, message):
@@ -185,16 +260,30 @@ def test_bad_config_stops_with_a_message_naming_the_key(tmp_path, override, mess
 
 
 def test_a_config_with_many_mistakes_names_every_key_at_once(tmp_path):
-    wrong = {"seed": "zero", "image_size": -64, "dedup": {"radius": 1.5, "method": "md5"},
-             "train": {"batch_size": "128"}, "datasets": {"bedroom": {"partitions": 0}}}
+    wrong = {
+        "seed": "zero",
+        "image_size": -64,
+        "dedup": {"radius": 1.5, "method": "md5"},
+        "train": {"batch_size": "128"},
+        "datasets": {"bedroom": {"partitions": 0}},
+    }
     with pytest.raises(Exception) as raised:
         run_workflow(tmp_path, ["all"], dryrun=True, config=wrong)
     message = str(raised.value)
-    for key in ("seed:", "image_size:", "dedup.radius:", "dedup.method:", "train.batch_size:", "datasets.bedroom.partitions:"):
+    for key in (
+        "seed:",
+        "image_size:",
+        "dedup.radius:",
+        "dedup.method:",
+        "train.batch_size:",
+        "datasets.bedroom.partitions:",
+    ):
         assert key in message
     assert "Traceback" not in message and not (tmp_path / "results").exists()
 
-    missing = {"datasets": {"bedroom": {"lmdb": str(tmp_path / "no_lmdb")}, "faces": {"images": str(tmp_path / "no_faces")}}}
+    missing = {
+        "datasets": {"bedroom": {"lmdb": str(tmp_path / "no_lmdb")}, "faces": {"images": str(tmp_path / "no_faces")}}
+    }
     with pytest.raises(Exception) as raised:
         run_workflow(tmp_path, ["all"], dryrun=True, config=missing)
     assert "datasets.bedroom.lmdb: LMDB not found" in str(raised.value)
@@ -206,10 +295,15 @@ def test_dataset_train_overrides_and_features_from_reach_the_commands(tmp_path):
     evaluate job of the `features_from` dataset only (the paper's Table 1 setting)."""
     cifar = tmp_path / "cifar-10-python.tar.gz"
     cifar.write_bytes(b"")
-    overrides = {"datasets": {"photos": {"train": {"image_size": 16, "ngf": 12}}},
-                 "evaluate": {"features_from": "photos", "cifar10": str(cifar)}}
-    result = subprocess.run(snakemake_command(tmp_path, "-n", "-p", "--forceall", "all", overrides=overrides),
-                            capture_output=True, text=True)
+    overrides = {
+        "datasets": {"photos": {"train": {"image_size": 16, "ngf": 12}}},
+        "evaluate": {"features_from": "photos", "cifar10": str(cifar)},
+    }
+    result = subprocess.run(
+        snakemake_command(tmp_path, "-n", "-p", "--forceall", "all", overrides=overrides),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     commands = [line.strip() for line in result.stdout.splitlines() if "-m dcgan" in line]
     for dataset in ("bedroom", "faces", "photos"):
@@ -237,9 +331,20 @@ def test_command_line_applies_the_default_profile(tmp_path):
 def test_generic_cluster_profile_is_accepted_and_applies_its_resources(tmp_path):
     """The example profile for sites without SLURM (a dry run: nothing is submitted, no qsub needed)."""
     result = subprocess.run(
-        ["snakemake", "all", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n",
-         "--workflow-profile", str(REPO / "workflow/profiles/generic")],
-        capture_output=True, text=True, env=dict(os.environ, DCGAN_CLUSTER_QUEUE="gpu.q"),
+        [
+            "snakemake",
+            "all",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-n",
+            "--workflow-profile",
+            str(REPO / "workflow/profiles/generic"),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, DCGAN_CLUSTER_QUEUE="gpu.q"),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Using workflow specific profile" in result.stderr
@@ -275,7 +380,8 @@ def test_report_renders_in_headless_chromium_with_every_section(small_run, tmp_p
         assert f"Scores of the evaluated model (results/{dataset}/eval/scores.tsv)" in dom
     assert ">L2-SVM on D features, demo photo windows<" in dom
     shot = tmp_path / "report.png"
-    subprocess.run(headless + [f"--screenshot={shot}", "--window-size=1400,900", report.as_uri()], capture_output=True,
-                   timeout=300)
+    subprocess.run(
+        headless + [f"--screenshot={shot}", "--window-size=1400,900", report.as_uri()], capture_output=True, timeout=300
+    )
     picture = cv2.imread(str(shot))
     assert picture is not None and picture.shape[:2] == (900, 1400) and picture.std() > 10  # not a blank page

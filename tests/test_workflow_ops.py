@@ -31,8 +31,11 @@ def test_a_second_workflow_directory_reuses_the_cached_outputs(tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     assert "to cache" not in second.stderr  # nothing was computed and stored again
     cache = (tmp_path / "cache").resolve()
-    cached = {"extract": "results/bedroom/images/part-0000.npy", "detect_faces": "results/faces/images/part-0001.npy",
-              "dedup_train": "results/faces/dedup/autoencoder.pt"}
+    cached = {
+        "extract": "results/bedroom/images/part-0000.npy",
+        "detect_faces": "results/faces/images/part-0001.npy",
+        "dedup_train": "results/faces/dedup/autoencoder.pt",
+    }
     for path in cached.values():
         output = tmp_path / "second" / path
         assert output.is_symlink() and output.resolve().parent == cache
@@ -46,8 +49,11 @@ def test_a_second_workflow_directory_reuses_the_cached_outputs(tmp_path):
     assert rest.returncode == 0, rest.stderr[-3000:]
 
 
-FAULTS = {"demo": {"bedroom_entries": 2400}, "datasets": {"bedroom": {"partitions": 2}},
-          "train": {"max_steps": 150, "checkpoint_every": 20, "sample_every": 50, "log_every": 10, "fid_every": 50}}
+FAULTS = {
+    "demo": {"bedroom_entries": 2400},
+    "datasets": {"bedroom": {"partitions": 2}},
+    "train": {"max_steps": 150, "checkpoint_every": 20, "sample_every": 50, "log_every": 10, "fid_every": 50},
+}
 
 
 def kill_when(workdir: Path, target: str, ready, timeout: float = 300) -> bool:
@@ -74,6 +80,7 @@ def unlock(workdir: Path) -> None:
 def test_sigkill_during_extraction_and_training_loses_nothing(tmp_path):
     work = tmp_path / "killed"
     table = work / "results/bedroom/images"
+
     def writing() -> set[str]:
         return {p.name.split(".")[1] for p in table.glob(".part-*.npy.*.tmp")}
 
@@ -100,14 +107,18 @@ def test_sigkill_during_extraction_and_training_loses_nothing(tmp_path):
     record = json.loads((work / "results/bedroom/train/train.json").read_text())
     assert record["resumed_from"] >= 20 and record["steps"] == 150
     rows = list(csv.DictReader(open(work / "results/bedroom/train/metrics.csv")))
-    assert [int(r["step"]) for r in rows if r["loss_d"]] == list(range(10, 151, 10))  # each log once: none repeated or lost
+    assert [int(r["step"]) for r in rows if r["loss_d"]] == list(
+        range(10, 151, 10)
+    )  # each log once: none repeated or lost
     assert [int(r["step"]) for r in rows if r["fid"]] == [50, 100, 150]  # and each tracked FID
     assert not [p for p in (work / "results").rglob("*.tmp")]  # no half-written file kept
 
     clean = snakemake(tmp_path / "clean", "results/bedroom/dedup/duplicates.tsv", "--cores", "2", overrides=FAULTS)
     assert clean.returncode == 0, clean.stderr[-3000:]
     for name in ("images/part-0000.npy", "images/part-0001.npy", "images/part-0001.tsv", "dedup/duplicates.tsv"):
-        assert (work / "results/bedroom" / name).read_bytes() == (tmp_path / "clean/results/bedroom" / name).read_bytes()
+        assert (work / "results/bedroom" / name).read_bytes() == (
+            tmp_path / "clean/results/bedroom" / name
+        ).read_bytes()
     images, rows = read_part(work / "results/bedroom/images/part-0001")
     assert len(rows) == images.shape[0] > 0 and np.all(images.reshape(len(rows), -1).max(axis=1) > 0)
 
@@ -120,8 +131,10 @@ def test_two_runs_from_clean_give_identical_deterministic_outputs(small_run, tmp
     targets = ["results/bedroom/train/model.pt", "results/faces/shards", "results/photos/shards"]
     reproducibility.run(tmp_path / "run", 2, str(config), targets)
     second = reproducibility.checksums(tmp_path / "run")
-    first = {kind: {path: digest for path, digest in files.items() if path in second[kind]}
-             for kind, files in reproducibility.checksums(small_run).items()}  # what the second run made
+    first = {
+        kind: {path: digest for path, digest in files.items() if path in second[kind]}
+        for kind, files in reproducibility.checksums(small_run).items()
+    }  # what the second run made
     assert sum(map(len, second.values())) > 40 and any("faces/shards" in p for p in second["shards"])
     lines = reproducibility.compare(first, second)
     with capsys.disabled():

@@ -14,8 +14,13 @@ from dcgan.files import NO_SPACE
 def _demo_data(args: argparse.Namespace) -> None:
     from dcgan.demo import make_demo
 
-    make_demo(args.out, seed=args.seed, bedroom_entries=args.bedroom_entries, web_images=args.web_images,
-              folder_images=args.folder_images)
+    make_demo(
+        args.out,
+        seed=args.seed,
+        bedroom_entries=args.bedroom_entries,
+        web_images=args.web_images,
+        folder_images=args.folder_images,
+    )
     print(f"demo data written to {args.out}")
 
 
@@ -41,10 +46,20 @@ def _extract(args: argparse.Namespace) -> None:
 def _extract_images(args: argparse.Namespace) -> None:
     from dcgan.sources.images import extract_images_part
 
-    meta = extract_images_part(args.inputs, args.table_dir, part=args.part, parts=args.parts, image_size=args.image_size,
-                               min_size=args.min_size, max_images=args.max_images, reduced_decode=args.reduced_decode)
-    print(f"part {args.part}/{args.parts}: {meta['images']} images in {len(meta['classes'])} classes from "
-          f"{meta['source_images']} files, {meta['rejects']} rejects, {meta['images_per_second']} images/s")
+    meta = extract_images_part(
+        args.inputs,
+        args.table_dir,
+        part=args.part,
+        parts=args.parts,
+        image_size=args.image_size,
+        min_size=args.min_size,
+        max_images=args.max_images,
+        reduced_decode=args.reduced_decode,
+    )
+    print(
+        f"part {args.part}/{args.parts}: {meta['images']} images in {len(meta['classes'])} classes from "
+        f"{meta['source_images']} files, {meta['rejects']} rejects, {meta['images_per_second']} images/s"
+    )
 
 
 def _table_summary(args: argparse.Namespace) -> None:
@@ -59,16 +74,23 @@ def _list_images(args: argparse.Namespace) -> None:
     from dcgan.sources.listing import write_list
 
     listed, rejected = write_list(args.source, args.out, args.rejects)
-    print(f"{args.source}: {listed} files listed in {args.out}, {rejected} entries left out"
-          + (f" (see {args.rejects})" if rejected and args.rejects else ""))
+    print(
+        f"{args.source}: {listed} files listed in {args.out}, {rejected} entries left out"
+        + (f" (see {args.rejects})" if rejected and args.rejects else "")
+    )
 
 
 def _detect_faces(args: argparse.Namespace) -> None:
     from dcgan.faces.settings import FaceSettings
     from dcgan.faces.stage import detect_part
 
-    meta = detect_part(args.inputs, args.table_dir, part=args.part, parts=args.parts, settings=_settings(FaceSettings, args))
-    print(f"part {args.part}/{args.parts}: {meta['faces']} faces from {meta['source_images']} files, {meta['rejects']} rejects")
+    meta = detect_part(
+        args.inputs, args.table_dir, part=args.part, parts=args.parts, settings=_settings(FaceSettings, args)
+    )
+    print(
+        f"part {args.part}/{args.parts}: {meta['faces']} faces from {meta['source_images']} files, "
+        f"{meta['rejects']} rejects"
+    )
 
 
 def _mtcnn_weights(args: argparse.Namespace) -> None:
@@ -89,33 +111,60 @@ def _dedup_train(args: argparse.Namespace) -> None:
     from dcgan.dedup.settings import AutoencoderSettings
     from dcgan.dedup.stages import train_stage
 
-    meta = train_stage(args.table_dir, args.parts, args.model, _settings(AutoencoderSettings, args), threads=args.threads,
-                       checkpoint_every=args.checkpoint_every)
-    print(f"autoencoder trained for {meta['steps']} steps on a sample of {meta['sample']} of {meta['images']} images "
-          f"({meta['device']}), final loss {meta['losses_every_250_steps'][-1]}")
+    meta = train_stage(
+        args.table_dir,
+        args.parts,
+        args.model,
+        _settings(AutoencoderSettings, args),
+        threads=args.threads,
+        checkpoint_every=args.checkpoint_every,
+    )
+    print(
+        f"autoencoder trained for {meta['steps']} steps on a sample of {meta['sample']} of {meta['images']} images "
+        f"({meta['device']}), final loss {meta['losses_every_250_steps'][-1]}"
+    )
 
 
 def _dedup_hash(args: argparse.Namespace) -> None:
     from dcgan.dedup.stages import hash_stage
 
-    done = hash_stage(args.table_dir, args.part, args.out, args.method, args.model, views=args.views, threads=args.threads)
-    print(f"part {args.part}: {done['images']} images hashed ({done['bits']} bits, {done['views']} views), "
-          f"{done['images_per_second']} images/s")
+    done = hash_stage(
+        args.table_dir, args.part, args.out, args.method, args.model, views=args.views, threads=args.threads
+    )
+    print(
+        f"part {args.part}: {done['images']} images hashed ({done['bits']} bits, {done['views']} views), "
+        f"{done['images_per_second']} images/s"
+    )
 
 
 def _dedup_filter(args: argparse.Namespace) -> None:
     from dcgan.dedup.stages import filter_stage
 
-    stats = filter_stage(args.table_dir, args.parts, args.hashes, args.out_dir, method=args.method,
-                         radius=args.radius, views=args.views, verify=args.verify, seed=args.seed)
+    stats = filter_stage(
+        args.table_dir,
+        args.parts,
+        args.hashes,
+        args.out_dir,
+        method=args.method,
+        radius=args.radius,
+        views=args.views,
+        verify=args.verify,
+        seed=args.seed,
+    )
     print(f"{args.table_dir}: {stats['message']} among {stats['images']} images")
 
 
 def _shards(args: argparse.Namespace) -> None:
     from dcgan.shards import ShardSettings, write_shards
 
-    meta = write_shards(args.table_dir, args.parts, args.duplicates, args.out, dataset=args.dataset,
-                        settings=_settings(ShardSettings, args))
+    meta = write_shards(
+        args.table_dir,
+        args.parts,
+        args.duplicates,
+        args.out,
+        dataset=args.dataset,
+        settings=_settings(ShardSettings, args),
+    )
     print(f"{args.out}: {meta['images']} images in {meta['shards']} shards ({meta['removed']} duplicates left out)")
 
 
@@ -123,15 +172,24 @@ def _verify_shards(args: argparse.Namespace) -> None:
     from dcgan.shards import verify_shards
 
     found = verify_shards(args.shard_dir)
-    print(f"{args.shard_dir}: {found['shards']} shards, {found['samples']} samples, all match manifest.tsv and index.json")
+    print(
+        f"{args.shard_dir}: {found['shards']} shards, {found['samples']} samples, all match manifest.tsv and index.json"
+    )
 
 
 def _train(args: argparse.Namespace) -> None:
     from dcgan.train.loop import train
     from dcgan.train.settings import ModelSettings, TrainSettings
 
-    meta = train(args.shards, args.out, _settings(ModelSettings, args), _settings(TrainSettings, args), threads=args.threads,
-                 reference=args.reference, fid_weights=args.fid_weights)
+    meta = train(
+        args.shards,
+        args.out,
+        _settings(ModelSettings, args),
+        _settings(TrainSettings, args),
+        threads=args.threads,
+        reference=args.reference,
+        fid_weights=args.fid_weights,
+    )
     if meta is not None:  # rank 0
         print(f"{args.out}: {meta['steps']} steps on {meta['processes']} x {meta['device']} in {meta['seconds']:.0f} s")
 
@@ -155,8 +213,15 @@ def _evaluation_device(threads: int):
 def _fid_reference(args: argparse.Namespace) -> None:
     from dcgan.evaluation.reference import write_reference
 
-    meta = write_reference(args.shards, args.weights, args.out, count=args.count, size=args.size,
-                           batch_size=args.batch_size, device=_evaluation_device(args.threads))
+    meta = write_reference(
+        args.shards,
+        args.weights,
+        args.out,
+        count=args.count,
+        size=args.size,
+        batch_size=args.batch_size,
+        device=_evaluation_device(args.threads),
+    )
     print(f"{args.out}: Inception features of {meta['images']} training images at {meta['size']}x{meta['size']}")
 
 
@@ -164,13 +229,24 @@ def _evaluate(args: argparse.Namespace) -> None:
     from dcgan.evaluation.evaluate import evaluate
     from dcgan.evaluation.settings import EvalSettings
 
-    meta = evaluate(args.model, args.reference, args.weights, args.out_dir, settings=_settings(EvalSettings, args),
-                    dedup_method=args.dedup_method, dedup_model=args.dedup_model, hash_dir=args.hashes,
-                    metrics_csv=args.metrics_csv, device=_evaluation_device(args.threads))
+    meta = evaluate(
+        args.model,
+        args.reference,
+        args.weights,
+        args.out_dir,
+        settings=_settings(EvalSettings, args),
+        dedup_method=args.dedup_method,
+        dedup_model=args.dedup_model,
+        hash_dir=args.hashes,
+        metrics_csv=args.metrics_csv,
+        device=_evaluation_device(args.threads),
+    )
     svm = meta["svm"]["demo_photo_windows"]
     scores = "FID and KID skipped" if meta["fid"] is None else f"FID {meta['fid']:.2f}, KID {meta['kid']['mean']:.4f}"
-    print(f"{args.out_dir}: {scores} ({meta['generated_images']} samples); "
-          f"D-feature SVM {svm['trained_d']['test_accuracy']:.3f} vs random D {svm['random_d']['test_accuracy']:.3f}")
+    print(
+        f"{args.out_dir}: {scores} ({meta['generated_images']} samples); "
+        f"D-feature SVM {svm['trained_d']['test_accuracy']:.3f} vs random D {svm['random_d']['test_accuracy']:.3f}"
+    )
 
 
 def _arithmetic(args: argparse.Namespace) -> None:
@@ -193,7 +269,7 @@ def _samples(args: argparse.Namespace) -> None:
 
     g, _, model = load_models(args.model, _evaluation_device(1))
     seeds = list(range(args.count))
-    for seed, image in zip(seeds, generate(g, seeded_z(seeds, model, next(g.parameters()).device))):
+    for seed, image in zip(seeds, generate(g, seeded_z(seeds, model, next(g.parameters()).device)), strict=True):
         write_png(Path(args.out_dir) / f"seed-{seed:06d}.png", image)
     print(f"{args.out_dir}: {args.count} samples, seed-000000.png ... seed-{args.count - 1:06d}.png")
 
@@ -206,7 +282,9 @@ def _find_boxes(args: argparse.Namespace) -> None:
     g, _, model = load_models(args.model, _evaluation_device(1))
     boxes = find_boxes(g, model, list(range(args.samples)), args.cascade)
     write_boxes(args.out, boxes)
-    print(f"{args.out}: {sum(map(len, boxes.values()))} boxes on {len(boxes)} of {args.samples} samples ({args.cascade})")
+    print(
+        f"{args.out}: {sum(map(len, boxes.values()))} boxes on {len(boxes)} of {args.samples} samples ({args.cascade})"
+    )
 
 
 def _forget(args: argparse.Namespace) -> None:
@@ -230,8 +308,10 @@ def _forget(args: argparse.Namespace) -> None:
     forget_figure(out / "forget.png", before, after, [boxes[s] for s in fitted["shown"]], fitted)
     write_json(out / "forget.json", record("forget", settings, **fitted))
     accuracy = "n/a" if fitted["held_out_accuracy"] is None else f"{fitted['held_out_accuracy']:.3f}"
-    print(f"{out}: dropped {len(fitted['dropped'])} of {fitted['maps']} feature maps "
-          f"(held-out accuracy {accuracy}, {fitted['positives']} positive locations in {fitted['images']} images)")
+    print(
+        f"{out}: dropped {len(fitted['dropped'])} of {fitted['maps']} feature maps "
+        f"(held-out accuracy {accuracy}, {fitted['positives']} positive locations in {fitted['images']} images)"
+    )
 
 
 def _text_page(args: argparse.Namespace) -> None:
@@ -282,9 +362,11 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 # settings of the stages that are not config keys of their section
-_EXTRA_SETTINGS = {"seed": "seed of every random choice (the config's seed)",
-                   "mtcnn_weights": "MTCNN's weights, the face detector's (fetched by `dcgan mtcnn-weights`)",
-                   "image_size": "side of the square crops written to the table"}
+_EXTRA_SETTINGS = {
+    "seed": "seed of every random choice (the config's seed)",
+    "mtcnn_weights": "MTCNN's weights, the face detector's (fetched by `dcgan mtcnn-weights`)",
+    "image_size": "side of the square crops written to the table",
+}
 
 
 def _add_settings(parser: argparse.ArgumentParser, defaults, section: str, choices: dict | None = None) -> None:
@@ -299,7 +381,9 @@ def _add_settings(parser: argparse.ArgumentParser, defaults, section: str, choic
         if isinstance(value, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value, help=help_text)
         else:
-            parser.add_argument(flag, type=type(value), default=value, choices=(choices or {}).get(name), help=help_text)
+            parser.add_argument(
+                flag, type=type(value), default=value, choices=(choices or {}).get(name), help=help_text
+            )
 
 
 def _settings(cls, args: argparse.Namespace):
@@ -331,10 +415,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--part", type=_non_negative, default=0, help="which part to write, 0-based")
         p.add_argument("--parts", type=_positive, default=1, help=f"number of {parts_are}")
         p.add_argument("--image-size", type=_positive, default=64, help="side of the square crops")
-        p.add_argument("--min-size", type=_non_negative, default=0, help="reject shorter sides below this (0: image size)")
-        p.add_argument("--max-images", type=_non_negative, default=0, help="keep at most this many over all parts (0: all)")
-        p.add_argument("--reduced-decode", action=argparse.BooleanOptionalAction, default=True,
-                       help="decode JPEGs at 1/2, 1/4 or 1/8 scale when that still covers the image size")
+        p.add_argument(
+            "--min-size", type=_non_negative, default=0, help="reject shorter sides below this (0: image size)"
+        )
+        p.add_argument(
+            "--max-images", type=_non_negative, default=0, help="keep at most this many over all parts (0: all)"
+        )
+        p.add_argument(
+            "--reduced-decode",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="decode JPEGs at 1/2, 1/4 or 1/8 scale when that still covers the image size",
+        )
 
     p = stage("extract", "one key range of an LSUN-format LMDB -> one image-table part")
     p.add_argument("lmdb", help="LMDB folder (with data.mdb) or file")
@@ -377,14 +469,19 @@ def build_parser() -> argparse.ArgumentParser:
     from dcgan.dedup.settings import METHODS, AutoencoderSettings
 
     dedup = sub.add_parser("dedup", help="near-duplicate removal: train | hash | filter").add_subparsers(
-        dest="step", required=True, metavar="<step>")
+        dest="step", required=True, metavar="<step>"
+    )
     p = stage("train", "train the hash autoencoder on an image table", dedup)
     p.add_argument("table_dir", help=f"the {table_dir}")
     p.add_argument("--parts", type=_positive, required=True, help="number of parts of the table")
     p.add_argument("--model", required=True, help="weights file to write (.pt; a .json record beside it)")
     p.add_argument("--threads", type=_positive, default=1, help=threads)
-    p.add_argument("--checkpoint-every", type=_positive, default=500,
-                   help="steps between checkpoints; a rerun of a killed job continues from the last one")
+    p.add_argument(
+        "--checkpoint-every",
+        type=_positive,
+        default=500,
+        help="steps between checkpoints; a rerun of a killed job continues from the last one",
+    )
     _add_settings(p, AutoencoderSettings(), "dedup.autoencoder")
     p.set_defaults(run=_dedup_train)
 
@@ -428,8 +525,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shard_dir", help="the shard folder")
     p.set_defaults(run=_verify_shards)
 
-    from dcgan.train.settings import (ADAMS, COMPILERS, DATA, GRAPHS, MEMORY_FORMATS, PRECISIONS, Z_DISTRIBUTIONS,
-                                      ModelSettings, TrainSettings)
+    from dcgan.train.settings import (
+        ADAMS,
+        COMPILERS,
+        DATA,
+        GRAPHS,
+        MEMORY_FORMATS,
+        PRECISIONS,
+        Z_DISTRIBUTIONS,
+        ModelSettings,
+        TrainSettings,
+    )
 
     p = stage("train", "train DCGAN on a shard folder (resumes from its checkpoints)")
     p.add_argument("shards", help="shard folder (or brace pattern of .tar files)")
@@ -438,9 +544,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="the dataset's reference.npz (fid-reference): track FID while training")
     p.add_argument("--fid-weights", help="the TF-Inception weights (fid-weights), with --reference")
     _add_settings(p, ModelSettings(), "train", {"z": Z_DISTRIBUTIONS, "kernel": (4, 5)})
-    _add_settings(p, TrainSettings(), "train", {"resume": ("auto", "never"), "precision": PRECISIONS,
-                                                "memory_format": MEMORY_FORMATS, "compile": COMPILERS, "adam": ADAMS,
-                                                "graphs": GRAPHS, "data": DATA})
+    _add_settings(
+        p,
+        TrainSettings(),
+        "train",
+        {
+            "resume": ("auto", "never"),
+            "precision": PRECISIONS,
+            "memory_format": MEMORY_FORMATS,
+            "compile": COMPILERS,
+            "adam": ADAMS,
+            "graphs": GRAPHS,
+            "data": DATA,
+        },
+    )
     p.set_defaults(run=_train)
 
     from dcgan.evaluation.settings import EvalSettings

@@ -53,7 +53,9 @@ def config_errors(config: dict, schema: dict) -> list[str]:
     for section, key in (("evaluate", "features_from"), ("forget", "dataset")):
         name = config.get(section, {}).get(key, "")
         if name and isinstance(config.get("datasets"), dict) and name not in config["datasets"]:
-            messages.add(f"{section}.{key}: {name!r} is not one of the datasets ({', '.join(sorted(config['datasets']))})")
+            messages.add(
+                f"{section}.{key}: {name!r} is not one of the datasets ({', '.join(sorted(config['datasets']))})"
+            )
     return sorted(messages)
 
 
@@ -65,7 +67,7 @@ def _train_override_errors(config: dict, schema: dict) -> set[str]:
     train_schema = schema["properties"]["train"]
     messages = set()
     datasets = config.get("datasets")
-    for name, dataset in (datasets.items() if isinstance(datasets, dict) else ()):
+    for name, dataset in datasets.items() if isinstance(datasets, dict) else ():
         override = dataset.get("train") if isinstance(dataset, dict) else None
         if not isinstance(override, dict):
             continue
@@ -84,15 +86,17 @@ def _train_size_errors(config: dict) -> set[str]:
     size = config.get("image_size", 64)
     messages = set()
     datasets = config.get("datasets")
-    for name, dataset in (datasets.items() if isinstance(datasets, dict) else ()):
+    for name, dataset in datasets.items() if isinstance(datasets, dict) else ():
         override = dataset.get("train") if isinstance(dataset, dict) else None
         if isinstance(override, dict) and "image_size" in override:
             key, wanted = f"datasets.{name}.train.image_size", override["image_size"]
         else:
             key, wanted = "train.image_size", (config.get("train") or {}).get("image_size")
         if isinstance(wanted, int) and isinstance(size, int) and wanted > size:
-            messages.add(f"{key}: {wanted} is larger than image_size ({size}), the size the images are "
-                         "stored at; raise image_size or lower this")
+            messages.add(
+                f"{key}: {wanted} is larger than image_size ({size}), the size the images are "
+                "stored at; raise image_size or lower this"
+            )
     return messages
 
 
@@ -125,8 +129,13 @@ def input_problems(config: dict, made_by_workflow: set[str]) -> list[str]:
     faces = config.get("faces", {})
     if faces.get("detector") == "yunet" and not faces.get("yunet_model"):
         messages.append("faces.yunet_model: the yunet detector needs its ONNX model file")
-    for section, key in (("evaluate", "cifar10"), ("evaluate", "svhn_train"), ("evaluate", "svhn_test"),
-                         ("forget", "boxes"), ("faces", "yunet_model")):
+    for section, key in (
+        ("evaluate", "cifar10"),
+        ("evaluate", "svhn_train"),
+        ("evaluate", "svhn_test"),
+        ("forget", "boxes"),
+        ("faces", "yunet_model"),
+    ):
         path = config.get(section, {}).get(key)
         if path and not Path(path).exists():
             messages.append(f"{section}.{key}: no such file or folder: {path}")
@@ -136,22 +145,30 @@ def input_problems(config: dict, made_by_workflow: set[str]) -> list[str]:
 def schema_markdown(schema: dict) -> str:
     """The config reference (config/README.md): every key of the schema with its type, default and
     description, a table per section."""
-    lines = ["# Configuration keys", "",
-             "Generated from `workflow/schemas/config.schema.yaml` by `python -m dcgan config-docs > config/README.md`",
-             "(a test keeps the two the same). `config/config.yaml` is the embedded demo, `config/paper.yaml` the",
-             "paper's scale: copy `config/paper.yaml` for your own data (a config without a `demo:` section never",
-             "builds the demo data). Missing keys take the defaults below.", ""]
-    top = [(key, spec) for key, spec in schema["properties"].items() if "properties" not in spec
-           and key != "datasets"]
+    lines = [
+        "# Configuration keys",
+        "",
+        "Generated from `workflow/schemas/config.schema.yaml` by `python -m dcgan config-docs > config/README.md`",
+        "(a test keeps the two the same). `config/config.yaml` is the embedded demo, `config/paper.yaml` the",
+        "paper's scale: copy `config/paper.yaml` for your own data (a config without a `demo:` section never",
+        "builds the demo data). Missing keys take the defaults below.",
+        "",
+    ]
+    top = [(key, spec) for key, spec in schema["properties"].items() if "properties" not in spec and key != "datasets"]
     sections = [("(top level)", "", top)]
     dataset = schema["properties"]["datasets"]
-    sections.append(("datasets.NAME", dataset["description"], list(dataset["additionalProperties"]["properties"].items())))
+    sections.append(
+        ("datasets.NAME", dataset["description"], list(dataset["additionalProperties"]["properties"].items()))
+    )
     for key, spec in schema["properties"].items():
         if "properties" in spec:
             nested = [(k, s) for k, s in spec["properties"].items() if "properties" not in s]
             sections.append((key, spec.get("description", ""), nested))
-            sections += [(f"{key}.{k}", s.get("description", ""), list(s["properties"].items()))
-                         for k, s in spec["properties"].items() if "properties" in s]
+            sections += [
+                (f"{key}.{k}", s.get("description", ""), list(s["properties"].items()))
+                for k, s in spec["properties"].items()
+                if "properties" in s
+            ]
     for title, description, keys in sections:
         lines += [f"## `{title}`", ""] + ([description.strip(), ""] if description else [])
         lines += ["| key | type | default | description |", "| --- | --- | --- | --- |"]

@@ -65,7 +65,9 @@ def _bytes_under(path: Path) -> int:
 
 
 @contextlib.contextmanager
-def no_space_reported(path: str | os.PathLike, scratch: Path | None = None, needed: int | None = None) -> Iterator[None]:
+def no_space_reported(
+    path: str | os.PathLike, scratch: Path | None = None, needed: int | None = None
+) -> Iterator[None]:
     """Turn running out of space while writing `path` into a UserError of one line: the file, the space it
     needs (`needed`, or more than what `scratch`, its temporary copy, holds) and the space left there."""
     try:
@@ -74,7 +76,8 @@ def no_space_reported(path: str | os.PathLike, scratch: Path | None = None, need
         if e.errno not in NO_SPACE:
             raise
         if needed is None:
-            needs = f"it needs more than the {_readable_size(_bytes_under(scratch) if scratch else 0)} written when it failed"
+            written = _readable_size(_bytes_under(scratch) if scratch else 0)
+            needs = f"it needs more than the {written} written when it failed"
         else:
             needs = f"it needs {_readable_size(needed)}"
         folder = Path(path).absolute().parent

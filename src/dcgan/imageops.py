@@ -133,8 +133,9 @@ def text_band(labels: list[str], width: int, cell: int, *, bold: bool = False) -
         for i, line in enumerate(lines):
             text_width = cv2.getTextSize(line, _FONT, _FONT_SCALE, 1)[0][0]
             x = column * cell + max(3, (cell - text_width) // 2)
-            cv2.putText(band, line, (x, 4 + (i + 1) * _LINE - 5), _FONT, _FONT_SCALE, (0, 0, 0), 2 if bold else 1,
-                        cv2.LINE_AA)
+            cv2.putText(
+                band, line, (x, 4 + (i + 1) * _LINE - 5), _FONT, _FONT_SCALE, (0, 0, 0), 2 if bold else 1, cv2.LINE_AA
+            )
     return band
 
 
@@ -144,8 +145,15 @@ def titled_grid(images: np.ndarray, columns: int, title: str) -> np.ndarray:
     return annotate(tile_grid(list(images), columns, cell), cell, title=title)
 
 
-def annotate(sheet: np.ndarray, cell: int, *, title: str, columns: list[str] | None = None,
-             rows: list[str] | None = None, min_cell: int = 96) -> np.ndarray:
+def annotate(
+    sheet: np.ndarray,
+    cell: int,
+    *,
+    title: str,
+    columns: list[str] | None = None,
+    rows: list[str] | None = None,
+    min_cell: int = 96,
+) -> np.ndarray:
     """A tile sheet (from tile_grid) made readable: tiles upscaled by a whole factor (nearest, so pixels stay
     pixels) to at least `min_cell`, labels above the columns and left of the rows, and a title on top."""
     factor = max(1, -(-min_cell // cell))

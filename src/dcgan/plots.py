@@ -28,8 +28,13 @@ def memorisation_figure(path: str | Path, per_epoch: list[dict], training: dict)
     would be copies."""
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
-    axes.plot([row["epoch"] + 1 for row in per_epoch], [row["distance"] for row in per_epoch], marker="o",
-              markersize=3, label="samples -> nearest training image (mean)")
+    axes.plot(
+        [row["epoch"] + 1 for row in per_epoch],
+        [row["distance"] for row in per_epoch],
+        marker="o",
+        markersize=3,
+        label="samples -> nearest training image (mean)",
+    )
     axes.axhline(training["median"], color="grey", linestyle="--", label="training image -> nearest other (median)")
     axes.axhline(training["p10"], color="grey", linestyle=":", label="... (10th percentile)")
     axes.set_title("Memorisation by epoch: samples' distance to the training set", fontsize=10)

@@ -31,8 +31,21 @@ def write_report(out: str | Path, *, snakefile: str | Path, config: dict, target
         config_file = folder / "config.yaml"
         config_file.write_text(yaml.safe_dump(config))
         draft = folder / out.name
-        command = [sys.executable, "-m", "snakemake", target, "--nolock", "--snakefile", str(snakefile),
-                   "--directory", ".", "--configfile", str(config_file), "--report", str(draft)]
+        command = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            target,
+            "--nolock",
+            "--snakefile",
+            str(snakefile),
+            "--directory",
+            ".",
+            "--configfile",
+            str(config_file),
+            "--report",
+            str(draft),
+        ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0 or not draft.is_file():
             raise UserError(f"snakemake --report failed: {result.stderr.strip()[-2000:]}")

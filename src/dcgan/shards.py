@@ -78,8 +78,16 @@ def kept_masks(table_dir: str | Path, parts: int, duplicates: str | Path) -> lis
 _RECORD = struct.Struct("<qIII")  # place in the shard, then the lengths of key, image and JSON
 
 
-def _fill_buckets(table_dir: Path, masks: list[np.ndarray], place: np.ndarray, bucket_dir: Path, *, dataset: str,
-                  settings: ShardSettings, bar) -> None:
+def _fill_buckets(
+    table_dir: Path,
+    masks: list[np.ndarray],
+    place: np.ndarray,
+    bucket_dir: Path,
+    *,
+    dataset: str,
+    settings: ShardSettings,
+    bar,
+) -> None:
     """Pass 1: each kept sample, encoded, appended to its shard's bucket as (place, key, image, JSON)."""
     done = 0
     for part, mask in enumerate(masks):
@@ -90,7 +98,7 @@ def _fill_buckets(table_dir: Path, masks: list[np.ndarray], place: np.ndarray, b
         shard_of = places // settings.samples_per_shard
         for shard in np.unique(shard_of):
             with open(bucket_dir / f"{shard}.bin", "ab") as bucket:
-                for row, at in zip(kept[shard_of == shard], places[shard_of == shard]):
+                for row, at in zip(kept[shard_of == shard], places[shard_of == shard], strict=True):
                     meta = rows[row]
                     key = meta["key"].encode()
                     pixels = np.asarray(images[row])[..., ::-1]  # RGB -> BGR for OpenCV
@@ -108,9 +116,12 @@ def _bucket_samples(path: Path) -> Iterator[dict]:
         at, *lengths = _RECORD.unpack_from(data, offset)
         found.append((at, offset + _RECORD.size, lengths))
         offset += _RECORD.size + sum(lengths)
-    for _, start, (key, image, record) in sorted(found):
-        yield {"__key__": data[start : start + key].decode(), "image": data[start + key : start + key + image],
-               "json": data[start + key + image : start + key + image + record]}
+    for _, start, (key, image, meta) in sorted(found):
+        yield {
+            "__key__": data[start : start + key].decode(),
+            "image": data[start + key : start + key + image],
+            "json": data[start + key + image : start + key + image + meta],
+        }
 
 
 def file_digests(path: Path) -> tuple[str, str]:
@@ -123,8 +134,15 @@ def file_digests(path: Path) -> tuple[str, str]:
     return md5.hexdigest(), sha.hexdigest()
 
 
-def write_shards(table_dir: str | Path, parts: int, duplicates: str | Path, out_dir: str | Path, *, dataset: str,
-                 settings: ShardSettings) -> dict:
+def write_shards(
+    table_dir: str | Path,
+    parts: int,
+    duplicates: str | Path,
+    out_dir: str | Path,
+    *,
+    dataset: str,
+    settings: ShardSettings,
+) -> dict:
     """Write the shard folder `out_dir` (replacing it whole); returns the provenance record."""
     from webdataset import TarWriter
 
@@ -149,26 +167,44 @@ def write_shards(table_dir: str | Path, parts: int, duplicates: str | Path, out_
             _fill_buckets(Path(table_dir), masks, place, buckets, dataset=dataset, settings=settings, bar=bar)
             bar.close()
             shards = []
-            for index in progress(range(-(-total // settings.samples_per_shard)), desc=f"shards {dataset}: write",
-                                  unit="shard"):
+            for index in progress(
+                range(-(-total // settings.samples_per_shard)), desc=f"shards {dataset}: write", unit="shard"
+            ):
                 path, bucket = staging / shard_name(dataset, index), buckets / f"{index}.bin"
                 with open(path, "wb") as f, TarWriter(f, encoder=False, mtime=_MTIME) as tar:
                     count = 0
                     for sample in _bucket_samples(bucket):
-                        tar.write({"__key__": sample["__key__"], settings.format: sample["image"], "json": sample["json"]})
+                        tar.write(
+                            {"__key__": sample["__key__"], settings.format: sample["image"], "json": sample["json"]}
+                        )
                         count += 1
                 bucket.unlink()
                 md5, sha = file_digests(path)
-                shards.append({"url": path.name, "nsamples": count, "filesize": path.stat().st_size, "md5sum": md5, "sha256": sha})
+                shards.append(
+                    {"url": path.name, "nsamples": count, "filesize": path.stat().st_size, "md5sum": md5, "sha256": sha}
+                )
             buckets.rmdir()
-            index = {"__kind__": INDEX_KIND, "wids_version": 1, "name": dataset,
-                     "shardlist": [{k: s[k] for k in ("url", "nsamples", "filesize", "md5sum")} for s in shards]}
+            index = {
+                "__kind__": INDEX_KIND,
+                "wids_version": 1,
+                "name": dataset,
+                "shardlist": [{k: s[k] for k in ("url", "nsamples", "filesize", "md5sum")} for s in shards],
+            }
             write_json(staging / "index.json", index)
-            write_tsv(staging / "manifest.tsv", ("shard", "nsamples", "bytes", "sha256"),
-                      [(s["url"], s["nsamples"], s["filesize"], s["sha256"]) for s in shards])
-            meta = record("shards", {**asdict(settings), "dataset": dataset}, images=total, shards=len(shards),
-                          removed=sum(len(m) for m in masks) - total, bytes=sum(s["filesize"] for s in shards),
-                          seconds=round(time.perf_counter() - started, 3))
+            write_tsv(
+                staging / "manifest.tsv",
+                ("shard", "nsamples", "bytes", "sha256"),
+                [(s["url"], s["nsamples"], s["filesize"], s["sha256"]) for s in shards],
+            )
+            meta = record(
+                "shards",
+                {**asdict(settings), "dataset": dataset},
+                images=total,
+                shards=len(shards),
+                removed=sum(len(m) for m in masks) - total,
+                bytes=sum(s["filesize"] for s in shards),
+                seconds=round(time.perf_counter() - started, 3),
+            )
             write_json(staging / "shards.json", meta)
             if out_dir.exists():
                 shutil.rmtree(out_dir)
@@ -193,7 +229,7 @@ def verify_shards(shard_dir: str | Path) -> dict:
     if extra:
         raise UserError(f"{shard_dir / extra[0]}: not in manifest.tsv")
     samples = 0
-    for entry, indexed in zip(manifest, listed):
+    for entry, indexed in zip(manifest, listed, strict=True):
         path = shard_dir / entry["shard"]
         if not path.is_file():
             raise UserError(f"{path}: missing")
@@ -206,7 +242,9 @@ def verify_shards(shard_dir: str | Path) -> dict:
             raise UserError(f"{path}: md5 {md5} does not match index.json's {indexed['md5sum']}")
         found = sum(1 for _ in shard_samples(str(path)))
         if found != int(entry["nsamples"]) or found != indexed["nsamples"]:
-            raise UserError(f"{path}: {found} samples, manifest says {entry['nsamples']}, index.json {indexed['nsamples']}")
+            raise UserError(
+                f"{path}: {found} samples, manifest says {entry['nsamples']}, index.json {indexed['nsamples']}"
+            )
         samples += found
     return {"shards": len(manifest), "samples": samples}
 

@@ -16,8 +16,9 @@ def reason_category(reason: str) -> str:
     return reason.split(" (")[0]
 
 
-def summarise_table(table_dir: str | Path, parts: int, out: str | Path | None = None, *, dataset: str = "",
-                    source: str = "") -> dict:
+def summarise_table(
+    table_dir: str | Path, parts: int, out: str | Path | None = None, *, dataset: str = "", source: str = ""
+) -> dict:
     """Count a dataset's image table over its parts (and write the summary to `out`). A table without a
     single image is a UserError that names the dataset, its source and the rejects by reason: the
     stages after this one would have nothing to work on."""
@@ -43,8 +44,9 @@ def summarise_table(table_dir: str | Path, parts: int, out: str | Path | None = 
     if images == 0:
         named = " ".join(filter(None, [f"dataset {dataset}" if dataset else "", f"({source})" if source else ""]))
         why = ", ".join(f"{n} {r}" for r, n in reasons.most_common()) or "the input holds no entries"
-        raise UserError(f"{named or table_dir}: no images extracted; rejects: {why} "
-                        f"(listed in {table_dir}/part-*.rejects.tsv)")
+        raise UserError(
+            f"{named or table_dir}: no images extracted; rejects: {why} (listed in {table_dir}/part-*.rejects.tsv)"
+        )
     if out:
         write_json(out, summary)
     return summary

@@ -135,8 +135,9 @@ class TableImages:
         for path in self._paths:
             with open(path, "rb") as f:
                 version = np.lib.format.read_magic(f)
-                shape, _, _ = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)(f)
+                shape, _, _ = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                )(f)
                 self._layout.append((f.tell(), shape[0], tuple(shape[1:])))
         self._offsets = np.cumsum([0] + [rows for _, rows, _ in self._layout])
         self._shape = next((shape for _, rows, shape in self._layout if rows), (0, 0, 3))

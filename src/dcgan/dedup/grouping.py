@@ -9,6 +9,8 @@ verified by its true Hamming distance. Groups are the connected components of th
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -59,7 +61,7 @@ def _substring_words(codes: np.ndarray, nbits: int, pieces: int) -> list[np.ndar
     """For each of `pieces` contiguous bit ranges, every code's bits in that range, as uint64 words."""
     bits = np.unpackbits(codes, axis=1, count=nbits)
     bounds = np.linspace(0, nbits, pieces + 1).round().astype(int)
-    return [code_words(np.packbits(bits[:, lo:hi], axis=1)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return [code_words(np.packbits(bits[:, lo:hi], axis=1)) for lo, hi in itertools.pairwise(bounds)]
 
 
 def find_groups(codes: np.ndarray, nbits: int, radius: int = 0) -> np.ndarray:
@@ -73,7 +75,7 @@ def find_groups(codes: np.ndarray, nbits: int, radius: int = 0) -> np.ndarray:
     left, right = [], []
     for words in _substring_words(codes, nbits, radius + 1):
         order, starts, sizes = equal_runs(words)
-        for start, size in zip(starts[sizes > 1], sizes[sizes > 1]):
+        for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
             m = order[start : start + size]
             i, j = np.triu_indices(size, 1)
             close = hamming(codes[m[i]], codes[m[j]]) <= radius

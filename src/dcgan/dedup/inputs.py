@@ -5,8 +5,8 @@ pixels is R @ image @ C.T per channel, with R and C the area weights of the kept
 views of a block of images come out of matrix products (for the rows of every distinct trim, in bands
 of the input rows they touch; per view for the columns) instead of a loop over images. For the image
 itself at a size divisible by 32 the weights are exact binary fractions, so the result is exactly the
-2x2 (or kxk) mean, rounded half to even. Views are laid out as the products leave them, one row of channel planes at a time: (32 rows, 3
-channels, 32 columns), the autoencoder's input order.
+2x2 (or kxk) mean, rounded half to even. Views are laid out as the products leave them, one row of
+channel planes at a time: (32 rows, 3 channels, 32 columns), the autoencoder's input order.
 """
 
 from __future__ import annotations
@@ -53,9 +53,13 @@ def _plan(size: int, margins: tuple, device: str) -> tuple[int, list, list]:
         band = rows[:, first : first + _BAND]
         touched = np.flatnonzero(band.any(axis=(0, 1)))
         lo, hi = int(touched[0]), int(touched[-1]) + 1
-        bands.append((lo, hi, torch.from_numpy(np.ascontiguousarray(band[:, :, lo:hi].reshape(-1, hi - lo))).to(device)))
-    views = [(row_trims.index(m[:2]), torch.from_numpy(area_weights(size, m[2] * scale, m[3] * scale).T.copy()).to(device))
-             for m in margins]
+        bands.append(
+            (lo, hi, torch.from_numpy(np.ascontiguousarray(band[:, :, lo:hi].reshape(-1, hi - lo))).to(device))
+        )
+    views = [
+        (row_trims.index(m[:2]), torch.from_numpy(area_weights(size, m[2] * scale, m[3] * scale).T.copy()).to(device))
+        for m in margins
+    ]
     return len(row_trims), bands, views
 
 
@@ -67,7 +71,9 @@ def _rounded_bytes(values: torch.Tensor) -> torch.Tensor:
     return values.round_().to(torch.uint8)
 
 
-def resample(images: np.ndarray | torch.Tensor, margins: Sequence[tuple], device: str | torch.device = "cpu") -> torch.Tensor:
+def resample(
+    images: np.ndarray | torch.Tensor, margins: Sequence[tuple], device: str | torch.device = "cpu"
+) -> torch.Tensor:
     """(N, S, S, 3) uint8 images -> (N, len(margins), 32, 3, 32) uint8: every image under every view
     (borders trimmed by the view's margins, area-resampled to 32x32, rounded half to even), each view
     as rows of channel planes."""
@@ -114,8 +120,9 @@ def _order_statistics(rows: torch.Tensor, ranks: Sequence[int]) -> torch.Tensor:
     out = torch.empty((len(values), len(ranks)))
     for lo in range(0, len(values), 256):
         block = np.ascontiguousarray(values[lo : lo + 256])
-        hist = cv2.calcHist([block, _row_numbers(*block.shape)], [0, 1], None, [256, len(block)],
-                            [0, 256, 0, len(block)])
+        hist = cv2.calcHist(
+            [block, _row_numbers(*block.shape)], [0, 1], None, [256, len(block)], [0, 256, 0, len(block)]
+        )
         at_most = torch.from_numpy(hist.T.copy()).cumsum(1)  # (row, value): how many elements are <= value
         out[lo : lo + len(block)] = torch.searchsorted(at_most, wanted.repeat(len(block), 1), right=True)
     return out
@@ -140,8 +147,13 @@ def stretch_bounds(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return low[:, None], torch.clamp(high - low, min=1.0)[:, None]
 
 
-def to_vectors(small: np.ndarray | torch.Tensor, *, normalize: bool = True, signed: bool = False,
-               bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def to_vectors(
+    small: np.ndarray | torch.Tensor,
+    *,
+    normalize: bool = True,
+    signed: bool = False,
+    bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """(N, 32, 3, 32) uint8 views -> (N, 3072) float32 in [0, 1] ([-1, 1] when signed).
 
     normalize: stretch each image to its own 1st-99th percentile range first, so that brightness and

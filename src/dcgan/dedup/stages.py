@@ -31,14 +31,21 @@ def checkpoint_path(model_path: str | Path) -> Path:
     return Path(model_path).with_suffix(".checkpoint.pt")
 
 
-def train_stage(table_dir: str | Path, parts: int, model_path: str | Path, settings: AutoencoderSettings,
-                threads: int = 1, checkpoint_every: int = 500) -> dict:
+def train_stage(
+    table_dir: str | Path,
+    parts: int,
+    model_path: str | Path,
+    settings: AutoencoderSettings,
+    threads: int = 1,
+    checkpoint_every: int = 500,
+) -> dict:
     """Train the hash autoencoder on a sample of the dataset's image table, continuing from a checkpoint
     of an interrupted run; save weights and a provenance record."""
     torch.set_num_threads(threads)
     checkpoint = checkpoint_path(model_path)
-    model, report = autoencoder.train(table_dir, parts, settings, checkpoint=checkpoint,
-                                      checkpoint_every=checkpoint_every)
+    model, report = autoencoder.train(
+        table_dir, parts, settings, checkpoint=checkpoint, checkpoint_every=checkpoint_every
+    )
     autoencoder.save(model, settings, model_path)
     meta = record("dedup_train", asdict(settings), threads=threads, **report)
     write_json(Path(model_path).with_suffix(".json"), meta)
@@ -64,8 +71,15 @@ def hash_images(hasher: Callable, images: np.ndarray) -> np.ndarray:
     return hash_views(hasher, images, [IDENTITY], pick_device())[:, 0]
 
 
-def hash_stage(table_dir: str | Path, part: int, out: str | Path, method: str, model_path: str | Path | None = None,
-               views: int = 0, threads: int = 1) -> dict:
+def hash_stage(
+    table_dir: str | Path,
+    part: int,
+    out: str | Path,
+    method: str,
+    model_path: str | Path | None = None,
+    views: int = 0,
+    threads: int = 1,
+) -> dict:
     """Hash one image-table part under every view: (N, views, bytes) uint8 packed codes, row-aligned
     with the part (view 0 is the image itself). All views of a block of images are resampled, stretched
     and encoded as one batch, on the GPU when there is one."""
@@ -86,12 +100,28 @@ def hash_stage(table_dir: str | Path, part: int, out: str | Path, method: str, m
     seconds = time.perf_counter() - started
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.save(f, codes)
-    return {"images": len(images), "bits": nbits, "views": len(margins), "seconds": round(seconds, 3),
-            "images_per_second": round(len(images) / seconds, 1) if seconds > 0 else None}
+    return {
+        "images": len(images),
+        "bits": nbits,
+        "views": len(margins),
+        "seconds": round(seconds, 3),
+        "images_per_second": round(len(images) / seconds, 1) if seconds > 0 else None,
+    }
 
 
-def filter_stage(table_dir: str | Path, parts: int, hash_dir: str | Path, out_dir: str | Path, *, method: str,
-                 radius: int, views: int = 0, verify: float = 0.0, seed: int = 0, gallery_groups: int = 12) -> dict:
+def filter_stage(
+    table_dir: str | Path,
+    parts: int,
+    hash_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    method: str,
+    radius: int,
+    views: int = 0,
+    verify: float = 0.0,
+    seed: int = 0,
+    gallery_groups: int = 12,
+) -> dict:
     """Group colliding hashes over the whole dataset; keep the first image of each group (table order,
     which is LMDB key order) and list the rest in duplicates.tsv; write stats.json and two galleries.
 
@@ -105,8 +135,10 @@ def filter_stage(table_dir: str | Path, parts: int, hash_dir: str | Path, out_di
     codes = np.concatenate([np.load(Path(hash_dir) / f"part-{part:04d}.npy") for part in range(parts)])
     margins = view_margins(views)
     if codes.ndim != 3 or len(codes) != len(keys) or codes.shape[1] != len(margins):
-        raise UserError(f"{hash_dir}: hashes of shape {codes.shape} for {len(keys)} table rows and {len(margins)} "
-                        "views; rerun dedup_hash")
+        raise UserError(
+            f"{hash_dir}: hashes of shape {codes.shape} for {len(keys)} table rows and {len(margins)} "
+            "views; rerun dedup_hash"
+        )
     nbits = phash.BITS if method == "phash" else codes.shape[2] * 8
     own = np.ascontiguousarray(codes[:, 0])
     images = TableImages(table_dir, parts)
@@ -123,18 +155,29 @@ def filter_stage(table_dir: str | Path, parts: int, hash_dir: str | Path, out_di
     removed = removed[np.argsort(keys[removed], kind="stable")]
     kept_of = first[labels[removed]]
     distance = hamming(own[removed], own[kept_of])
-    write_tsv(out_dir / "duplicates.tsv", ("key", "duplicate_of", "distance"),
-              ((a.decode(), b.decode(), int(d)) for a, b, d in zip(keys[removed], keys[kept_of], distance)))
+    write_tsv(
+        out_dir / "duplicates.tsv",
+        ("key", "duplicate_of", "distance"),
+        ((a.decode(), b.decode(), int(d)) for a, b, d in zip(keys[removed], keys[kept_of], distance, strict=True)),
+    )
 
     sizes = np.bincount(labels[grouped], minlength=groups)
     rng = np.random.default_rng(seed)
     sample = sorted(rng.choice(groups, min(gallery_groups, groups), replace=False))
     largest = np.argsort(-sizes, kind="stable")[:gallery_groups]
-    group_sheet(groups_of(labels, sample), images, f"{method} r={radius}: {len(sample)} of {groups} collision groups at random, one a row (green: kept, "
-                f"red: removed)",
-                out_dir / "gallery.png")
-    group_sheet(groups_of(labels, largest), images, f"{method} r={radius}: the {len(largest)} largest collision groups (green: kept, red: removed)",
-                out_dir / "largest.png")
+    group_sheet(
+        groups_of(labels, sample),
+        images,
+        f"{method} r={radius}: {len(sample)} of {groups} collision groups at random, one a row (green: kept, "
+        f"red: removed)",
+        out_dir / "gallery.png",
+    )
+    group_sheet(
+        groups_of(labels, largest),
+        images,
+        f"{method} r={radius}: the {len(largest)} largest collision groups (green: kept, red: removed)",
+        out_dir / "largest.png",
+    )
     stats = record(
         "dedup_filter",
         {"method": method, "radius": radius, "views": views, "verify": verify, "bits": nbits, "seed": seed},

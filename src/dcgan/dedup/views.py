@@ -95,8 +95,9 @@ def collision_candidates(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return shared[other], anchors[other]
 
 
-def verified_pairs(entries: np.ndarray, anchors: np.ndarray, nviews: int, pixels: Callable, margins: list,
-                   verify: float) -> tuple[np.ndarray, np.ndarray]:
+def verified_pairs(
+    entries: np.ndarray, anchors: np.ndarray, nviews: int, pixels: Callable, margins: list, verify: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(anchor image, image) of every pair with at least one candidate whose two views agree in pixels.
 
     The candidates of one image pair are tried in rounds, each round checking one untried candidate of

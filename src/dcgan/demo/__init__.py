@@ -7,8 +7,14 @@ from pathlib import Path
 
 from dcgan.files import no_space_reported, temporary_beside, write_json
 
-DEMO_FILES = ("bedroom_train_lmdb", "web_images", "image_folder", "bedroom_truth.json", "faces_truth.json",
-              "image_folder_truth.json")
+DEMO_FILES = (
+    "bedroom_train_lmdb",
+    "web_images",
+    "image_folder",
+    "bedroom_truth.json",
+    "faces_truth.json",
+    "image_folder_truth.json",
+)
 
 
 def make_demo(out_dir: str | Path, *, seed: int, bedroom_entries: int, web_images: int, folder_images: int) -> None:

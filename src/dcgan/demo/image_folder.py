@@ -36,7 +36,9 @@ def _window(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     short = int(rng.integers(40, 241))
     scale = short / min(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(picture[y : y + h, x : x + w], size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    return cv2.resize(
+        picture[y : y + h, x : x + w], size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    )
 
 
 def make_image_folder(folder: str | Path, *, per_class: int, seed: int) -> dict:
@@ -56,8 +58,12 @@ def make_image_folder(folder: str | Path, *, per_class: int, seed: int) -> dict:
             (folder / name).write_bytes(encode(image, fmt, int(rng.integers(80, 96))))
             images[name] = {"class": photo.name, "width": image.shape[1], "height": image.shape[0], "format": fmt}
     sample = encode(_window(photos.load(photos.PHOTOS[0]), rng), "jpeg", 90)
-    contents = {"truncated jpeg": sample[: len(sample) // 2], "empty": b"", "not an image": b"notes, not pixels\n",
-                "hidden": sample}
+    contents = {
+        "truncated jpeg": sample[: len(sample) // 2],
+        "empty": b"",
+        "not an image": b"notes, not pixels\n",
+        "hidden": sample,
+    }
     for name, kind in BAD_FILES.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(contents[kind])

@@ -4,8 +4,9 @@ Each face is a head-and-shoulders region of a portrait (astronaut, Grace Hopper)
 annotated face box, turned by up to 12 degrees and widened or narrowed (a pose and face shape of its
 own, so that the pastes are distinct images, not near-duplicates), scaled, maybe mirrored, re-lit and
 re-tinted, and blended in with a feathered elliptical mask that keeps the face box itself opaque. The
-truth box bounds the annotated box mapped through the same turn, scale and offset. Images come in varied sizes and formats, in nested folders,
-some with misleading or no extensions, and a few files are bad.
+truth box bounds the annotated box mapped through the same turn, scale and offset. Images come in
+varied sizes and formats, in nested folders, some with misleading or no extensions, and a few files
+are bad.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def _face_region(photo: photos.Photo) -> tuple[np.ndarray, tuple[float, float, f
     return image[y0 : y0 + side, x0 : x0 + side], (x - x0, y - y0, w, h)
 
 
-def _posed(region: np.ndarray, box: tuple[float, float, float, float], angle: float,
-           stretch: float) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def _posed(
+    region: np.ndarray, box: tuple[float, float, float, float], angle: float, stretch: float
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The region turned by `angle` degrees and widened by `stretch` about its centre (another pose and
     face shape of the same person), and the box around the face box's turned corners."""
     side = region.shape[0]
@@ -74,7 +76,9 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
     image = photos.load(photo)
     ph, pw = image.shape[:2]
     scale = max(width / pw, height / ph) * rng.uniform(1.0, 1.6)
-    resized = cv2.resize(image, (max(width, round(pw * scale)), max(height, round(ph * scale))), interpolation=cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        image, (max(width, round(pw * scale)), max(height, round(ph * scale))), interpolation=cv2.INTER_LINEAR
+    )
     y0 = int(rng.integers(resized.shape[0] - height + 1))
     x0 = int(rng.integers(resized.shape[1] - width + 1))
     crop = resized[y0 : y0 + height, x0 : x0 + width]
@@ -136,8 +140,15 @@ def _compose(rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
         window = canvas[py : py + side, px : px + side]
         canvas[py : py + side, px : px + side] = mask * patch + (1 - mask) * window
         regions.append((px, py, side, side))
-        faces.append({"box": [round(v, 2) for v in face], "identity": photo.name, "mirrored": mirrored,
-                      "angle": round(angle, 1), "stretch": round(stretch, 3)})
+        faces.append(
+            {
+                "box": [round(v, 2) for v in face],
+                "identity": photo.name,
+                "mirrored": mirrored,
+                "angle": round(angle, 1),
+                "stretch": round(stretch, 3),
+            }
+        )
     return np.clip(canvas, 0, 255).astype(np.uint8), faces
 
 

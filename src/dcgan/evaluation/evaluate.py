@@ -13,8 +13,16 @@ import numpy as np
 import torch
 
 from dcgan.evaluation import figures, filters, svm
-from dcgan.evaluation.generator import (arithmetic_figure, arithmetic_grid, generate, load_models, parse_seeds,
-                                        random_z, seeded_z, walk_grid)
+from dcgan.evaluation.generator import (
+    arithmetic_figure,
+    arithmetic_grid,
+    generate,
+    load_models,
+    parse_seeds,
+    random_z,
+    seeded_z,
+    walk_grid,
+)
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.fid import inception, scores
 from dcgan.fid.scores import load_reference, nearest
@@ -62,8 +70,9 @@ def svm_results(d: torch.nn.Module, model: ModelSettings, settings: EvalSettings
     results = {"protocol": svm.PROTOCOL, "demo_photo_windows": {"classes": names}}
     for name, network in (("trained_d", d), ("random_d", random_d)):
         features = svm.d_features(svm.with_batch_statistics(network, images[train]), images)
-        results["demo_photo_windows"][name] = svm.protocol((features[train], labels[train]),
-                                                           (features[val], labels[val]), (features[test], labels[test]))
+        results["demo_photo_windows"][name] = svm.protocol(
+            (features[train], labels[train]), (features[val], labels[val]), (features[test], labels[test])
+        )
     if settings.cifar10:
         results["cifar10"] = svm.cifar10_protocol(d, size, settings.cifar10, seed=settings.seed)
     if settings.svhn_train and settings.svhn_test:
@@ -71,9 +80,19 @@ def svm_results(d: torch.nn.Module, model: ModelSettings, settings: EvalSettings
     return results
 
 
-def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | Path, out_dir: str | Path, *,
-             settings: EvalSettings, dedup_method: str, dedup_model: str | None, hash_dir: str | Path,
-             metrics_csv: str | Path | None, device: torch.device) -> dict:
+def evaluate(
+    model_path: str | Path,
+    reference_path: str | Path,
+    weights: str | Path,
+    out_dir: str | Path,
+    *,
+    settings: EvalSettings,
+    dedup_method: str,
+    dedup_model: str | None,
+    hash_dir: str | Path,
+    metrics_csv: str | Path | None,
+    device: torch.device,
+) -> dict:
     started = time.perf_counter()
     out_dir = Path(out_dir)
     g, d, model = load_models(model_path, device)
@@ -98,15 +117,22 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
         print(f"evaluate: FID and KID skipped: {skipped}", file=sys.stderr)
     else:
         fid = scores.frechet_distance(*scores.gaussian(real_features), *scores.gaussian(fake_features))
-        kid, kid_std = scores.kernel_inception_distance(real_features, fake_features, subsets=settings.kid_subsets,
-                                                        subset_size=settings.kid_subset_size, seed=settings.seed)
+        kid, kid_std = scores.kernel_inception_distance(
+            real_features,
+            fake_features,
+            subsets=settings.kid_subsets,
+            subset_size=settings.kid_subset_size,
+            seed=settings.seed,
+        )
 
     # memorisation: nearest reference images of the first samples, by pixels and by Inception features
     shown = generate(g, z[: settings.memorisation])
     by_pixels, _ = nearest(shown.reshape(len(shown), -1), real_images.reshape(len(real_images), -1))
     by_features, _ = nearest(fake_features[: len(shown)], real_features)
-    write_png(out_dir / "memorisation.png", figures.nearest_sheet(shown, real_images[by_pixels], real_images[by_features],
-                                                                  reference=len(real_images)))
+    write_png(
+        out_dir / "memorisation.png",
+        figures.nearest_sheet(shown, real_images[by_pixels], real_images[by_features], reference=len(real_images)),
+    )
     _, sample_to_real = nearest(fake_features, real_features)
     _, real_to_real = nearest(real_features, real_features, exclude_self=True)
     real_to_real = real_to_real[np.isfinite(real_to_real)]  # a lone training image has no other one
@@ -114,58 +140,105 @@ def evaluate(model_path: str | Path, reference_path: str | Path, weights: str | 
     collisions = hash_collisions(generate(g, z[: min(settings.samples, 1000)]), dedup_method, dedup_model, hash_dir)
 
     # tile i (row by row) is seed i: the seeds to name in vector arithmetic
-    write_png(out_dir / "samples.png", titled_grid(generate(g, seeded_z(list(range(64)), model, device)), 8,
-                                                   "G(z) of seeds 0-63, row by row (seed = row x 8 + column)"))
+    write_png(
+        out_dir / "samples.png",
+        titled_grid(
+            generate(g, seeded_z(list(range(64)), model, device)),
+            8,
+            "G(z) of seeds 0-63, row by row (seed = row x 8 + column)",
+        ),
+    )
     walks = walk_grid(g, model, rows=settings.walk_rows, steps=settings.walk_steps, seed=settings.seed + 1)
-    write_png(out_dir / "walks.png", annotate(walks, model.image_size + 2, title="Latent walks (paper Fig. 4): each row decodes "
-                                                                 "evenly spaced z on a line between two random z"))
+    write_png(
+        out_dir / "walks.png",
+        annotate(
+            walks,
+            model.image_size + 2,
+            title="Latent walks (paper Fig. 4): each row decodes evenly spaced z on a line between two random z",
+        ),
+    )
     seeds = [parse_seeds(s) for s in (settings.arithmetic_a, settings.arithmetic_b, settings.arithmetic_c)]
-    write_png(out_dir / "arithmetic.png", arithmetic_figure(arithmetic_grid(g, model, *seeds, seed=settings.seed),
-                                                            model.image_size, *seeds))
+    write_png(
+        out_dir / "arithmetic.png",
+        arithmetic_figure(arithmetic_grid(g, model, *seeds, seed=settings.seed), model.image_size, *seeds),
+    )
     if metrics_csv:
         with open(metrics_csv, newline="") as f:
             figures.loss_curves(out_dir / "losses.png", list(csv.DictReader(f)))
     classifier = svm_results(d, model, settings)
     pool = real_images[:FILTER_POOL]
     maps = min(settings.filter_maps, [m for m in d.features if isinstance(m, torch.nn.Conv2d)][-1].out_channels)
-    filters.filters_figure(out_dir / "d_filters.png", svm.with_batch_statistics(d, pool),
-                           svm.with_batch_statistics(random_discriminator(model, settings.seed, device), pool), pool, maps)
+    filters.filters_figure(
+        out_dir / "d_filters.png",
+        svm.with_batch_statistics(d, pool),
+        svm.with_batch_statistics(random_discriminator(model, settings.seed, device), pool),
+        pool,
+        maps,
+    )
 
     weights = Path(weights)
     metrics = {
         "checkpoint": checkpoint,
         "fid": None if skipped else round(fid, 4),
-        "kid": None if skipped else {"mean": round(kid, 6), "std": round(kid_std, 6), "subsets": settings.kid_subsets,
-                                     "subset_size": min(settings.kid_subset_size, len(real_features), len(fake_features))},
+        "kid": None
+        if skipped
+        else {
+            "mean": round(kid, 6),
+            "std": round(kid_std, 6),
+            "subsets": settings.kid_subsets,
+            "subset_size": min(settings.kid_subset_size, len(real_features), len(fake_features)),
+        },
         "skipped": {"fid": skipped, "kid": skipped} if skipped else {},
         "generated_images": len(fake_features),
-        "reference": {"images": len(real_features), "source": str(reference_path),
-                      "what": "the first N training images in shard order (a seeded shuffle), at the model's size"},
+        "reference": {
+            "images": len(real_features),
+            "source": str(reference_path),
+            "what": "the first N training images in shard order (a seeded shuffle), at the model's size",
+        },
         "feature_extractor": {"name": inception.NAME, "file": weights.name, "sha256": _sha256(weights)},
         "memorisation": {
             "nearest_feature_distance_samples_median": round(float(np.median(sample_to_real)), 4),
-            "nearest_feature_distance_training_median": round(float(np.median(real_to_real)), 4) if len(real_to_real) else None,
+            "nearest_feature_distance_training_median": round(float(np.median(real_to_real)), 4)
+            if len(real_to_real)
+            else None,
             "hash_collisions": collisions,
         },
         "svm": classifier,
     }
-    meta = record("evaluate", {"evaluate": asdict(settings)}, **metrics, model=str(model_path),
-                  device=str(device), seconds=round(time.perf_counter() - started, 1))
+    meta = record(
+        "evaluate",
+        {"evaluate": asdict(settings)},
+        **metrics,
+        model=str(model_path),
+        device=str(device),
+        seconds=round(time.perf_counter() - started, 1),
+    )
     write_json(out_dir / "metrics.json", meta)
     demo = classifier["demo_photo_windows"]
     if skipped:
         rows = [("FID", "skipped", skipped), ("KID", "skipped", skipped)]
     else:
-        rows = [("FID", f"{fid:.2f}", f"{len(fake_features)} generated vs {len(real_features)} training images"),
-                ("KID", f"{kid:.4f} ± {kid_std:.4f}", f"{settings.kid_subsets} subsets of {metrics['kid']['subset_size']}")]
-    rows += [("samples sharing a training image's dedup hash", str(collisions["colliding"]), f"of {collisions['samples']}"),
-             ("L2-SVM on D features, demo photo windows", f"{demo['trained_d']['test_accuracy']:.3f}",
-              f"random-init D: {demo['random_d']['test_accuracy']:.3f}; {len(demo['classes'])} classes; authors' protocol")]
+        rows = [
+            ("FID", f"{fid:.2f}", f"{len(fake_features)} generated vs {len(real_features)} training images"),
+            ("KID", f"{kid:.4f} ± {kid_std:.4f}", f"{settings.kid_subsets} subsets of {metrics['kid']['subset_size']}"),
+        ]
+    rows += [
+        ("samples sharing a training image's dedup hash", str(collisions["colliding"]), f"of {collisions['samples']}"),
+        (
+            "L2-SVM on D features, demo photo windows",
+            f"{demo['trained_d']['test_accuracy']:.3f}",
+            f"random-init D: {demo['random_d']['test_accuracy']:.3f}; {len(demo['classes'])} classes; "
+            "authors' protocol",
+        ),
+    ]
     for name, key in (("CIFAR-10", "cifar10"), ("SVHN, 1000 labels", "svhn_1000")):
         if key in classifier:
             result = classifier[key]
-            value = (f"{result['test_accuracy']:.4f}" if "test_accuracy" in result
-                     else f"{result['test_accuracy_mean']:.4f} ± {result['test_accuracy_ci95']:.4f}")
+            value = (
+                f"{result['test_accuracy']:.4f}"
+                if "test_accuracy" in result
+                else f"{result['test_accuracy_mean']:.4f} ± {result['test_accuracy_ci95']:.4f}"
+            )
             rows.append((f"L2-SVM on D features, {name}", value, "test accuracy, authors' protocol"))
     write_tsv(out_dir / "scores.tsv", ("metric", "value", "details"), rows)
     return meta

@@ -13,10 +13,14 @@ from dcgan.plots import pyplot, save_figure
 def nearest_sheet(samples: np.ndarray, by_pixels: np.ndarray, by_features: np.ndarray, *, reference: int) -> np.ndarray:
     """One row per sample: the sample, its nearest training image by pixels, by Inception features; with
     column headers and a title naming the `reference` images searched."""
-    tiles = [tile for row in zip(samples, by_pixels, by_features) for tile in row]
+    tiles = [tile for row in zip(samples, by_pixels, by_features, strict=True) for tile in row]
     cell = samples.shape[1] + 2
-    return annotate(tile_grid(tiles, 3, cell), cell, title=f"Memorisation: samples and their nearest of {reference} "
-                    "training images", columns=["sample", "nearest by pixels", "nearest by Inception features"])
+    return annotate(
+        tile_grid(tiles, 3, cell),
+        cell,
+        title=f"Memorisation: samples and their nearest of {reference} training images",
+        columns=["sample", "nearest by pixels", "nearest by Inception features"],
+    )
 
 
 def distance_histogram(path: str | Path, sample_to_training: np.ndarray, training_to_training: np.ndarray) -> None:
@@ -52,12 +56,17 @@ def loss_curves(path: str | Path, rows: list[dict]) -> None:
         outputs.plot(steps, [float(r[name]) for r in logged], label=name)
     outputs.set_ylim(0, 1)
     if tracked:
-        panels[2].plot([int(r["step"]) for r in tracked], [float(r["fid"]) for r in tracked], marker="o", markersize=3,
-                       label="FID (tracked samples)")
+        panels[2].plot(
+            [int(r["step"]) for r in tracked],
+            [float(r["fid"]) for r in tracked],
+            marker="o",
+            markersize=3,
+            label="FID (tracked samples)",
+        )
         best = min(tracked, key=lambda r: float(r["fid"]))
         panels[2].axvline(int(best["step"]), color="grey", linestyle=":", label=f"best: step {best['step']}")
     titles = ["D and G losses (BCE)", "D's mean output on real and generated images", "tracked FID (lower is better)"]
-    for panel, title in zip(panels, titles):
+    for panel, title in zip(panels, titles, strict=True):
         panel.set_title(title, fontsize=10)
         panel.set_xlabel("step")
         panel.legend(fontsize=8)

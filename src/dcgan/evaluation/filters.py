@@ -48,8 +48,9 @@ def last_block(d: torch.nn.Module, x: torch.Tensor, *, guided: bool = False) -> 
 def strongest(d: torch.nn.Module, images: np.ndarray, maps: int, top: int, batch_size: int = 256) -> np.ndarray:
     """(maps, top) indices of the images with the strongest responses of each of the first `maps` maps."""
     device = next(d.parameters()).device
-    responses = np.concatenate([last_block(d, x)[:, :maps].amax(dim=(2, 3)).cpu().numpy()
-                                for x in unit_batches(images, device, batch_size)])
+    responses = np.concatenate(
+        [last_block(d, x)[:, :maps].amax(dim=(2, 3)).cpu().numpy() for x in unit_batches(images, device, batch_size)]
+    )
     return np.argsort(-responses, axis=0, kind="stable")[:top].T
 
 
@@ -72,12 +73,17 @@ def filter_sheet(d: torch.nn.Module, images: np.ndarray, maps: int, top: int = 3
     chosen = strongest(d, images, maps, top)
     rows = [(index, k) for k in range(len(chosen)) for index in chosen[k]]
     gradients = guided_gradients(d, images[[i for i, _ in rows]], [k for _, k in rows])
-    tiles = [tile for (index, _), gradient in zip(rows, gradients) for tile in (images[index], gradient_picture(gradient))]
+    tiles = [
+        tile
+        for (index, _), gradient in zip(rows, gradients, strict=True)
+        for tile in (images[index], gradient_picture(gradient))
+    ]
     return tile_grid(tiles, 2 * top, images.shape[1] + 2)
 
 
-def filters_figure(path: str | Path, trained: torch.nn.Module, random_init: torch.nn.Module, images: np.ndarray,
-                   maps: int) -> None:
+def filters_figure(
+    path: str | Path, trained: torch.nn.Module, random_init: torch.nn.Module, images: np.ndarray, maps: int
+) -> None:
     """The trained D's sheet beside the random-init D's."""
     plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(10, 0.45 * maps + 1.2))

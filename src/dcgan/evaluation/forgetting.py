@@ -73,8 +73,9 @@ def hidden_maps(g: torch.nn.Module, z: torch.Tensor) -> np.ndarray:
     return torch.cat(captured).numpy()
 
 
-def location_samples(maps: np.ndarray, boxes: list[list[tuple]], image_size: int, rng: np.random.Generator
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def location_samples(
+    maps: np.ndarray, boxes: list[list[tuple]], image_size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features (M, C), labels (M,), image index (M,)): every map location whose centre lies in one of
     its image's boxes (label 1), and as many locations drawn from the rest of the same image (label 0)."""
     n, channels, height, width = maps.shape
@@ -85,8 +86,12 @@ def location_samples(maps: np.ndarray, boxes: list[list[tuple]], image_size: int
     for i in range(n):
         inside = np.zeros((height, width), bool)
         for x, y, w, h in boxes[i]:
-            inside |= ((centres_y[:, None] >= y) & (centres_y[:, None] < y + h)
-                       & (centres_x[None, :] >= x) & (centres_x[None, :] < x + w))
+            inside |= (
+                (centres_y[:, None] >= y)
+                & (centres_y[:, None] < y + h)
+                & (centres_x[None, :] >= x)
+                & (centres_x[None, :] < x + w)
+            )
         positive, outside = np.argwhere(inside), np.argwhere(~inside)
         if len(positive) == 0 or len(outside) == 0:
             continue
@@ -100,24 +105,32 @@ def location_samples(maps: np.ndarray, boxes: list[list[tuple]], image_size: int
     return np.concatenate(features), np.concatenate(labels), np.concatenate(owners)
 
 
-def fit_object_maps(maps: np.ndarray, boxes: list[list[tuple]], image_size: int, *, seed: int = 0,
-                    held_out: float = 0.2) -> dict:
+def fit_object_maps(
+    maps: np.ndarray, boxes: list[list[tuple]], image_size: int, *, seed: int = 0, held_out: float = 0.2
+) -> dict:
     """The logistic regression, fit on the images not held out and scored on the held-out ones (whole
     images are held out); the maps with positive weight are the ones to drop."""
     rng = np.random.default_rng(seed)
     features, labels, owners = location_samples(maps, boxes, image_size, rng)
     images = np.unique(owners)
-    test_images = rng.choice(images, size=max(1, round(held_out * len(images))), replace=False) if len(images) > 1 else []
+    test_images = (
+        rng.choice(images, size=max(1, round(held_out * len(images))), replace=False) if len(images) > 1 else []
+    )
     test = np.isin(owners, test_images)
     # standardised maps: the L2 penalty then weighs maps alike whatever their scale; a weight's sign, the
     # drop decision, is that of the map itself (scaling by a positive std keeps it)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(features[~test], labels[~test])
     weights = model[-1].coef_[0]
-    return {"dropped": [int(i) for i in np.flatnonzero(weights > 0)], "maps": int(maps.shape[1]),
-            "positives": int(labels.sum()), "negatives": int((labels == 0).sum()), "images": int(len(images)),
-            "held_out_images": int(len(test_images)),
-            "held_out_accuracy": float(model.score(features[test], labels[test])) if test.any() else None,
-            "weights": [round(float(w), 6) for w in weights]}
+    return {
+        "dropped": [int(i) for i in np.flatnonzero(weights > 0)],
+        "maps": int(maps.shape[1]),
+        "positives": int(labels.sum()),
+        "negatives": int((labels == 0).sum()),
+        "images": int(len(images)),
+        "held_out_images": int(len(test_images)),
+        "held_out_accuracy": float(model.score(features[test], labels[test])) if test.any() else None,
+        "weights": [round(float(w), 6) for w in weights],
+    }
 
 
 class DroppedMaps:
@@ -139,8 +152,9 @@ class DroppedMaps:
         self.hook.remove()
 
 
-def forget(g: torch.nn.Module, model: ModelSettings, boxes_by_seed: dict[int, list], *, seed: int = 0,
-           shown: int = 8) -> tuple[dict, np.ndarray, np.ndarray]:
+def forget(
+    g: torch.nn.Module, model: ModelSettings, boxes_by_seed: dict[int, list], *, seed: int = 0, shown: int = 8
+) -> tuple[dict, np.ndarray, np.ndarray]:
     """(the regression's record, G(z) of the first `shown` seeds, the same without the dropped maps)."""
     if not boxes_by_seed:
         raise NothingToFit("no boxes to learn from")
@@ -155,13 +169,15 @@ def forget(g: torch.nn.Module, model: ModelSettings, boxes_by_seed: dict[int, li
     return {**fitted, "seeds": seeds, "shown": columns}, before, after
 
 
-def forget_figure(path: str | Path, before: np.ndarray, after: np.ndarray, boxes: list[list[tuple]], fitted: dict) -> None:
+def forget_figure(
+    path: str | Path, before: np.ndarray, after: np.ndarray, boxes: list[list[tuple]], fitted: dict
+) -> None:
     """Paper Fig. 6: samples with their boxes (top), the same z without the dropped maps (bottom)."""
     from matplotlib.patches import Rectangle
 
     plt = pyplot()
     figure, axes = plt.subplots(2, len(before), figsize=(1.4 * len(before) + 0.8, 3.6), squeeze=False)
-    for i, (image, without) in enumerate(zip(before, after)):
+    for i, (image, without) in enumerate(zip(before, after, strict=True)):
         axes[0, i].imshow(image, interpolation="nearest")
         for x, y, w, h in boxes[i]:
             axes[0, i].add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="red", linewidth=1))
@@ -173,11 +189,12 @@ def forget_figure(path: str | Path, before: np.ndarray, after: np.ndarray, boxes
     axes[0, 0].set_ylabel("G(z), boxes", fontsize=9)
     axes[1, 0].set_ylabel(f"without {len(fitted['dropped'])} maps", fontsize=9)
     accuracy = fitted["held_out_accuracy"]
-    figure.suptitle(f"Forgetting to draw: {len(fitted['dropped'])} of {fitted['maps']} feature maps dropped "
-                    f"(held-out accuracy {'n/a' if accuracy is None else f'{accuracy:.2f}'}, "
-                    f"{fitted['images']} images)", fontsize=9)
+    figure.suptitle(
+        f"Forgetting to draw: {len(fitted['dropped'])} of {fitted['maps']} feature maps dropped "
+        f"(held-out accuracy {'n/a' if accuracy is None else f'{accuracy:.2f}'}, "
+        f"{fitted['images']} images)",
+        fontsize=9,
+    )
     figure.tight_layout()
     save_figure(figure, path)
     plt.close(figure)
-
-

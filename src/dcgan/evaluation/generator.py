@@ -56,8 +56,16 @@ def walk_grid(g: torch.nn.Module, settings: ModelSettings, *, rows: int, steps: 
     return tile_grid(list(images), steps, images.shape[1] + 2)
 
 
-def arithmetic_grid(g: torch.nn.Module, settings: ModelSettings, a: list[int], b: list[int], c: list[int], *,
-                    seed: int, noise: float = 0.25) -> np.ndarray:
+def arithmetic_grid(
+    g: torch.nn.Module,
+    settings: ModelSettings,
+    a: list[int],
+    b: list[int],
+    c: list[int],
+    *,
+    seed: int,
+    noise: float = 0.25,
+) -> np.ndarray:
     """mean z(A) - mean z(B) + mean z(C), decoded with 8 neighbours (uniform noise +-`noise`) (paper Fig. 7).
 
     Rows: the A samples then the image of their mean z; the same for B and C; last row the result
@@ -72,7 +80,7 @@ def arithmetic_grid(g: torch.nn.Module, settings: ModelSettings, a: list[int], b
     jitter = (torch.rand(8, settings.nz, generator=torch.Generator().manual_seed(seed)) * 2 - 1).to(device) * noise
     columns = max(9, *(len(s) + 1 for s in (a, b, c)))
     tiles: list[np.ndarray | None] = []
-    for z, mean in zip(groups, means):
+    for z, mean in zip(groups, means, strict=True):
         row = list(generate(g, torch.cat([z, mean])))
         tiles += row[:-1] + [None] * (columns - len(row)) + row[-1:]  # the mean's image in the last column
     tiles += list(generate(g, torch.cat([result, result + jitter])))
@@ -83,9 +91,14 @@ def arithmetic_grid(g: torch.nn.Module, settings: ModelSettings, a: list[int], b
 
 def arithmetic_figure(sheet: np.ndarray, size: int, a: list[int], b: list[int], c: list[int]) -> np.ndarray:
     """arithmetic_grid's sheet with its rows named and a title."""
+
     def seeds(group: list[int]) -> str:
         return ", ".join(map(str, group))
 
-    rows = [f"A: seeds {seeds(a)}; last: mean z", f"B: seeds {seeds(b)}; last: mean z",
-            f"C: seeds {seeds(c)}; last: mean z", "A - B + C, then 8 neighbours"]
+    rows = [
+        f"A: seeds {seeds(a)}; last: mean z",
+        f"B: seeds {seeds(b)}; last: mean z",
+        f"C: seeds {seeds(c)}; last: mean z",
+        "A - B + C, then 8 neighbours",
+    ]
     return annotate(sheet, size + 2, title="Vector arithmetic (paper Fig. 7) on mean z of each group", rows=rows)

@@ -26,8 +26,9 @@ def load_cascade(name: str) -> cv2.CascadeClassifier:
     return cascade
 
 
-def find_boxes(g: torch.nn.Module, model: ModelSettings, seeds: list[int], cascade_name: str, *,
-               upscale: int = 128) -> dict[int, list[tuple[float, float, float, float]]]:
+def find_boxes(
+    g: torch.nn.Module, model: ModelSettings, seeds: list[int], cascade_name: str, *, upscale: int = 128
+) -> dict[int, list[tuple[float, float, float, float]]]:
     """{seed: boxes (x, y, w, h) in the generated image's pixels} for the samples where the cascade finds
     its object; each sample is looked at upscaled to `upscale` pixels (the cascades need ~20 px objects)."""
     cascade = load_cascade(cascade_name)
@@ -35,10 +36,15 @@ def find_boxes(g: torch.nn.Module, model: ModelSettings, seeds: list[int], casca
     images = generate(g, seeded_z(seeds, model, device))
     scale = images.shape[1] / upscale
     boxes = {}
-    for seed, image in zip(seeds, images):
+    for seed, image in zip(seeds, images, strict=True):
         grey = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (upscale, upscale), interpolation=cv2.INTER_CUBIC)
-        found = cascade.detectMultiScale(cv2.equalizeHist(grey), scaleFactor=1.05, minNeighbors=3,
-                                         minSize=(upscale // 10, upscale // 10), maxSize=(upscale // 2, upscale // 2))
+        found = cascade.detectMultiScale(
+            cv2.equalizeHist(grey),
+            scaleFactor=1.05,
+            minNeighbors=3,
+            minSize=(upscale // 10, upscale // 10),
+            maxSize=(upscale // 2, upscale // 2),
+        )
         if len(found):
             boxes[seed] = [tuple(float(v) * scale for v in box) for box in np.asarray(found)]
     return boxes

@@ -30,8 +30,9 @@ def read_reference_images(shard_dir: str | Path, count: int, size: int) -> tuple
     return np.stack(images), keys
 
 
-def write_reference(shard_dir: str | Path, weights: str | Path, out: str | Path, *, count: int, size: int,
-                    batch_size: int, device) -> dict:
+def write_reference(
+    shard_dir: str | Path, weights: str | Path, out: str | Path, *, count: int, size: int, batch_size: int, device
+) -> dict:
     images, keys = read_reference_images(shard_dir, count, size)
     extractor = InceptionFeatures(weights, device)
     bar = progress(total=len(images), desc="inception (reference)")

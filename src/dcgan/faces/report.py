@@ -18,16 +18,27 @@ from dcgan.table import TableImages, part_prefix, read_part, read_rejects
 SHEET_TILE = 240
 
 
-def face_report(table_dir: str | Path, parts: int, inputs_list: str | Path, out_dir: str | Path, *, seed: int = 0,
-                crops: int = 64, images: int = 12) -> int:
+def face_report(
+    table_dir: str | Path,
+    parts: int,
+    inputs_list: str | Path,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    crops: int = 64,
+    images: int = 12,
+) -> int:
     """Write out_dir/detections.tsv (every kept box, original pixels), out_dir/faces/crops.png,
     out_dir/faces/detections.png and out_dir/faces/quality.png."""
     out_dir = Path(out_dir)
     rows = [row for part in range(parts) for row in read_part(part_prefix(table_dir, part))[1]]
     rejects = [r["reason"] for part in range(parts) for r in read_rejects(part_prefix(table_dir, part))]
     quality_figure(out_dir / "faces" / "quality.png", rows, rejects)
-    write_tsv(out_dir / "detections.tsv", ("image", "x", "y", "w", "h", "score"),
-              [(r["source"], r["x"], r["y"], r["w"], r["h"], r["score"]) for r in rows])
+    write_tsv(
+        out_dir / "detections.tsv",
+        ("image", "x", "y", "w", "h", "score"),
+        [(r["source"], r["x"], r["y"], r["w"], r["h"], r["score"]) for r in rows],
+    )
     rng = np.random.default_rng(seed)
     all_crops = TableImages(table_dir, parts)
     picked = sorted(rng.choice(len(all_crops), min(crops, len(all_crops)), replace=False))
@@ -43,9 +54,17 @@ def face_report(table_dir: str | Path, parts: int, inputs_list: str | Path, out_
     for name in (names[i] for i in sorted(rng.choice(len(names), min(images, len(names)), replace=False))):
         rgb, *_ = decode((root / name).read_bytes(), size=1, min_side=1, reduced=False)
         scale = SHEET_TILE / max(rgb.shape[:2])
-        small = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA
+        )
         for x, y, w, h in by_image[name]:
-            cv2.rectangle(small, (round(x * scale), round(y * scale)), (round((x + w) * scale), round((y + h) * scale)), (40, 220, 60), 2)
+            cv2.rectangle(
+                small,
+                (round(x * scale), round(y * scale)),
+                (round((x + w) * scale), round((y + h) * scale)),
+                (40, 220, 60),
+                2,
+            )
         tiles.append(small)
     write_png(out_dir / "faces" / "detections.png", tile_grid(tiles, 4, SHEET_TILE + 4))
     return len(rows)
@@ -72,7 +91,9 @@ def quality_figure(path: Path, rows: list[dict], rejects: list[str]) -> None:
     axes[2].barh(names, [counts[n] for n in names])
     axes[2].set_xlabel("not kept (detections and files)")
     axes[2].tick_params(axis="y", labelsize=8)
-    for axis, title in zip(axes, ("Sizes of the kept faces", "Sharpness of the kept crops", "Why the others were not kept")):
+    for axis, title in zip(
+        axes, ("Sizes of the kept faces", "Sharpness of the kept crops", "Why the others were not kept"), strict=True
+    ):
         axis.set_title(title, fontsize=10)
     figure.tight_layout()
     save_figure(figure, path)

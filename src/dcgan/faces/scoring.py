@@ -24,7 +24,10 @@ def inside_suppressed(boxes: np.ndarray, scores: np.ndarray, fraction: float = 0
     box or more) inside a more confident kept box: a face part found beside its face."""
     kept = []
     for i in np.argsort(-scores, kind="stable"):
-        if all(intersection(boxes[i], boxes[j]) / min(boxes[i][2] * boxes[i][3], boxes[j][2] * boxes[j][3]) < fraction for j in kept):
+        if all(
+            intersection(boxes[i], boxes[j]) / min(boxes[i][2] * boxes[i][3], boxes[j][2] * boxes[j][3]) < fraction
+            for j in kept
+        ):
             kept.append(i)
     return np.array(kept, int)
 
@@ -62,6 +65,8 @@ def score_faces(detections: dict[str, list], truth: dict, min_face_size: int, th
         tag = f"{t:g}"
         result[f"faces@{tag}"] = eligible
         result[f"recall@{tag}"] = found / eligible if eligible else 1.0
-        result[f"precision@{tag}"] = (result["detections"] - false_positives) / result["detections"] if result["detections"] else 1.0
+        result[f"precision@{tag}"] = (
+            (result["detections"] - false_positives) / result["detections"] if result["detections"] else 1.0
+        )
         result[f"fp_per_image@{tag}"] = false_positives / len(truth["images"]) if truth["images"] else 0.0
     return result

@@ -16,7 +16,9 @@ MTCNN_WEIGHTS = "resources/faces/mtcnn.pt"
 @dataclass(frozen=True)
 class FaceSettings:
     detector: str = "verified"
-    mtcnn_weights: str = MTCNN_WEIGHTS  # MTCNN's networks (detectors verified, mtcnn); the mtcnn_weights rule fetches them
+    mtcnn_weights: str = (
+        MTCNN_WEIGHTS  # MTCNN's networks (detectors verified, mtcnn); the mtcnn_weights rule fetches them
+    )
     yunet_model: str = ""  # face_detection_yunet_2023mar.onnx (detector yunet)
     min_confidence: float = 0.7  # mtcnn, verified: ONet face probability; yunet: its score
     rotations: float = 20.0  # verified: also look on copies turned by +- this many degrees (0: upright only)

@@ -23,7 +23,9 @@ def face_key(path: str, index: int) -> str:
     return f"{path_key(path)}_{index}"
 
 
-def detect_part(inputs_list: str | Path, table_dir: str | Path, *, part: int, parts: int, settings: FaceSettings) -> dict:
+def detect_part(
+    inputs_list: str | Path, table_dir: str | Path, *, part: int, parts: int, settings: FaceSettings
+) -> dict:
     """Detect faces in one slice of the input list; write its image-table part of face crops."""
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
@@ -35,7 +37,9 @@ def detect_part(inputs_list: str | Path, table_dir: str | Path, *, part: int, pa
         for path in progress(mine, desc=f"detect faces part {part}"):
             try:
                 data = (root / path).read_bytes()
-                rgb, _, width, height = decode(data, size=settings.image_size, min_side=settings.min_face_size, reduced=False)
+                rgb, _, width, height = decode(
+                    data, size=settings.image_size, min_side=settings.min_face_size, reduced=False
+                )
             except OSError as e:
                 writer.reject(path, f"unreadable ({e.strerror})")
                 continue
@@ -47,8 +51,26 @@ def detect_part(inputs_list: str | Path, table_dir: str | Path, *, part: int, pa
                 writer.reject(path, reason)
             for index, face in enumerate(kept):
                 x, y, w, h = (round(v, 1) for v in face.box)
-                writer.add(face.crop, (face_key(path, index), path, width, height, x, y, w, h, round(face.score, 3),
-                                       round(face.sharpness, 1), settings.detector))
+                writer.add(
+                    face.crop,
+                    (
+                        face_key(path, index),
+                        path,
+                        width,
+                        height,
+                        x,
+                        y,
+                        w,
+                        h,
+                        round(face.score, 3),
+                        round(face.sharpness, 1),
+                        settings.detector,
+                    ),
+                )
                 faces += 1
-        return writer.finish("detect_faces", {**asdict(settings), "inputs": str(inputs_list), "part": part, "parts": parts},
-                             source_images=len(mine), faces=faces)
+        return writer.finish(
+            "detect_faces",
+            {**asdict(settings), "inputs": str(inputs_list), "part": part, "parts": parts},
+            source_images=len(mine),
+            faces=faces,
+        )

@@ -52,8 +52,9 @@ def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (x @ y.T / x.shape[1] + 1) ** 3
 
 
-def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, *, subsets: int, subset_size: int,
-                              seed: int) -> tuple[float, float]:
+def kernel_inception_distance(
+    real: np.ndarray, fake: np.ndarray, *, subsets: int, subset_size: int, seed: int
+) -> tuple[float, float]:
     """KID (Bińkowski et al. 2018): the unbiased MMD^2 estimate with the cubic polynomial kernel, averaged
     over `subsets` random subsets of `subset_size` rows of each set (fewer if a set is smaller).
     Returns (mean, standard deviation over the subsets)."""
@@ -72,8 +73,9 @@ def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, *, subsets: in
     return float(np.mean(estimates)), float(np.std(estimates))
 
 
-def nearest(queries: np.ndarray, pool: np.ndarray, *, exclude_self: bool = False,
-            chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def nearest(
+    queries: np.ndarray, pool: np.ndarray, *, exclude_self: bool = False, chunk: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
     """(index, L2 distance) of each query row's nearest pool row, `chunk` queries at a time (50,000 x
     50,000 distances at once would take 20 GB); exclude_self when queries is pool."""
     queries, pool = np.asarray(queries, np.float64), np.asarray(pool, np.float64)
@@ -85,7 +87,9 @@ def nearest(queries: np.ndarray, pool: np.ndarray, *, exclude_self: bool = False
         if exclude_self:
             squared[np.arange(len(block)), np.arange(lo, lo + len(block))] = np.inf
         index[lo : lo + len(block)] = squared.argmin(axis=1)
-        distance[lo : lo + len(block)] = np.sqrt(np.clip(squared[np.arange(len(block)), index[lo : lo + len(block)]], 0, None))
+        distance[lo : lo + len(block)] = np.sqrt(
+            np.clip(squared[np.arange(len(block)), index[lo : lo + len(block)]], 0, None)
+        )
     return index, distance
 
 

@@ -30,8 +30,17 @@ def part_quota(max_images: int, part: int, parts: int) -> int:
     return max_images // parts + (1 if part < max_images % parts else 0)
 
 
-def decode_into(writer: PartWriter, items: Iterable[Item], *, quota: int, total: int, desc: str, size: int,
-                min_side: int, reduced: bool) -> dict[str, int]:
+def decode_into(
+    writer: PartWriter,
+    items: Iterable[Item],
+    *,
+    quota: int,
+    total: int,
+    desc: str,
+    size: int,
+    min_side: int,
+    reduced: bool,
+) -> dict[str, int]:
     """Decode each item (shorter side to `size`, centre square) into `writer`, recording unreadable and
     unusable ones as rejects, until `quota` images are kept (0 = no limit). Returns the count of each
     kept format."""
@@ -92,9 +101,16 @@ def extract_part(
         key_range = part_range(env, part, parts)
         with PartWriter(part_prefix(table_dir, part), image_size, COLUMNS) as writer:
             items = (Item(table_key(k), source_key(k), v) for k, v in iter_range(env, *key_range))
-            formats = decode_into(writer, items, quota=part_quota(max_images, part, parts),
-                                  total=env.stat()["entries"] // parts, desc=f"extract part {part}",
-                                  size=image_size, min_side=min_side, reduced=reduced_decode)
+            formats = decode_into(
+                writer,
+                items,
+                quota=part_quota(max_images, part, parts),
+                total=env.stat()["entries"] // parts,
+                desc=f"extract part {part}",
+                size=image_size,
+                min_side=min_side,
+                reduced=reduced_decode,
+            )
             bounds = [k.decode("latin-1") if k else None for k in key_range]
             return writer.finish("extract", settings, key_range=bounds, formats=formats)
     finally:

@@ -24,9 +24,17 @@ def class_of(path: str) -> str:
     return parts[0] if len(parts) > 1 else ""
 
 
-def extract_images_part(inputs_list: str | Path, table_dir: str | Path, *, part: int = 0, parts: int = 1,
-                        image_size: int = 64, min_size: int = 0, max_images: int = 0,
-                        reduced_decode: bool = True) -> dict:
+def extract_images_part(
+    inputs_list: str | Path,
+    table_dir: str | Path,
+    *,
+    part: int = 0,
+    parts: int = 1,
+    image_size: int = 64,
+    min_size: int = 0,
+    max_images: int = 0,
+    reduced_decode: bool = True,
+) -> dict:
     """Decode the part's slice of the list (shorter side to image_size, centre square; the LSUN decode
     path) into its table part; unreadable and unusable files become rejects named by their path.
     Returns the part's provenance record, with the kept images per class."""
@@ -34,14 +42,29 @@ def extract_images_part(inputs_list: str | Path, table_dir: str | Path, *, part:
     root, paths = read_list(inputs_list)
     mine = paths[part_slice(len(paths), part, parts)]
     min_side = min_size or image_size
-    settings = {"inputs": str(inputs_list), "root": str(root), "part": part, "parts": parts,
-                "image_size": image_size, "min_size": min_side, "max_images": max_images,
-                "reduced_decode": reduced_decode}
+    settings = {
+        "inputs": str(inputs_list),
+        "root": str(root),
+        "part": part,
+        "parts": parts,
+        "image_size": image_size,
+        "min_size": min_side,
+        "max_images": max_images,
+        "reduced_decode": reduced_decode,
+    }
     with PartWriter(part_prefix(table_dir, part), image_size, IMAGE_COLUMNS) as writer:
         items = (Item(path_key(path), path, root / path, (class_of(path),)) for path in mine)
-        formats = decode_into(writer, items, quota=part_quota(max_images, part, parts), total=len(mine),
-                              desc=f"extract images part {part}", size=image_size, min_side=min_side,
-                              reduced=reduced_decode)
+        formats = decode_into(
+            writer,
+            items,
+            quota=part_quota(max_images, part, parts),
+            total=len(mine),
+            desc=f"extract images part {part}",
+            size=image_size,
+            min_side=min_side,
+            reduced=reduced_decode,
+        )
         classes = Counter(row[-1] for row in writer.rows)
-        return writer.finish("extract_images", settings, source_images=len(mine), formats=formats,
-                             classes=dict(sorted(classes.items())))
+        return writer.finish(
+            "extract_images", settings, source_images=len(mine), formats=formats, classes=dict(sorted(classes.items()))
+        )

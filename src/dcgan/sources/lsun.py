@@ -8,6 +8,7 @@ a correct partition (contiguous byte ranges that cover every key exactly once), 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from pathlib import Path
 from typing import Iterator
@@ -63,7 +64,7 @@ def key_ranges(first: bytes, last: bytes, parts: int) -> list[tuple[bytes | None
     bounds: list[bytes | None] = [None]
     bounds += [encode(lo + (hi - lo) * i // parts) for i in range(1, parts)]
     bounds.append(None)
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 def part_range(env: lmdb.Environment, part: int, parts: int) -> tuple[bytes | None, bytes | None]:

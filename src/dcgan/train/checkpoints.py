@@ -23,8 +23,20 @@ from dcgan.train.steps import Speed
 
 # Settings that change what training computes; the others (cadence, length, resume, and the speed
 # switches that only pick kernels) may change on resume.
-TRAJECTORY = ("batch_size", "lr", "beta1", "beta2", "d_steps", "g_steps", "flip", "shuffle_buffer", "workers",
-              "processes", "sync_batchnorm", "seed")
+TRAJECTORY = (
+    "batch_size",
+    "lr",
+    "beta1",
+    "beta2",
+    "d_steps",
+    "g_steps",
+    "flip",
+    "shuffle_buffer",
+    "workers",
+    "processes",
+    "sync_batchnorm",
+    "seed",
+)
 
 
 def fingerprint(model: ModelSettings, settings: TrainSettings, speed: Speed, shard_dir: Path, data: str) -> str:
@@ -32,8 +44,13 @@ def fingerprint(model: ModelSettings, settings: TrainSettings, speed: Speed, sha
     and the data path actually used (memory and shards draw different orders)."""
     index = shard_dir / "index.json"
     shards = index.read_text() if index.is_file() else ""
-    described = {"model": asdict(model), **{k: getattr(settings, k) for k in TRAJECTORY},
-                 "precision": speed.precision, "shards": shards, "data": data}
+    described = {
+        "model": asdict(model),
+        **{k: getattr(settings, k) for k in TRAJECTORY},
+        "precision": speed.precision,
+        "shards": shards,
+        "data": data,
+    }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -57,8 +74,10 @@ class Checkpoints:
             try:
                 return path, torch.load(path, map_location="cpu", weights_only=False)
             except Exception as e:  # noqa: BLE001 -- a truncated or corrupted file: say so, try the previous one
-                print(f"train: checkpoint {path} is unreadable ({type(e).__name__}: {e}); trying the previous one",
-                      file=sys.stderr)
+                print(
+                    f"train: checkpoint {path} is unreadable ({type(e).__name__}: {e}); trying the previous one",
+                    file=sys.stderr,
+                )
         return None
 
     def set_aside(self, reason: str) -> None:
@@ -82,8 +101,10 @@ class Checkpoints:
             reason = "the checkpoints hold a finished run of these settings"
         else:
             state = found[1]
-            print(f"train: resuming from step {state['step']} (epoch {state['epoch']}, batch {state['position']})",
-                  file=sys.stderr)
+            print(
+                f"train: resuming from step {state['step']} (epoch {state['epoch']}, batch {state['position']})",
+                file=sys.stderr,
+            )
             return found
         self.set_aside(reason)
         return None

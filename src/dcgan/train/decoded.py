@@ -95,7 +95,7 @@ def _decode_all(urls: list[str], sizes: list[int], images_path: Path, size: int,
     keys: list[list[str]] = [[] for _ in urls]
     rejects: list[tuple] = []
     bar = progress(total=sum(sizes), desc="decode shards")
-    jobs = [(url, str(images_path), first, count, size) for url, first, count in zip(urls, firsts, sizes)]
+    jobs = [(url, str(images_path), first, count, size) for url, first, count in zip(urls, firsts, sizes, strict=True)]
     if workers <= 1 or len(urls) == 1:
         for shard, job in enumerate(jobs):
             keys[shard], found = _decode_shard(*job)

@@ -65,8 +65,10 @@ def join(processes: int) -> Group:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size != processes:
         launch = f"torchrun --standalone --nproc-per-node {processes} -m dcgan train ..."
-        raise UserError(f"train.processes is {processes} but this run has {world_size} process(es): "
-                        + (f"launch it as `{launch}`" if processes > 1 else "set train.processes to match torchrun"))
+        raise UserError(
+            f"train.processes is {processes} but this run has {world_size} process(es): "
+            + (f"launch it as `{launch}`" if processes > 1 else "set train.processes to match torchrun")
+        )
     if world_size == 1:
         return Group(0, 1, pick_device(), "")
     rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])

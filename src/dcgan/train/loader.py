@@ -55,7 +55,9 @@ def shard_urls(source: str | Path) -> list[str]:
         urls = list(braceexpand.braceexpand(str(source)))
     missing = [u for u in urls if not Path(u).is_file()]
     if missing:
-        raise UserError(f"shard not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        raise UserError(
+            f"shard not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
     return urls
 
 
@@ -85,8 +87,19 @@ def batches_per_epoch(samples: int, batch_size: int, world_size: int, source: ob
 class ShardStream(IterableDataset):
     """uint8 batches {'images': (N, S, S, 3), 'keys': [...]} of this rank's and worker's sample range."""
 
-    def __init__(self, urls: list[str], sizes: list[int], *, batch_size: int, rank: int = 0, world_size: int = 1,
-                 seed: int = 0, shuffle_buffer: int = 1000, flip: bool = False, size: int = 0):
+    def __init__(
+        self,
+        urls: list[str],
+        sizes: list[int],
+        *,
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        shuffle_buffer: int = 1000,
+        flip: bool = False,
+        size: int = 0,
+    ):
         self.urls, self.sizes, self.batch_size = list(urls), list(sizes), batch_size
         self.rank, self.world_size, self.seed = rank, world_size, seed
         self.shuffle_buffer, self.flip, self.size = shuffle_buffer, flip, size
@@ -170,16 +183,37 @@ def to_unit_range(images: torch.Tensor, memory_format: torch.memory_format = tor
 class Loader:
     """Iterate over one epoch of Batches; call set_epoch(e) before each epoch for a new order."""
 
-    def __init__(self, source: str | Path, batch_size: int, *, workers: int = 2, rank: int = 0, world_size: int = 1,
-                 seed: int = 0, shuffle_buffer: int = 1000, flip: bool = False, size: int = 0,
-                 device: torch.device | str = "cpu", memory_format: torch.memory_format = torch.contiguous_format,
-                 prefetch: int = 4):
+    def __init__(
+        self,
+        source: str | Path,
+        batch_size: int,
+        *,
+        workers: int = 2,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        shuffle_buffer: int = 1000,
+        flip: bool = False,
+        size: int = 0,
+        device: torch.device | str = "cpu",
+        memory_format: torch.memory_format = torch.contiguous_format,
+        prefetch: int = 4,
+    ):
         urls = shard_urls(source)
         sizes = shard_sizes(urls)
         self.samples = sum(sizes)
         self.batches = batches_per_epoch(self.samples, batch_size, world_size, source)
-        self.stream = ShardStream(urls, sizes, batch_size=batch_size, rank=rank, world_size=world_size, seed=seed,
-                                  shuffle_buffer=shuffle_buffer, flip=flip, size=size)
+        self.stream = ShardStream(
+            urls,
+            sizes,
+            batch_size=batch_size,
+            rank=rank,
+            world_size=world_size,
+            seed=seed,
+            shuffle_buffer=shuffle_buffer,
+            flip=flip,
+            size=size,
+        )
         self.device, self.memory_format = torch.device(device), memory_format
         self.workers, self.prefetch = workers, prefetch
 
@@ -190,9 +224,13 @@ class Loader:
         return self.batches
 
     def __iter__(self) -> Iterator[Batch]:
-        loader = DataLoader(self.stream, batch_size=None, num_workers=self.workers,
-                            pin_memory=self.device.type == "cuda",
-                            prefetch_factor=self.prefetch if self.workers else None)
+        loader = DataLoader(
+            self.stream,
+            batch_size=None,
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=self.prefetch if self.workers else None,
+        )
         for batch in regroup(iter(loader), self.stream.batch_size, self.batches):
             images = batch["images"].to(self.device, non_blocking=True)
             yield Batch(to_unit_range(images, self.memory_format), batch["keys"], keys_digest(batch["keys"]))

@@ -46,8 +46,16 @@ def sample_grid(generator: nn.Module, z: torch.Tensor, when: str) -> np.ndarray:
     return titled_grid(images, 8, f"G(z) of the same {len(images)} z at {when}")
 
 
-def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, settings: TrainSettings, *,
-          threads: int = 1, reference: str | Path | None = None, fid_weights: str | Path | None = None) -> dict | None:
+def train(
+    shard_dir: str | Path,
+    out_dir: str | Path,
+    model: ModelSettings,
+    settings: TrainSettings,
+    *,
+    threads: int = 1,
+    reference: str | Path | None = None,
+    fid_weights: str | Path | None = None,
+) -> dict | None:
     """Train (or resume) until `epochs` or `max_steps`, in this process's place in the torchrun group
     (if any); `threads` CPU threads are shared by the group's processes. With `reference` and
     `fid_weights`, rank 0 tracks FID and keeps best.pt. Returns the provenance record on rank 0, None on
@@ -58,28 +66,48 @@ def train(shard_dir: str | Path, out_dir: str | Path, model: ModelSettings, sett
         raise UserError("tracking FID needs both the reference (--reference) and the Inception weights (--fid-weights)")
     group = join(settings.processes)
     try:
-        return _train(Path(shard_dir), Path(out_dir), model, settings, group, max(1, threads // group.world_size),
-                      reference, fid_weights)
+        return _train(
+            Path(shard_dir),
+            Path(out_dir),
+            model,
+            settings,
+            group,
+            max(1, threads // group.world_size),
+            reference,
+            fid_weights,
+        )
     finally:
         group.close()
 
 
-def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: TrainSettings, group: Group,
-           threads: int, reference: str | Path | None, fid_weights: str | Path | None) -> dict | None:
+def _train(
+    shard_dir: Path,
+    out_dir: Path,
+    model: ModelSettings,
+    settings: TrainSettings,
+    group: Group,
+    threads: int,
+    reference: str | Path | None,
+    fid_weights: str | Path | None,
+) -> dict | None:
     torch.set_num_threads(threads)
     device = group.device
     speed = resolve_speed(settings, device, group.world_size)
     distributed = group.world_size > 1
     if settings.sync_batchnorm and distributed and device.type != "cuda":
-        raise UserError("train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm has no CPU kernels): "
-                        "turn it off for CPU processes")
+        raise UserError(
+            "train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm has no CPU kernels): "
+            "turn it off for CPU processes"
+        )
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     loader, data = training_input(shard_dir, out_dir, settings, model.image_size, group, speed.layout)
     small_data = None
     if loader.samples < settings.batch_size * group.world_size:
-        small_data = (f"{shard_dir}: {loader.samples} image(s), fewer than one batch ({settings.batch_size} x "
-                      f"{group.world_size} process(es)): every step sees the same images")
+        small_data = (
+            f"{shard_dir}: {loader.samples} image(s), fewer than one batch ({settings.batch_size} x "
+            f"{group.world_size} process(es)): every step sees the same images"
+        )
         if group.main:
             print(f"train: warning: {small_data}", file=sys.stderr)
     torch.manual_seed(settings.seed)
@@ -99,7 +127,9 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
     checkpoints = Checkpoints(out_dir / "checkpoints", settings.keep_checkpoints)
     found = checkpoints.to_resume(settings.resume, run_id, end) if group.main else None
     resume_path = group.share(found[0] if found else None)
-    state = found[1] if found else torch.load(resume_path, map_location="cpu", weights_only=False) if resume_path else None
+    state = (
+        found[1] if found else torch.load(resume_path, map_location="cpu", weights_only=False) if resume_path else None
+    )
     step, epoch, position, epochs, tally = 0, 0, 0, [], EpochTally()
     if state is not None:
         g.load_state_dict(state["g"])
@@ -121,22 +151,32 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
     tracker, untracked = None, None
     if reference is not None and group.main:
         try:
-            tracker = Tracker(reference, fid_weights, model, samples=settings.fid_samples, seed=settings.seed,
-                              device=device)
+            tracker = Tracker(
+                reference, fid_weights, model, samples=settings.fid_samples, seed=settings.seed, device=device
+            )
         except TooFewImages as e:  # e.g. one image left after dedup: train anyway, say what is not measured
             untracked = str(e)
-            print(f"train: warning: FID tracking and memorisation skipped: {untracked}; best.pt is the final model",
-                  file=sys.stderr)
+            print(
+                f"train: warning: FID tracking and memorisation skipped: {untracked}; best.pt is the final model",
+                file=sys.stderr,
+            )
     # what rank 0 tracks, saved in every checkpoint: the best FID so far, the collapse watch, memorisation
-    quality = {"best": None, "watch": None, "memorisation": [], "stopped": None,
-               **((state.get("quality") or {}) if state is not None else {})}
+    quality = {
+        "best": None,
+        "watch": None,
+        "memorisation": [],
+        "stopped": None,
+        **((state.get("quality") or {}) if state is not None else {}),
+    }
     tracking_time = [0.0]  # seconds this process spent tracking (not in checkpoints: they stay deterministic)
     watch = CollapseWatch(settings.collapse_patience, quality["watch"])
 
     def warn(warnings: list[dict]) -> None:
         for warning in warnings:
-            print(f"train: warning at step {warning['step']}: {warning['what']} ({warning['in_a_row']} in a row)",
-                  file=sys.stderr)
+            print(
+                f"train: warning at step {warning['step']}: {warning['what']} ({warning['in_a_row']} in a row)",
+                file=sys.stderr,
+            )
         if warnings and settings.stop_on_collapse and quality["stopped"] is None:
             quality["stopped"] = warnings[0]
 
@@ -152,8 +192,10 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
             board.add_scalar(name, value, step)
         if quality["best"] is None or result["fid"] < quality["best"]["fid"]:
             quality["best"] = {"step": step, "fid": result["fid"]}
-            write_torch(checkpoints.folder / "best.pt", {"g": g.state_dict(), "d": d.state_dict(),
-                                                         "model": asdict(model), **quality["best"]})
+            write_torch(
+                checkpoints.folder / "best.pt",
+                {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model), **quality["best"]},
+            )
         warn(watch.diversity(step, result["diversity"]))
         write_metrics(running_log, metrics)
         write_metrics(out_dir / "metrics.csv", metrics)
@@ -177,11 +219,25 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         """A checkpoint (every rank takes part: rank 0 gathers their generator states and tallies)."""
         ranks = group.gather({"z_rng": z_rng.get_state(), "tally": tally.state()})
         if group.main:
-            checkpoints.save({"g": g.state_dict(), "d": d.state_dict(), "opt_g": steps.opt_g.state_dict(),
-                              "opt_d": steps.opt_d.state_dict(), "ranks": ranks, "step": step, "epoch": epoch,
-                              "position": position, "epochs": epochs, "fingerprint": run_id, "finished": finished,
-                              "end": list(end), "model": asdict(model), "settings": asdict(settings),
-                              "quality": {**quality, "watch": watch.state()}})
+            checkpoints.save(
+                {
+                    "g": g.state_dict(),
+                    "d": d.state_dict(),
+                    "opt_g": steps.opt_g.state_dict(),
+                    "opt_d": steps.opt_d.state_dict(),
+                    "ranks": ranks,
+                    "step": step,
+                    "epoch": epoch,
+                    "position": position,
+                    "epochs": epochs,
+                    "fingerprint": run_id,
+                    "finished": finished,
+                    "end": list(end),
+                    "model": asdict(model),
+                    "settings": asdict(settings),
+                    "quality": {**quality, "watch": watch.state()},
+                }
+            )
 
     stopping = False  # a collapse warning under stop_on_collapse, shared by rank 0 with every rank
 
@@ -192,8 +248,13 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
     counted, window_start, window_images = 0, time.perf_counter(), 0
     started = time.perf_counter()
     planned = settings.epochs * len(loader)
-    bar = progress(total=min(planned, settings.max_steps) if settings.max_steps else planned, desc="train",
-                   unit="step", initial=step, disable=not group.main)
+    bar = progress(
+        total=min(planned, settings.max_steps) if settings.max_steps else planned,
+        desc="train",
+        unit="step",
+        initial=step,
+        disable=not group.main,
+    )
     while not done():
         loader.set_epoch(epoch)
         for batch_index, batch in enumerate(loader):
@@ -209,7 +270,13 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
                 means = group.mean(sums / counted).tolist()  # the only host sync: every log_every steps
                 rate = group.world_size * window_images / (time.perf_counter() - window_start)
                 if group.main:
-                    row = dict(zip(METRICS, [step, epoch, *[round(v, 5) for v in means], round(rate, 1), settings.lr]))
+                    row = dict(
+                        zip(
+                            METRICS,
+                            [step, epoch, *[round(v, 5) for v in means], round(rate, 1), settings.lr],
+                            strict=True,
+                        )
+                    )
                     metrics.append(row)
                     for name in METRICS[2:8]:
                         board.add_scalar(name, row[name], step)
@@ -228,7 +295,9 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
                 stopping = group.share(quality["stopped"] is not None)
             if position == len(loader):  # the epoch is over on every rank at once
                 last = quality["memorisation"][-1]["step"] if quality["memorisation"] else None
-                if tracker is not None and (last is None or step - last >= settings.log_every):  # tiny epochs: less often
+                if tracker is not None and (
+                    last is None or step - last >= settings.log_every
+                ):  # tiny epochs: less often
                     window_start += remember_epoch()
                 add_epoch(epochs, epoch, group.gather(tally.state()), loader.samples)
                 epoch, position, tally = epoch + 1, 0, EpochTally()
@@ -257,20 +326,42 @@ def _train(shard_dir: Path, out_dir: Path, model: ModelSettings, settings: Train
         write_torch(out_dir / "best.pt", torch.load(checkpoints.folder / "best.pt", weights_only=False))
         memorisation_figure(out_dir / "memorisation.png", quality["memorisation"], tracker.training_distances)
         seconds = time.perf_counter() - started
-        tracking = {"reference": str(reference), "fid_every": settings.fid_every, "fid_samples": settings.fid_samples,
-                    "best": quality["best"],
-                    "memorisation": {"training_distances": tracker.training_distances,
-                                     "samples": MEMORISATION_SAMPLES, "per_epoch": quality["memorisation"]},
-                    "seconds": round(tracking_time[0], 1), "fraction_of_run": round(tracking_time[0] / seconds, 3)}
+        tracking = {
+            "reference": str(reference),
+            "fid_every": settings.fid_every,
+            "fid_samples": settings.fid_samples,
+            "best": quality["best"],
+            "memorisation": {
+                "training_distances": tracker.training_distances,
+                "samples": MEMORISATION_SAMPLES,
+                "per_epoch": quality["memorisation"],
+            },
+            "seconds": round(tracking_time[0], 1),
+            "fraction_of_run": round(tracking_time[0] / seconds, 3),
+        }
     elif untracked:
         write_torch(out_dir / "best.pt", {**final, "step": step, "fid": None})
         message_figure(out_dir / "memorisation.png", f"Memorisation not measured: {untracked}")
         tracking = {"reference": str(reference), "skipped": untracked}
-    meta = record("train", {"model": asdict(model), "train": asdict(settings)}, steps=step, epochs_done=epoch,
-                  device=str(device), processes=group.world_size, backend=group.backend or None,
-                  global_batch=settings.batch_size * group.world_size, speed=asdict(speed), data=data, epochs=epochs,
-                  parameters_sha256=digests, resumed_from=state["step"] if state else None, tracking=tracking,
-                  warnings=watch.warnings, stopped_by=quality["stopped"], small_data=small_data,
-                  seconds=round(time.perf_counter() - started, 3))
+    meta = record(
+        "train",
+        {"model": asdict(model), "train": asdict(settings)},
+        steps=step,
+        epochs_done=epoch,
+        device=str(device),
+        processes=group.world_size,
+        backend=group.backend or None,
+        global_batch=settings.batch_size * group.world_size,
+        speed=asdict(speed),
+        data=data,
+        epochs=epochs,
+        parameters_sha256=digests,
+        resumed_from=state["step"] if state else None,
+        tracking=tracking,
+        warnings=watch.warnings,
+        stopped_by=quality["stopped"],
+        small_data=small_data,
+        seconds=round(time.perf_counter() - started, 3),
+    )
     write_json(out_dir / "train.json", meta)
     return meta

@@ -50,22 +50,34 @@ def spread(features: np.ndarray) -> float:
 class Tracker:
     """FID, KID and diversity of `samples` fixed samples, and the authors' memorisation score."""
 
-    def __init__(self, reference: str | Path, weights: str | Path, model: ModelSettings, *, samples: int, seed: int,
-                 device: torch.device):
+    def __init__(
+        self,
+        reference: str | Path,
+        weights: str | Path,
+        model: ModelSettings,
+        *,
+        samples: int,
+        seed: int,
+        device: torch.device,
+    ):
         saved = load_reference(reference)
         self.real = saved["features"].astype(np.float64)
         too_few = too_few_for_fid(len(self.real), f"the reference {reference}")
         if too_few:
             raise TooFewImages(too_few)
         if saved["images"].shape[1] != model.image_size:
-            raise UserError(f"{reference} holds {saved['images'].shape[1]}-pixel images; the model makes "
-                            f"{model.image_size}: make the reference at the training size")
+            raise UserError(
+                f"{reference} holds {saved['images'].shape[1]}-pixel images; the model makes "
+                f"{model.image_size}: make the reference at the training size"
+            )
         self.real_stats = gaussian(self.real)
         self.real_spread = spread(self.real)
         self.real_pixels = saved["images"].reshape(len(saved["images"]), -1).astype(np.float32)
         _, own = nearest(self.real_pixels[:SPREAD_ROWS], self.real_pixels, exclude_self=True)
-        self.training_distances = {"median": round(float(np.median(own)), 3),
-                                   "p10": round(float(np.percentile(own, 10)), 3)}
+        self.training_distances = {
+            "median": round(float(np.median(own)), 3),
+            "p10": round(float(np.percentile(own, 10)), 3),
+        }
         self.extractor = InceptionFeatures(weights, device)
         self.z = sample_z(samples, model, torch.Generator().manual_seed(seed + 7), torch.device("cpu")).to(device)
         self.seed = seed
@@ -106,8 +118,12 @@ class CollapseWatch:
         self.warnings = list(state.get("warnings", []))
 
     def state(self) -> dict:
-        return {"streaks": dict(self.streaks), "previous_loss_g": self.previous_loss_g,
-                "best_diversity": self.best_diversity, "warnings": list(self.warnings)}
+        return {
+            "streaks": dict(self.streaks),
+            "previous_loss_g": self.previous_loss_g,
+            "best_diversity": self.best_diversity,
+            "warnings": list(self.warnings),
+        }
 
     def _count(self, name: str, holds: bool, step: int, patience: int) -> list[dict]:
         self.streaks[name] = self.streaks[name] + 1 if holds else 0
@@ -122,9 +138,11 @@ class CollapseWatch:
         finite = all(np.isfinite([loss_d, loss_g, d_real, d_fake]))
         rising = self.previous_loss_g is not None and loss_g > self.previous_loss_g
         self.previous_loss_g = loss_g if finite else self.previous_loss_g
-        return (self._count("non_finite", not finite, step, 1)
-                + self._count("d_wins", finite and loss_d < 0.05 and rising, step, self.patience)
-                + self._count("d_saturated", finite and d_real > 0.99 and d_fake < 0.01, step, self.patience))
+        return (
+            self._count("non_finite", not finite, step, 1)
+            + self._count("d_wins", finite and loss_d < 0.05 and rising, step, self.patience)
+            + self._count("d_saturated", finite and d_real > 0.99 and d_fake < 0.01, step, self.patience)
+        )
 
     def diversity(self, step: int, diversity: float) -> list[dict]:
         """New warnings from one FID measurement."""

@@ -45,13 +45,24 @@ def resolve_speed(settings: TrainSettings, device: torch.device, processes: int 
     """The switches with "auto" replaced by the device's default (measured: docs/benchmarks.md). CUDA
     graphs stay off under "auto" until a GPU run of benchmarks/gpu_check.py has measured them."""
     cuda = device.type == "cuda"
-    auto = Speed(precision="bf16" if bf16_is_fast(device) else "fp32", memory_format="channels_last",
-                 compile="eager", adam="fused" if cuda else "foreach", graphs="off")
-    speed = Speed(**{k: auto_value if getattr(settings, k) == "auto" else getattr(settings, k)
-                     for k, auto_value in asdict(auto).items()})
+    auto = Speed(
+        precision="bf16" if bf16_is_fast(device) else "fp32",
+        memory_format="channels_last",
+        compile="eager",
+        adam="fused" if cuda else "foreach",
+        graphs="off",
+    )
+    speed = Speed(
+        **{
+            k: auto_value if getattr(settings, k) == "auto" else getattr(settings, k)
+            for k, auto_value in asdict(auto).items()
+        }
+    )
     if speed.graphs == "on" and (not cuda or processes > 1 or speed.compile == "inductor"):
-        raise UserError("train.graphs: on needs one training process on a CUDA GPU, with compile off "
-                        f"(this run: {device.type}, {processes} process(es), compile {speed.compile})")
+        raise UserError(
+            "train.graphs: on needs one training process on a CUDA GPU, with compile off "
+            f"(this run: {device.type}, {processes} process(es), compile {speed.compile})"
+        )
     return speed
 
 
@@ -62,8 +73,16 @@ class GanSteps:
     them through DDP (when `distributed`) and torch.compile as the switches say.
     """
 
-    def __init__(self, g: nn.Module, d: nn.Module, settings: TrainSettings, speed: Speed, device: torch.device, *,
-                 distributed: bool = False):
+    def __init__(
+        self,
+        g: nn.Module,
+        d: nn.Module,
+        settings: TrainSettings,
+        speed: Speed,
+        device: torch.device,
+        *,
+        distributed: bool = False,
+    ):
         self.g, self.d, self.speed, self.settings = g, d, speed, settings
         g.to(device, memory_format=speed.layout)
         d.to(device, memory_format=speed.layout)
@@ -89,8 +108,12 @@ class GanSteps:
     def autocast(self):
         # no cache of cast weights under a graph: autocast frees its cached casts on exit, which a graph's
         # replays would still read (PyTorch's CUDA-graph notes ask for cache_enabled=False)
-        return torch.autocast(self.device_type, torch.bfloat16, enabled=self.speed.precision == "bf16",
-                              cache_enabled=self.speed.graphs != "on")
+        return torch.autocast(
+            self.device_type,
+            torch.bfloat16,
+            enabled=self.speed.precision == "bf16",
+            cache_enabled=self.speed.graphs != "on",
+        )
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         with self.autocast():
@@ -101,7 +124,9 @@ class GanSteps:
         with self.autocast():
             real_logits, fake_logits = self.run_d(real), self.run_d(fake.detach())
         real_logits, fake_logits = real_logits.float(), fake_logits.float()
-        loss = self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(fake_logits, torch.zeros_like(fake_logits))
+        loss = self.bce(real_logits, torch.ones_like(real_logits)) + self.bce(
+            fake_logits, torch.zeros_like(fake_logits)
+        )
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
@@ -172,7 +197,7 @@ class CapturedSteps:
 
     def _replay(self, real: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
         self.real.copy_(real)
-        for buffer, z in zip(self.noise, noise):
+        for buffer, z in zip(self.noise, noise, strict=True):
             buffer.copy_(z)
         if self.graph is None:
             return self._eager(self.real, self.noise)

@@ -11,7 +11,19 @@ import numpy as np
 
 from dcgan.files import atomic_path
 
-METRICS = ("step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_second", "lr", "fid", "kid", "diversity")
+METRICS = (
+    "step",
+    "epoch",
+    "loss_d",
+    "loss_g",
+    "d_real",
+    "d_fake",
+    "images_per_second",
+    "lr",
+    "fid",
+    "kid",
+    "diversity",
+)
 
 
 def write_metrics(path: Path, rows: list[dict]) -> None:
@@ -31,8 +43,9 @@ def read_metrics(path: Path, up_to: int) -> list[dict]:
 
 def key_hashes(keys: Iterable[str]) -> np.ndarray:
     """The 64-bit BLAKE2b hash of each key (uint64), the terms of keys_digest."""
-    return np.array([int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big") for k in keys],
-                    np.uint64)
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big") for k in keys], np.uint64
+    )
 
 
 def keys_digest(keys: Iterable[str]) -> int:
@@ -60,8 +73,12 @@ def add_epoch(runs: list[dict], epoch: int, tallies: list[tuple[int, int]], shar
     """Record a finished epoch over all ranks in `runs` (for train.json): the samples trained on, per
     rank, and their keys' digest, beside the shards' sample count. Consecutive epochs with the same
     record share one entry ("first" to "last"), so a normal run has one."""
-    record = {"samples": sum(n for n, _ in tallies), "shard_samples": shard_samples,
-              "keys_digest": f"{sum(d for _, d in tallies) % 2**64:016x}", "samples_per_rank": [n for n, _ in tallies]}
+    record = {
+        "samples": sum(n for n, _ in tallies),
+        "shard_samples": shard_samples,
+        "keys_digest": f"{sum(d for _, d in tallies) % 2**64:016x}",
+        "samples_per_rank": [n for n, _ in tallies],
+    }
     if runs and runs[-1]["last"] == epoch - 1 and {k: runs[-1][k] for k in record} == record:
         runs[-1]["last"] = epoch
     else:

@@ -25,9 +25,10 @@ import numpy as np
 import torch
 
 from dcgan.dedup import autoencoder
+from dcgan.dedup.hashers import make_hasher
 from dcgan.dedup.inputs import REFERENCE_SIZE, SIDE, area_weights, part_images, to_vectors
 from dcgan.dedup.settings import AutoencoderSettings
-from dcgan.dedup.stages import make_hasher, train_stage
+from dcgan.dedup.stages import train_stage
 from dcgan.dedup.views import hash_views, view_margins
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.sources.extract import extract_part

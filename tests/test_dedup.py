@@ -14,10 +14,11 @@ import torch
 from conftest import photo_rgb
 from dcgan.dedup import autoencoder
 from dcgan.dedup.grouping import find_groups, groups_of, hamming
+from dcgan.dedup.hashers import make_hasher
 from dcgan.dedup.inputs import area_weights, downsample, resample, stretch_bounds, to_vectors
 from dcgan.dedup.scoring import score
 from dcgan.dedup.settings import AutoencoderSettings
-from dcgan.dedup.stages import checkpoint_path, filter_stage, hash_stage, make_hasher, train_stage
+from dcgan.dedup.stages import checkpoint_path, filter_stage, hash_stage, train_stage
 from dcgan.dedup.views import agreement, collision_candidates, group_by_views, hash_views, view_margins
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.files import read_tsv

@@ -14,7 +14,7 @@ import torch
 from webdataset import TarWriter
 
 from dcgan.errors import UserError
-from dcgan.shards import ShardSettings, write_shards
+from dcgan.shards.writer import ShardSettings, write_shards
 from dcgan.train.decoded import decoded_set
 from dcgan.train.loader import Loader
 from dcgan.train.loop import train

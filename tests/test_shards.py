@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from dcgan.errors import UserError
-from dcgan.shards import ShardSettings, shard_samples, verify_shards, write_shards
+from dcgan.shards.reader import shard_samples, verify_shards
+from dcgan.shards.writer import ShardSettings, write_shards
 from dcgan.train.loader import Loader, shard_urls
 from tables import SIZE, make_table, write_duplicates
 

@@ -155,7 +155,7 @@ def _dedup_filter(args: argparse.Namespace) -> None:
 
 
 def _shards(args: argparse.Namespace) -> None:
-    from dcgan.shards import ShardSettings, write_shards
+    from dcgan.shards.writer import ShardSettings, write_shards
 
     meta = write_shards(
         args.table_dir,
@@ -169,7 +169,7 @@ def _shards(args: argparse.Namespace) -> None:
 
 
 def _verify_shards(args: argparse.Namespace) -> None:
-    from dcgan.shards import verify_shards
+    from dcgan.shards.reader import verify_shards
 
     found = verify_shards(args.shard_dir)
     print(
@@ -510,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help=seed)
     p.set_defaults(run=_dedup_filter)
 
-    from dcgan.shards import FORMATS, ShardSettings
+    from dcgan.shards.writer import FORMATS, ShardSettings
 
     p = stage("shards", "image table minus duplicates -> shuffled WebDataset shards")
     p.add_argument("table_dir", help=f"the {table_dir}")

@@ -161,3 +161,13 @@ def source_stamp(path: str | os.PathLike) -> str:
             mtime = "unreadable"
         digest.update(f"\0{entry.name}\0{mtime}".encode())
     return digest.hexdigest()[:16]
+
+
+def file_digests(path: Path) -> tuple[str, str]:
+    """(md5, sha256) of a file, read once."""
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            md5.update(chunk)
+            sha.update(chunk)
+    return md5.hexdigest(), sha.hexdigest()

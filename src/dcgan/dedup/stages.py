@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -13,8 +12,9 @@ import torch
 from dcgan.dedup import autoencoder, phash
 from dcgan.dedup.gallery import group_sheet
 from dcgan.dedup.grouping import count_distinct, find_groups, groups_of, hamming
-from dcgan.dedup.inputs import IDENTITY, part_images
-from dcgan.dedup.settings import METHODS, AutoencoderSettings
+from dcgan.dedup.hashers import make_hasher
+from dcgan.dedup.inputs import part_images
+from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.dedup.views import group_by_views, hash_views, view_margins
 from dcgan.device import pick_device
 from dcgan.errors import UserError
@@ -51,24 +51,6 @@ def train_stage(
     write_json(Path(model_path).with_suffix(".json"), meta)
     checkpoint.unlink(missing_ok=True)
     return meta
-
-
-def make_hasher(method: str, model_path: str | Path | None = None) -> tuple[int, Callable]:
-    """(bits, function from (N, 32, 3, 32) uint8 views to (N, bytes) packed codes) for a method."""
-    if method == "phash":
-        return phash.BITS, lambda small: phash.phash_codes(small.permute(0, 1, 3, 2).cpu().numpy())
-    if method != "autoencoder":
-        raise UserError(f"unknown dedup method {method!r} (choose from {', '.join(METHODS)})")
-    if model_path is None:
-        raise UserError("the autoencoder method needs the trained model (--model)")
-    model, settings = autoencoder.load(model_path)
-    model.to(pick_device())
-    return settings.bits, lambda small: autoencoder.hash_images(model, settings, small)
-
-
-def hash_images(hasher: Callable, images: np.ndarray) -> np.ndarray:
-    """(N, bytes) codes of whole images (their identity view)."""
-    return hash_views(hasher, images, [IDENTITY], pick_device())[:, 0]
 
 
 def hash_stage(

@@ -42,7 +42,7 @@ def _sha256(path: Path) -> str:
 
 def hash_collisions(samples: np.ndarray, method: str, model: str | None, hash_dir: str | Path) -> dict:
     """How many samples share their dedup hash with a training image (the dataset's dedup method)."""
-    from dcgan.dedup.stages import hash_images, make_hasher
+    from dcgan.dedup.hashers import hash_images, make_hasher
 
     _, hasher = make_hasher(method, model)
     training = {code.tobytes() for part in sorted(Path(hash_dir).glob("part-*.npy")) for code in np.load(part)[:, 0]}

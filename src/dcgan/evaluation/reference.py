@@ -10,7 +10,7 @@ from dcgan.errors import UserError
 from dcgan.fid.inception import InceptionFeatures
 from dcgan.files import atomic_path
 from dcgan.progress import progress
-from dcgan.shards import shard_samples
+from dcgan.shards.reader import shard_samples
 from dcgan.train.decoded import sample_image
 from dcgan.train.loader import shard_urls
 

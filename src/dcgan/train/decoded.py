@@ -29,7 +29,7 @@ from dcgan.errors import UserError
 from dcgan.files import no_space_reported, temporary_beside, write_bytes, write_json, write_tsv
 from dcgan.progress import progress
 from dcgan.provenance import record
-from dcgan.shards import shard_samples
+from dcgan.shards.reader import shard_samples
 from dcgan.train.tracking import key_hashes
 
 IMAGE_EXTENSIONS = ("jpg", "png", "webp")

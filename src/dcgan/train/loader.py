@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from dcgan.errors import UserError
-from dcgan.shards import shard_samples
+from dcgan.shards.reader import shard_samples
 from dcgan.train.decoded import sample_image
 from dcgan.train.tracking import keys_digest
 

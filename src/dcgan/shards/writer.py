@@ -1,20 +1,7 @@
-"""Stage 4: a dataset's image table minus dedup's removals -> byte-identical WebDataset shards.
-
-The kept images are shuffled globally with the config seed and written with webdataset's TarWriter,
-a fixed number of samples per shard. Each sample is `__key__` (the table key), the image and a JSON
-record of where it came from. Beside the shards: `index.json` (the wids shard index), `manifest.tsv`
-(sha256 per shard) and `shards.json` (provenance). The folder is built under a temporary name and
-renamed into place, so a shard folder is always whole.
-
-The table is read once, in its own order (a stream, not a seek per sample): each kept sample is encoded
-and appended to the bucket file of the shard its place in the shuffle puts it in; then each shard is
-written from its bucket alone, in shuffled order. Memory is one part's rows and one shard's bytes,
-whatever the size of the table; the buckets take as much disk as the shards, for a while.
-"""
+"""Writing a dataset's shards: the table read once into per-shard buckets, each shard written from its bucket."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,7 +14,14 @@ from typing import Iterator
 import numpy as np
 
 from dcgan.errors import UserError
-from dcgan.files import no_space_reported, read_first_column, read_tsv, temporary_beside, write_json, write_tsv
+from dcgan.files import (
+    file_digests,
+    no_space_reported,
+    read_first_column,
+    temporary_beside,
+    write_json,
+    write_tsv,
+)
 from dcgan.imageops import encode
 from dcgan.progress import progress
 from dcgan.provenance import record
@@ -124,16 +118,6 @@ def _bucket_samples(path: Path) -> Iterator[dict]:
         }
 
 
-def file_digests(path: Path) -> tuple[str, str]:
-    """(md5, sha256) of a file, read once."""
-    md5, sha = hashlib.md5(), hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            md5.update(chunk)
-            sha.update(chunk)
-    return md5.hexdigest(), sha.hexdigest()
-
-
 def write_shards(
     table_dir: str | Path,
     parts: int,
@@ -212,70 +196,3 @@ def write_shards(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return meta
-
-
-def verify_shards(shard_dir: str | Path) -> dict:
-    """Check every shard against manifest.tsv and index.json; raise UserError at the first mismatch."""
-    shard_dir = Path(shard_dir)
-    manifest_path, index_path = shard_dir / "manifest.tsv", shard_dir / "index.json"
-    for path in (manifest_path, index_path):
-        if not path.is_file():
-            raise UserError(f"{path}: missing (not a shard folder written by `dcgan shards`?)")
-    manifest = read_tsv(manifest_path)
-    listed = json.loads(index_path.read_text())["shardlist"]
-    if [m["shard"] for m in manifest] != [s["url"] for s in listed]:
-        raise UserError(f"{shard_dir}: manifest.tsv and index.json list different shards")
-    extra = sorted({p.name for p in shard_dir.glob("*.tar")} - {m["shard"] for m in manifest})
-    if extra:
-        raise UserError(f"{shard_dir / extra[0]}: not in manifest.tsv")
-    samples = 0
-    for entry, indexed in zip(manifest, listed, strict=True):
-        path = shard_dir / entry["shard"]
-        if not path.is_file():
-            raise UserError(f"{path}: missing")
-        if path.stat().st_size != int(entry["bytes"]):
-            raise UserError(f"{path}: {path.stat().st_size} bytes, manifest says {entry['bytes']}")
-        md5, sha = file_digests(path)
-        if sha != entry["sha256"]:
-            raise UserError(f"{path}: sha256 {sha} does not match the manifest's {entry['sha256']}")
-        if md5 != indexed["md5sum"]:
-            raise UserError(f"{path}: md5 {md5} does not match index.json's {indexed['md5sum']}")
-        found = sum(1 for _ in shard_samples(str(path)))
-        if found != int(entry["nsamples"]) or found != indexed["nsamples"]:
-            raise UserError(
-                f"{path}: {found} samples, manifest says {entry['nsamples']}, index.json {indexed['nsamples']}"
-            )
-        samples += found
-    return {"shards": len(manifest), "samples": samples}
-
-
-def shard_samples(url: str, start: int = 0, stop: int | None = None) -> Iterator[dict]:
-    """The samples of a local tar shard in file order: {'__key__', '__url__', ext: bytes, ...}; only
-    those numbered [start, stop) from 0 (the ones before `start` are passed over without copying).
-
-    Memory-maps the file (wids' reader) rather than streaming it through `tarfile`, about ten times
-    faster per sample; members of one sample are consecutive, as every WebDataset writer makes them.
-    """
-    from wids.wids_mmtar import MMIndexedTar
-
-    tar = MMIndexedTar(url, verbose=False)
-    try:
-        sample: dict = {}
-        key, number = None, -1
-        for name, data in tar:
-            member_key, _, ext = name.rpartition("/")[2].partition(".")
-            if member_key != key:
-                if sample:
-                    yield sample
-                    sample = {}
-                key, number = member_key, number + 1
-                if stop is not None and number >= stop:
-                    return
-                if number >= start:
-                    sample = {"__key__": key, "__url__": url}
-            if sample:
-                sample[ext] = bytes(data)
-        if sample:
-            yield sample
-    finally:
-        tar.close()

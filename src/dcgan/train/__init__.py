@@ -1,0 +1,9 @@
+"""Stage 5: DCGAN training with the paper's architecture and hyper-parameters, on one process or a
+torchrun group.
+
+loop: the stage (`dcgan train`); model: G and D; settings: model and training settings (no torch);
+steps: one iteration of the two updates, with the speed switches; loader, decoded, resident: batches
+from the shards (streamed, or decoded once and held in memory); distributed: the DDP group;
+checkpoints: saving and resuming; tracking: metrics and the per-epoch coverage proof; quality: FID,
+KID and warnings while training runs.
+"""

@@ -52,6 +52,7 @@ include: "workflow/rules/dedup.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 _problems = input_problems(config, demo_made_paths())

@@ -1,5 +1,5 @@
-# Stage 6: evaluation of each trained model (FID/KID, memorisation, walks, arithmetic, D-feature SVM)
-# and the HTML report of the whole run.
+# Stage 6: evaluation of each trained model (FID/KID, memorisation, walks, arithmetic, D-feature SVM).
+# The HTML report of the whole run: report.smk.
 
 
 rule fid_weights:
@@ -118,44 +118,3 @@ rule forget:
     shell:
         "python -m dcgan forget {input.model:q} --boxes {input.boxes:q} --out-dir {params.out:q}"
         " {params.options} 2> {log:q}"
-
-
-rule benchmarks_page:
-    input:
-        workflow.source_path("../../docs/benchmarks.md"),
-    output:
-        report(
-            "results/report/benchmarks.html",
-            category="Benchmarks",
-            labels={"figure": "measured speed-ups"},
-        ),
-    log:
-        "logs/benchmarks_page.log",
-    localrule: True
-    conda:
-        "../../envs/report.yaml"
-    shell:
-        "python -m dcgan text-page {input:q} {output:q} 2> {log:q}"
-
-
-rule results:
-    input:
-        results_targets(),
-
-
-rule report:
-    input:
-        results_targets(),
-    output:
-        "report.html",
-    log:
-        "logs/report.log",
-    localrule: True
-    conda:
-        "../../envs/report.yaml"
-    params:
-        snakefile=workflow.main_snakefile,
-        config=config_json(),
-    shell:
-        "python -m dcgan report {output:q} --snakefile {params.snakefile:q} --config-json {params.config:q}"
-        " 2> {log:q}"

@@ -66,7 +66,7 @@ def loss_curves(path: str | Path, rows: list[dict]) -> None:
         best = min(tracked, key=lambda r: float(r["fid"]))
         panels[2].axvline(int(best["step"]), color="grey", linestyle=":", label=f"best: step {best['step']}")
     titles = ["D and G losses (BCE)", "D's mean output on real and generated images", "tracked FID (lower is better)"]
-    for panel, title in zip(panels, titles, strict=True):
+    for panel, title in zip(panels, titles, strict=False):  # two panels when no FID was tracked
         panel.set_title(title, fontsize=10)
         panel.set_xlabel("step")
         panel.legend(fontsize=8)

@@ -270,13 +270,8 @@ def _train(
                 means = group.mean(sums / counted).tolist()  # the only host sync: every log_every steps
                 rate = group.world_size * window_images / (time.perf_counter() - window_start)
                 if group.main:
-                    row = dict(
-                        zip(
-                            METRICS,
-                            [step, epoch, *[round(v, 5) for v in means], round(rate, 1), settings.lr],
-                            strict=True,
-                        )
-                    )
+                    logged = [step, epoch, *[round(v, 5) for v in means], round(rate, 1), settings.lr]
+                    row = dict(zip(METRICS, logged, strict=False))  # fid, kid, diversity: added when tracked
                     metrics.append(row)
                     for name in METRICS[2:8]:
                         board.add_scalar(name, row[name], step)

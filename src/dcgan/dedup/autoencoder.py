@@ -78,6 +78,38 @@ def _load_checkpoint(path: Path | None, fingerprint: dict) -> dict | None:
     return state
 
 
+def _resume(
+    model: HashAutoencoder, optimiser, state: dict | None, device: torch.device
+) -> tuple[list, torch.Tensor, int]:
+    """(losses, running loss, first step): a fresh start, or the checkpoint's state restored."""
+    if state is None:
+        return [], torch.zeros((), device=device), 0
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    torch.set_rng_state(state["rng"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"])
+    return state["losses"], state["running"].to(device), state["step"]
+
+
+def _save_checkpoint(path: Path, model: HashAutoencoder, optimiser, state: dict, device: torch.device) -> None:
+    """The run so far: `state` (fingerprint, step, losses, running loss) with the weights, the optimiser and
+    the random generators."""
+    write_torch(
+        path,
+        {
+            "fingerprint": state["fingerprint"],
+            "step": state["step"],
+            "model": model.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "rng": torch.get_rng_state(),
+            "losses": state["losses"],
+            "running": state["running"].cpu(),
+            "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+        },
+    )
+
+
 def train(
     table_dir: str | Path,
     parts: int,
@@ -107,15 +139,7 @@ def train(
     torch.manual_seed(settings.seed)
     model = HashAutoencoder(settings.bits, settings.dropout).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    state = _load_checkpoint(checkpoint, fingerprint)
-    losses, running, first = [], torch.zeros((), device=device), 0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        torch.set_rng_state(state["rng"])
-        if device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"])
-        losses, running, first = state["losses"], state["running"].to(device), state["step"]
+    losses, running, first = _resume(model, optimiser, _load_checkpoint(checkpoint, fingerprint), device)
     batch = min(settings.batch_size, len(rows))
     per_epoch = len(rows) // batch
     steps = min(settings.steps, max(settings.epochs * per_epoch, settings.min_steps))
@@ -142,19 +166,8 @@ def train(
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
         bar.update()
         if checkpoint is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-            write_torch(
-                checkpoint,
-                {
-                    "fingerprint": fingerprint,
-                    "step": step + 1,
-                    "model": model.state_dict(),
-                    "optimiser": optimiser.state_dict(),
-                    "rng": torch.get_rng_state(),
-                    "losses": losses,
-                    "running": running.cpu(),
-                    "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
-                },
-            )
+            state = {"fingerprint": fingerprint, "step": step + 1, "losses": losses, "running": running}
+            _save_checkpoint(checkpoint, model, optimiser, state, device)
     bar.close()
     model.eval()
     report = {

@@ -91,6 +91,56 @@ def hash_stage(
     }
 
 
+def _read_codes(
+    table_dir: str | Path, parts: int, hash_dir: str | Path, margins: list
+) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, codes) of the whole dataset, checked to agree with each other and with the views."""
+    keys = np.concatenate([read_keys(table_dir, part) for part in range(parts)])
+    codes = np.concatenate([np.load(Path(hash_dir) / f"part-{part:04d}.npy") for part in range(parts)])
+    if codes.ndim != 3 or len(codes) != len(keys) or codes.shape[1] != len(margins):
+        raise UserError(
+            f"{hash_dir}: hashes of shape {codes.shape} for {len(keys)} table rows and {len(margins)} "
+            "views; rerun dedup_hash"
+        )
+    return keys, codes
+
+
+def _write_removals(labels: np.ndarray, keys: np.ndarray, own: np.ndarray, path: Path) -> int:
+    """duplicates.tsv: every grouped image but the first of its group (table order), sorted by key, with
+    the kept image and the Hamming distance of their own codes; returns how many."""
+    groups = int(labels.max(initial=-1)) + 1
+    grouped = np.flatnonzero(labels >= 0)
+    first = np.full(groups, len(keys), np.int64)
+    np.minimum.at(first, labels[grouped], grouped)
+    removed = grouped[grouped != first[labels[grouped]]]
+    removed = removed[np.argsort(keys[removed], kind="stable")]
+    kept_of = first[labels[removed]]
+    distance = hamming(own[removed], own[kept_of])
+    rows = zip(keys[removed], keys[kept_of], distance, strict=True)
+    write_tsv(path, ("key", "duplicate_of", "distance"), ((a.decode(), b.decode(), int(d)) for a, b, d in rows))
+    return len(removed)
+
+
+def _write_galleries(labels: np.ndarray, images: TableImages, title: str, count: int, seed: int, out_dir: Path) -> None:
+    """gallery.png (`count` groups drawn with `seed`) and largest.png (the `count` largest groups)."""
+    groups = int(labels.max(initial=-1)) + 1
+    sizes = np.bincount(labels[labels >= 0], minlength=groups)
+    sample = sorted(np.random.default_rng(seed).choice(groups, min(count, groups), replace=False))
+    largest = np.argsort(-sizes, kind="stable")[:count]
+    group_sheet(
+        groups_of(labels, sample),
+        images,
+        f"{title}: {len(sample)} of {groups} collision groups at random, one a row (green: kept, red: removed)",
+        out_dir / "gallery.png",
+    )
+    group_sheet(
+        groups_of(labels, largest),
+        images,
+        f"{title}: the {len(largest)} largest collision groups (green: kept, red: removed)",
+        out_dir / "largest.png",
+    )
+
+
 def filter_stage(
     table_dir: str | Path,
     parts: int,
@@ -113,14 +163,8 @@ def filter_stage(
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    keys = np.concatenate([read_keys(table_dir, part) for part in range(parts)])
-    codes = np.concatenate([np.load(Path(hash_dir) / f"part-{part:04d}.npy") for part in range(parts)])
     margins = view_margins(views)
-    if codes.ndim != 3 or len(codes) != len(keys) or codes.shape[1] != len(margins):
-        raise UserError(
-            f"{hash_dir}: hashes of shape {codes.shape} for {len(keys)} table rows and {len(margins)} "
-            "views; rerun dedup_hash"
-        )
+    keys, codes = _read_codes(table_dir, parts, hash_dir, margins)
     nbits = phash.BITS if method == "phash" else codes.shape[2] * 8
     own = np.ascontiguousarray(codes[:, 0])
     images = TableImages(table_dir, parts)
@@ -129,49 +173,21 @@ def filter_stage(
     else:
         labels = find_groups(own, nbits, radius)
     del codes
+    removed = _write_removals(labels, keys, own, out_dir / "duplicates.tsv")
+    _write_galleries(labels, images, f"{method} r={radius}", gallery_groups, seed, out_dir)
     groups = int(labels.max(initial=-1)) + 1
-    grouped = np.flatnonzero(labels >= 0)
-    first = np.full(groups, len(keys), np.int64)
-    np.minimum.at(first, labels[grouped], grouped)
-    removed = grouped[grouped != first[labels[grouped]]]
-    removed = removed[np.argsort(keys[removed], kind="stable")]
-    kept_of = first[labels[removed]]
-    distance = hamming(own[removed], own[kept_of])
-    write_tsv(
-        out_dir / "duplicates.tsv",
-        ("key", "duplicate_of", "distance"),
-        ((a.decode(), b.decode(), int(d)) for a, b, d in zip(keys[removed], keys[kept_of], distance, strict=True)),
-    )
-
-    sizes = np.bincount(labels[grouped], minlength=groups)
-    rng = np.random.default_rng(seed)
-    sample = sorted(rng.choice(groups, min(gallery_groups, groups), replace=False))
-    largest = np.argsort(-sizes, kind="stable")[:gallery_groups]
-    group_sheet(
-        groups_of(labels, sample),
-        images,
-        f"{method} r={radius}: {len(sample)} of {groups} collision groups at random, one a row (green: kept, "
-        f"red: removed)",
-        out_dir / "gallery.png",
-    )
-    group_sheet(
-        groups_of(labels, largest),
-        images,
-        f"{method} r={radius}: the {len(largest)} largest collision groups (green: kept, red: removed)",
-        out_dir / "largest.png",
-    )
     stats = record(
         "dedup_filter",
         {"method": method, "radius": radius, "views": views, "verify": verify, "bits": nbits, "seed": seed},
         images=len(keys),
         groups=groups,
-        removed=len(removed),
-        kept=len(keys) - len(removed),
-        largest_group=int(sizes.max(initial=0)),
+        removed=removed,
+        kept=len(keys) - removed,
+        largest_group=int(np.bincount(labels[labels >= 0]).max(initial=0)),
         distinct_codes=count_distinct(own),
         mean_bits_set=round(float(np.bitwise_count(own).sum()) / (len(own) * nbits), 4) if len(own) else None,
         seconds=round(time.perf_counter() - started, 3),
-        message=f"{len(removed)} near duplicates in {groups} groups" if groups else "no near duplicates found",
+        message=f"{removed} near duplicates in {groups} groups" if groups else "no near duplicates found",
     )
     write_json(out_dir / "stats.json", stats)
     return stats

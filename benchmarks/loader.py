@@ -30,7 +30,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.files import write_tsv
-from dcgan.shards.writer import ShardSettings, write_shards
+from dcgan.shards.settings import ShardSettings
+from dcgan.shards.writer import write_shards
 from dcgan.sources.extract import extract_part
 from dcgan.table import PartWriter, part_prefix, read_part
 from dcgan.train.decoded import decoded_set

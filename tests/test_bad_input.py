@@ -17,7 +17,8 @@ import torch
 from conftest import photo_rgb, pil_bytes, write_lmdb
 from dcgan.cli import main
 from dcgan.files import source_stamp
-from dcgan.shards.writer import ShardSettings, write_shards
+from dcgan.shards.settings import ShardSettings
+from dcgan.shards.writer import write_shards
 from dcgan.sources.listing import list_images
 from dcgan.train.loop import train
 from dcgan.train.settings import ModelSettings, TrainSettings

@@ -41,6 +41,23 @@ def test_python_is_ruff_clean(command):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_no_function_in_the_package_is_longer_than_80_lines():
+    import ast
+
+    long = []
+    for path in sorted((REPO / "src" / "dcgan").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 80:
+                long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}")
+    assert not long, long
+
+
+def test_the_package_reads_the_workflows_schema():
+    from dcgan.config import SCHEMA
+
+    assert SCHEMA.resolve() == REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
 def deploy(folder: Path, config: dict) -> Path:
     """The layout `snakedeploy deploy-workflow` writes: a Snakefile that uses this workflow as a module."""
     (folder / "config").mkdir(parents=True)
@@ -114,6 +131,37 @@ def test_every_option_of_every_stage_has_a_help_line_and_its_default(capsys):
         for action in parser._actions:
             if action.option_strings and not action.required and action.default not in (None, argparse.SUPPRESS):
                 assert f"(default: {action.default})" in " ".join(shown.split()), f"{words} {action.dest}"
+
+
+def schema_default(schema: dict, section: str, name: str):
+    """The schema's default of setting `name` of `section` ('' for none): the section's own key, else the
+    top-level key of that name (seed, image_size; also train.image_size, whose 0 means the top-level one).
+    None when the setting is no config key (a job's part, threads, ...)."""
+    node = schema
+    for key in filter(None, section.split(".")):
+        node = node["properties"][key]
+    own = node["properties"].get(name, {}).get("default") if section else None
+    top = schema["properties"].get(name, {}).get("default")
+    return top if own is None or (own == 0 and top is not None) else own
+
+
+def test_every_default_comes_from_a_settings_dataclass_with_the_schemas_value():
+    """argparse states no default of its own: each one is a field of a settings dataclass (dcgan.commands.
+    add_settings), and a field that is a config key has the schema's default."""
+    schema = load_schema()
+    compared = 0
+    for words, parser in subcommands(build_parser()):
+        for action in parser._actions:
+            if not action.option_strings or action.default in (None, argparse.SUPPRESS):
+                continue
+            where = f"dcgan {' '.join(words)} --{action.dest}"
+            assert hasattr(action, "settings"), f"{where}: a default of argparse's own"
+            settings, section = action.settings
+            expected = schema_default(schema, section, action.dest)
+            if expected is not None:
+                assert action.default == expected, f"{where} ({settings.__name__}): {action.default!r} != {expected!r}"
+                compared += 1
+    assert compared > 100  # the face, dedup, shard, train and evaluate settings at least
 
 
 def test_the_config_reference_is_the_schemas():

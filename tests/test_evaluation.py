@@ -29,7 +29,8 @@ from dcgan.fid import scores
 from dcgan.fid.inception import _tf_bilinear
 from dcgan.fid.scores import nearest
 from dcgan.files import write_torch, write_tsv
-from dcgan.shards.writer import ShardSettings, write_shards
+from dcgan.shards.settings import ShardSettings
+from dcgan.shards.writer import write_shards
 from dcgan.table import PartWriter, part_prefix
 from dcgan.train.loop import train
 from dcgan.train.model import build

@@ -14,7 +14,8 @@ import pytest
 from dcgan.demo.image_folder import BAD_FILES, make_image_folder
 from dcgan.files import write_tsv
 from dcgan.imageops import decode_square
-from dcgan.shards.writer import ShardSettings, write_shards
+from dcgan.shards.settings import ShardSettings
+from dcgan.shards.writer import write_shards
 from dcgan.sources.images import class_of, extract_images_part
 from dcgan.sources.listing import write_list
 from dcgan.summary import reason_category, summarise_table

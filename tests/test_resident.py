@@ -14,7 +14,8 @@ import torch
 from webdataset import TarWriter
 
 from dcgan.errors import UserError
-from dcgan.shards.writer import ShardSettings, write_shards
+from dcgan.shards.settings import ShardSettings
+from dcgan.shards.writer import write_shards
 from dcgan.train.decoded import decoded_set
 from dcgan.train.loader import Loader
 from dcgan.train.loop import train

@@ -20,7 +20,8 @@ import pytest
 import torch
 from torch import nn
 
-from dcgan.shards.writer import ShardSettings, write_shards
+from dcgan.shards.settings import ShardSettings
+from dcgan.shards.writer import write_shards
 from dcgan.train.distributed import parameters_digest
 from dcgan.train.loop import train
 from dcgan.train.model import build, sample_z

@@ -9,8 +9,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-# The config schema of this checkout's workflow: it also documents the `dcgan` options that are settings.
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# The workflow's config schema (workflow/schemas/config.schema.yaml), shipped in the package as a link to
+# it: it also gives the `dcgan` options that are settings their help lines.
+SCHEMA = Path(__file__).with_name("config.schema.yaml")
 
 
 def load_schema(path: str | Path = SCHEMA) -> dict:
@@ -24,10 +25,7 @@ def _workflow_schema() -> dict:
 
 
 def setting_descriptions(section: str) -> dict[str, str]:
-    """The schema's description of each key of a config section ('train', 'dedup.autoencoder', ...); empty
-    when the schema is not beside the package (an installed copy without the workflow)."""
-    if not SCHEMA.is_file():
-        return {}
+    """The schema's description of each key of a config section ('train', 'dedup.autoencoder', ...)."""
     node = _workflow_schema()
     for key in section.split("."):
         node = node["properties"][key]

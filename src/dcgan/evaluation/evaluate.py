@@ -80,65 +80,65 @@ def svm_results(d: torch.nn.Module, model: ModelSettings, settings: EvalSettings
     return results
 
 
-def evaluate(
-    model_path: str | Path,
-    reference_path: str | Path,
-    weights: str | Path,
-    out_dir: str | Path,
-    *,
-    settings: EvalSettings,
-    dedup_method: str,
-    dedup_model: str | None,
-    hash_dir: str | Path,
-    metrics_csv: str | Path | None,
-    device: torch.device,
-) -> dict:
-    started = time.perf_counter()
-    out_dir = Path(out_dir)
-    g, d, model = load_models(model_path, device)
-    saved = torch.load(model_path, map_location="cpu", weights_only=True)  # best.pt also names its step and FID
-    checkpoint = {"file": Path(model_path).name, "step": saved.get("step"), "tracked_fid": saved.get("fid")}
-    reference = load_reference(reference_path)
-    real_features, real_images = reference["features"].astype(np.float64), reference["images"]
-
-    z = random_z(settings.samples, model, settings.seed, device)
-    extractor = inception.InceptionFeatures(weights, device)
-    bar = progress(total=settings.samples, desc="inception (samples)")
-    fake_features = []
-    for lo in range(0, settings.samples, settings.batch_size):
-        images = generate(g, z[lo : lo + settings.batch_size])
-        fake_features.append(extractor(images, settings.batch_size))
+def sample_features(g: torch.nn.Module, z: torch.Tensor, extractor, batch_size: int) -> np.ndarray:
+    """Inception features of G(z), a batch at a time."""
+    bar = progress(total=len(z), desc="inception (samples)")
+    features = []
+    for lo in range(0, len(z), batch_size):
+        images = generate(g, z[lo : lo + batch_size])
+        features.append(extractor(images, batch_size))
         bar.update(len(images))
     bar.close()
-    fake_features = np.concatenate(fake_features)
-    skipped = scores.too_few_for_fid(len(real_features), f"the reference {reference_path}")
-    if skipped:
-        fid = kid = kid_std = None
-        print(f"evaluate: FID and KID skipped: {skipped}", file=sys.stderr)
-    else:
-        fid = scores.frechet_distance(*scores.gaussian(real_features), *scores.gaussian(fake_features))
-        kid, kid_std = scores.kernel_inception_distance(
-            real_features,
-            fake_features,
-            subsets=settings.kid_subsets,
-            subset_size=settings.kid_subset_size,
-            seed=settings.seed,
-        )
+    return np.concatenate(features)
 
-    # memorisation: nearest reference images of the first samples, by pixels and by Inception features
-    shown = generate(g, z[: settings.memorisation])
-    by_pixels, _ = nearest(shown.reshape(len(shown), -1), real_images.reshape(len(real_images), -1))
-    by_features, _ = nearest(fake_features[: len(shown)], real_features)
+
+def distribution_scores(
+    real: np.ndarray, fake: np.ndarray, settings: EvalSettings, reference: str | Path
+) -> tuple[dict, tuple | None]:
+    """FID and KID of the samples against the reference, or why they were skipped: (as metrics.json
+    records them, the unrounded (FID, KID, KID std) or None)."""
+    skipped = scores.too_few_for_fid(len(real), f"the reference {reference}")
+    if skipped:
+        print(f"evaluate: FID and KID skipped: {skipped}", file=sys.stderr)
+        return {"fid": None, "kid": None, "skipped": {"fid": skipped, "kid": skipped}}, None
+    fid = scores.frechet_distance(*scores.gaussian(real), *scores.gaussian(fake))
+    kid, kid_std = scores.kernel_inception_distance(
+        real, fake, subsets=settings.kid_subsets, subset_size=settings.kid_subset_size, seed=settings.seed
+    )
+    subset_size = min(settings.kid_subset_size, len(real), len(fake))
+    rounded = {
+        "mean": round(kid, 6),
+        "std": round(kid_std, 6),
+        "subsets": settings.kid_subsets,
+        "subset_size": subset_size,
+    }
+    return {"fid": round(fid, 4), "kid": rounded, "skipped": {}}, (fid, kid, kid_std)
+
+
+def memorisation(g, z, fake: np.ndarray, real: np.ndarray, real_images: np.ndarray, shown: int, out_dir: Path) -> dict:
+    """memorisation.png (nearest training images of the first samples, by pixels and by features) and
+    distances.png (nearest-feature distances of the samples against those between training images)."""
+    samples = generate(g, z[:shown])
+    by_pixels, _ = nearest(samples.reshape(len(samples), -1), real_images.reshape(len(real_images), -1))
+    by_features, _ = nearest(fake[: len(samples)], real)
     write_png(
         out_dir / "memorisation.png",
-        figures.nearest_sheet(shown, real_images[by_pixels], real_images[by_features], reference=len(real_images)),
+        figures.nearest_sheet(samples, real_images[by_pixels], real_images[by_features], reference=len(real_images)),
     )
-    _, sample_to_real = nearest(fake_features, real_features)
-    _, real_to_real = nearest(real_features, real_features, exclude_self=True)
+    _, sample_to_real = nearest(fake, real)
+    _, real_to_real = nearest(real, real, exclude_self=True)
     real_to_real = real_to_real[np.isfinite(real_to_real)]  # a lone training image has no other one
     figures.distance_histogram(out_dir / "distances.png", sample_to_real, real_to_real)
-    collisions = hash_collisions(generate(g, z[: min(settings.samples, 1000)]), dedup_method, dedup_model, hash_dir)
+    return {
+        "nearest_feature_distance_samples_median": round(float(np.median(sample_to_real)), 4),
+        "nearest_feature_distance_training_median": round(float(np.median(real_to_real)), 4)
+        if len(real_to_real)
+        else None,
+    }
 
+
+def generator_figures(g, model: ModelSettings, settings: EvalSettings, device: torch.device, out_dir: Path) -> None:
+    """samples.png (seeds 0-63), walks.png (paper Fig. 4) and arithmetic.png (paper Fig. 7)."""
     # tile i (row by row) is seed i: the seeds to name in vector arithmetic
     write_png(
         out_dir / "samples.png",
@@ -162,10 +162,11 @@ def evaluate(
         out_dir / "arithmetic.png",
         arithmetic_figure(arithmetic_grid(g, model, *seeds, seed=settings.seed), model.image_size, *seeds),
     )
-    if metrics_csv:
-        with open(metrics_csv, newline="") as f:
-            figures.loss_curves(out_dir / "losses.png", list(csv.DictReader(f)))
-    classifier = svm_results(d, model, settings)
+
+
+def filter_figure(d, model: ModelSettings, settings: EvalSettings, real_images, device: torch.device, out_dir: Path):
+    """d_filters.png (paper Fig. 5): the strongest training images of D's last feature maps, trained and
+    random-init D side by side."""
     pool = real_images[:FILTER_POOL]
     maps = min(settings.filter_maps, [m for m in d.features if isinstance(m, torch.nn.Conv2d)][-1].out_channels)
     filters.filters_figure(
@@ -176,52 +177,25 @@ def evaluate(
         maps,
     )
 
-    weights = Path(weights)
-    metrics = {
-        "checkpoint": checkpoint,
-        "fid": None if skipped else round(fid, 4),
-        "kid": None
-        if skipped
-        else {
-            "mean": round(kid, 6),
-            "std": round(kid_std, 6),
-            "subsets": settings.kid_subsets,
-            "subset_size": min(settings.kid_subset_size, len(real_features), len(fake_features)),
-        },
-        "skipped": {"fid": skipped, "kid": skipped} if skipped else {},
-        "generated_images": len(fake_features),
-        "reference": {
-            "images": len(real_features),
-            "source": str(reference_path),
-            "what": "the first N training images in shard order (a seeded shuffle), at the model's size",
-        },
-        "feature_extractor": {"name": inception.NAME, "file": weights.name, "sha256": _sha256(weights)},
-        "memorisation": {
-            "nearest_feature_distance_samples_median": round(float(np.median(sample_to_real)), 4),
-            "nearest_feature_distance_training_median": round(float(np.median(real_to_real)), 4)
-            if len(real_to_real)
-            else None,
-            "hash_collisions": collisions,
-        },
-        "svm": classifier,
-    }
-    meta = record(
-        "evaluate",
-        {"evaluate": asdict(settings)},
-        **metrics,
-        model=str(model_path),
-        device=str(device),
-        seconds=round(time.perf_counter() - started, 1),
-    )
-    write_json(out_dir / "metrics.json", meta)
-    demo = classifier["demo_photo_windows"]
+
+def score_rows(metrics: dict, settings: EvalSettings, exact: tuple | None) -> list[tuple[str, str, str]]:
+    """scores.tsv's rows (metric, value, details): the headline figures of metrics.json, for people."""
+    skipped = metrics["skipped"].get("fid")
     if skipped:
         rows = [("FID", "skipped", skipped), ("KID", "skipped", skipped)]
     else:
+        fid, kid, kid_std = exact  # unrounded, as printed before metrics.json rounds them
+        generated, reference = metrics["generated_images"], metrics["reference"]["images"]
         rows = [
-            ("FID", f"{fid:.2f}", f"{len(fake_features)} generated vs {len(real_features)} training images"),
-            ("KID", f"{kid:.4f} ± {kid_std:.4f}", f"{settings.kid_subsets} subsets of {metrics['kid']['subset_size']}"),
+            ("FID", f"{fid:.2f}", f"{generated} generated vs {reference} training images"),
+            (
+                "KID",
+                f"{kid:.4f} ± {kid_std:.4f}",
+                f"{settings.kid_subsets} subsets of {metrics['kid']['subset_size']}",
+            ),
         ]
+    collisions, classifier = metrics["memorisation"]["hash_collisions"], metrics["svm"]
+    demo = classifier["demo_photo_windows"]
     rows += [
         ("samples sharing a training image's dedup hash", str(collisions["colliding"]), f"of {collisions['samples']}"),
         (
@@ -240,5 +214,66 @@ def evaluate(
                 else f"{result['test_accuracy_mean']:.4f} ± {result['test_accuracy_ci95']:.4f}"
             )
             rows.append((f"L2-SVM on D features, {name}", value, "test accuracy, authors' protocol"))
-    write_tsv(out_dir / "scores.tsv", ("metric", "value", "details"), rows)
+    return rows
+
+
+def evaluate(
+    model_path: str | Path,
+    reference_path: str | Path,
+    weights: str | Path,
+    out_dir: str | Path,
+    *,
+    settings: EvalSettings,
+    dedup_method: str,
+    dedup_model: str | None,
+    hash_dir: str | Path,
+    metrics_csv: str | Path | None,
+    device: torch.device,
+) -> dict:
+    """One trained model against its dataset's reference: metrics.json, scores.tsv and the figures."""
+    started = time.perf_counter()
+    out_dir, weights = Path(out_dir), Path(weights)
+    g, d, model = load_models(model_path, device)
+    saved = torch.load(model_path, map_location="cpu", weights_only=True)  # best.pt also names its step and FID
+    reference = load_reference(reference_path)
+    real_features, real_images = reference["features"].astype(np.float64), reference["images"]
+
+    z = random_z(settings.samples, model, settings.seed, device)
+    extractor = inception.InceptionFeatures(weights, device)
+    fake_features = sample_features(g, z, extractor, settings.batch_size)
+    distribution, exact = distribution_scores(real_features, fake_features, settings, reference_path)
+    nearness = memorisation(g, z, fake_features, real_features, real_images, settings.memorisation, out_dir)
+    collisions = hash_collisions(generate(g, z[: min(settings.samples, 1000)]), dedup_method, dedup_model, hash_dir)
+    generator_figures(g, model, settings, device, out_dir)
+    if metrics_csv:
+        with open(metrics_csv, newline="") as f:
+            figures.loss_curves(out_dir / "losses.png", list(csv.DictReader(f)))
+    classifier = svm_results(d, model, settings)
+    filter_figure(d, model, settings, real_images, device, out_dir)
+
+    metrics = {
+        "checkpoint": {"file": Path(model_path).name, "step": saved.get("step"), "tracked_fid": saved.get("fid")},
+        "fid": distribution["fid"],
+        "kid": distribution["kid"],
+        "skipped": distribution["skipped"],
+        "generated_images": len(fake_features),
+        "reference": {
+            "images": len(real_features),
+            "source": str(reference_path),
+            "what": "the first N training images in shard order (a seeded shuffle), at the model's size",
+        },
+        "feature_extractor": {"name": inception.NAME, "file": weights.name, "sha256": _sha256(weights)},
+        "memorisation": {**nearness, "hash_collisions": collisions},
+        "svm": classifier,
+    }
+    meta = record(
+        "evaluate",
+        {"evaluate": asdict(settings)},
+        **metrics,
+        model=str(model_path),
+        device=str(device),
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    write_json(out_dir / "metrics.json", meta)
+    write_tsv(out_dir / "scores.tsv", ("metric", "value", "details"), score_rows(metrics, settings, exact))
     return meta

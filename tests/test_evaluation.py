@@ -299,6 +299,7 @@ def test_the_regression_finds_the_map_that_marks_the_boxes(rng):
     assert fitted["positives"] == fitted["negatives"] == expected_positives
 
 
+@pytest.mark.slow
 def test_forget_command_writes_the_sheet_and_names_bad_boxes(tmp_path):
     settings = ModelSettings(image_size=16, ngf=8, ndf=8)
     torch.manual_seed(2)
@@ -433,6 +434,7 @@ def test_walks_interpolate_and_arithmetic_decodes_the_mean_z():
         arithmetic_grid(g, settings, [], [3], [4], seed=0)
 
 
+@pytest.mark.slow
 def test_trained_d_features_beat_random_init_d_on_the_demo_labelled_set(tmp_path):
     """Train a small DCGAN on unlabelled windows of the demo photos (another draw than the labelled set),
     then run the evaluation's SVM step: the trained D's features must classify the photos better."""
@@ -488,6 +490,7 @@ def test_seed_lists_parse_or_name_the_mistake():
         parse_seeds("1;2")
 
 
+@pytest.mark.slow
 def test_the_fast_extractor_gives_the_plain_paths_features_to_float_rounding(fid_weights):
     """channels_last input (our path) against contiguous fp32 (the plain path) on real photo windows."""
     from dcgan.fid.inception import SIZE, InceptionFeatures

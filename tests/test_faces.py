@@ -218,6 +218,7 @@ def demo_faces(tmp_path_factory, weights):
     return root, truth, metas
 
 
+@pytest.mark.slow
 def test_recall_and_false_positives_on_the_demo_meet_the_targets(demo_faces):
     root, truth, _ = demo_faces
     boxes = {}
@@ -231,6 +232,7 @@ def test_recall_and_false_positives_on_the_demo_meet_the_targets(demo_faces):
     assert result["fp_per_image@0.3"] <= 0.10, result
 
 
+@pytest.mark.slow
 def test_every_file_is_processed_once_and_every_bad_one_rejected(demo_faces):
     root, truth, metas = demo_faces
     rejects = [r for part in range(3) for r in read_rejects(part_prefix(root / "images", part))]
@@ -247,6 +249,7 @@ def test_every_file_is_processed_once_and_every_bad_one_rejected(demo_faces):
     )
 
 
+@pytest.mark.slow
 def test_crops_are_never_upsampled(demo_faces):
     root, _, _ = demo_faces
     for part in range(3):

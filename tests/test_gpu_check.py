@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+@pytest.mark.slow
 def test_the_gpu_check_runs_every_part_in_smoke_mode(tmp_path, fid_weights):
     run = subprocess.run(
         [sys.executable, "gpu_check.py", "--smoke", "--out", str(tmp_path), "--fid-weights", str(fid_weights)],

@@ -245,6 +245,7 @@ def kill_mid_run(command: list[str], checkpoint: Path) -> None:
         torch.load(path, weights_only=False)  # whatever is visible is whole
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_weights(shards, tmp_path):
     """With the shard loader (its workers are killed too); the DDP test below kills a run from memory."""
     model = ModelSettings(image_size=32, ngf=48, ndf=48)
@@ -319,6 +320,7 @@ def ddp_straight(demo_shards, tmp_path_factory) -> Path:
     return ddp_run(demo_shards, tmp_path_factory.mktemp("ddp-straight"), DDP_SETTINGS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", ["memory", "shards"])
 def test_two_processes_hold_identical_weights_and_see_each_sample_once_per_epoch(
     demo_shards, ddp_straight, data, tmp_path
@@ -339,6 +341,7 @@ def test_two_processes_hold_identical_weights_and_see_each_sample_once_per_epoch
     assert record["steps"] == 3 * steps_per_epoch
 
 
+@pytest.mark.slow
 def test_two_processes_killed_mid_run_resume_to_the_same_weights(demo_shards, ddp_straight, tmp_path):
     command = train_command(demo_shards, tmp_path, DDP_MODEL, DDP_SETTINGS)
     kill_mid_run(command, tmp_path / "checkpoints" / "step-000000004.pt")
@@ -388,6 +391,7 @@ def reference(shards, fid_weights, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_tracked_fid_and_best_checkpoint_survive_a_sigkill_exactly(shards, reference, fid_weights, tmp_path):
     settings = tiny_settings(max_steps=12, fid_every=4, fid_samples=12)
     tracking = {"reference": reference, "fid_weights": fid_weights}

@@ -12,10 +12,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import reproducibility
 from dcgan.table import read_part
 from small_demo import snakemake, snakemake_command, write_config
+
+pytestmark = pytest.mark.slow  # each test runs the workflow through the command line
 
 CACHED_TARGETS = ["results/bedroom/dedup/autoencoder.pt", "results/faces/dedup/autoencoder.pt"]
 

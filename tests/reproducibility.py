@@ -28,6 +28,7 @@ DETERMINISTIC = {
         "results/*/train/model.pt",
         "results/*/train/best.pt",
     ],
+    "boxes found on samples (forget)": ["results/*/eval/forget_boxes.tsv"],
 }
 
 
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         "--targets",
         nargs="+",
         default=["all"],
-        help="what to build (default: all; the outputs compared are the stages up to training)",
+        help="what to build (default: all; the outputs compared: the stages up to training, and the boxes of forget)",
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="dcgan-repro-") as scratch:

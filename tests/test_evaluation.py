@@ -20,10 +20,12 @@ import torch
 import torch.nn.functional as F
 from scipy.io import savemat
 
+from conftest import photo_rgb
 from dcgan.demo.labelled import photo_windows
 from dcgan.evaluation import filters, forgetting, svm
 from dcgan.evaluation.evaluate import svm_results
 from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, parse_seeds, seeded_z, walk_grid
+from dcgan.evaluation.object_boxes import find_boxes
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.fid import scores
 from dcgan.fid.inception import _tf_bilinear
@@ -404,6 +406,32 @@ def test_find_boxes_command_writes_a_boxes_file_and_names_an_unknown_cascade(tmp
     bad = subprocess.run(command + ["--cascade", "haarcascade_window.xml"], capture_output=True, text=True)
     assert bad.returncode == 2 and "haarcascade_window.xml" in bad.stderr and "haarcascade_eye.xml" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+class PhotoGenerator(torch.nn.Module):
+    """A stand-in G whose every sample is the same photo (in G's output range), for the cascade to box."""
+
+    def __init__(self, rgb: np.ndarray):
+        super().__init__()
+        self.photo = torch.nn.Parameter(torch.from_numpy(rgb).permute(2, 0, 1).float() / 127.5 - 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.photo.expand(len(z), -1, -1, -1)
+
+
+def test_find_boxes_gives_the_same_sorted_boxes_whatever_opencvs_threads():
+    face = cv2.resize(photo_rgb()[20:220, 150:350], (64, 64), interpolation=cv2.INTER_AREA)  # the astronaut's head
+    g, settings = PhotoGenerator(face), ModelSettings(image_size=64)
+    threads = cv2.getNumThreads()
+    try:
+        found = []
+        for count in (1, 4):
+            cv2.setNumThreads(count)
+            found.append(find_boxes(g, settings, [0, 1], "haarcascade_eye.xml", upscale=256))
+    finally:
+        cv2.setNumThreads(threads)
+    assert found[0] == found[1] and len(found[0][0]) >= 2, found  # both eyes at least
+    assert found[0][0] == sorted(found[0][0])
 
 
 def test_d_features_pool_every_block_to_4x4():

@@ -30,7 +30,8 @@ def find_boxes(
     g: torch.nn.Module, model: ModelSettings, seeds: list[int], cascade_name: str, *, upscale: int = 128
 ) -> dict[int, list[tuple[float, float, float, float]]]:
     """{seed: boxes (x, y, w, h) in the generated image's pixels} for the samples where the cascade finds
-    its object; each sample is looked at upscaled to `upscale` pixels (the cascades need ~20 px objects)."""
+    its object; each sample is looked at upscaled to `upscale` pixels (the cascades need ~20 px objects).
+    A sample's boxes are sorted: OpenCV's order depends on its threads' timing."""
     cascade = load_cascade(cascade_name)
     device = next(g.parameters()).device
     images = generate(g, seeded_z(seeds, model, device))
@@ -46,5 +47,5 @@ def find_boxes(
             maxSize=(upscale // 2, upscale // 2),
         )
         if len(found):
-            boxes[seed] = [tuple(float(v) * scale for v in box) for box in np.asarray(found)]
+            boxes[seed] = sorted(tuple(float(v) * scale for v in box) for box in np.asarray(found))
     return boxes

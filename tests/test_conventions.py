@@ -4,6 +4,7 @@ config never building the demo data, `dcgan <stage> --help` and the config refer
 from __future__ import annotations
 
 import argparse
+import ast
 import shutil
 import subprocess
 import sys
@@ -42,8 +43,6 @@ def test_python_is_ruff_clean(command):
 
 
 def test_no_function_in_the_package_is_longer_than_80_lines():
-    import ast
-
     long = []
     for path in sorted((REPO / "src" / "dcgan").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -35,14 +35,13 @@ class FilterSettings:
 def _dedup_train(args: argparse.Namespace) -> None:
     from dcgan.dedup.stages import train_stage
 
-    job = settings_from(DedupTrainJob, args)
     meta = train_stage(
         args.table_dir,
         args.parts,
         args.model,
         settings_from(AutoencoderSettings, args),
-        threads=settings_from(Threads, args).threads,
-        checkpoint_every=job.checkpoint_every,
+        threads=args.threads,
+        checkpoint_every=args.checkpoint_every,
     )
     print(
         f"autoencoder trained for {meta['steps']} steps on a sample of {meta['sample']} of {meta['images']} images "
@@ -53,15 +52,8 @@ def _dedup_train(args: argparse.Namespace) -> None:
 def _dedup_hash(args: argparse.Namespace) -> None:
     from dcgan.dedup.stages import hash_stage
 
-    settings = settings_from(HashSettings, args)
     done = hash_stage(
-        args.table_dir,
-        args.part,
-        args.out,
-        settings.method,
-        args.model,
-        views=settings.views,
-        threads=settings_from(Threads, args).threads,
+        args.table_dir, args.part, args.out, args.method, args.model, views=args.views, threads=args.threads
     )
     print(
         f"part {args.part}: {done['images']} images hashed ({done['bits']} bits, {done['views']} views), "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from dcgan.commands import add_command, add_settings, option, positive, settings_from
+from dcgan.commands import add_command, add_settings, option, positive
 
 
 @dataclass(frozen=True)
@@ -20,15 +20,14 @@ class DemoSettings:
 def _demo_data(args: argparse.Namespace) -> None:
     from dcgan.demo import make_demo
 
-    settings = settings_from(DemoSettings, args)
     make_demo(
-        settings.out,
-        seed=settings.seed,
-        bedroom_entries=settings.bedroom_entries,
-        web_images=settings.web_images,
-        folder_images=settings.folder_images,
+        args.out,
+        seed=args.seed,
+        bedroom_entries=args.bedroom_entries,
+        web_images=args.web_images,
+        folder_images=args.folder_images,
     )
-    print(f"demo data written to {settings.out}")
+    print(f"demo data written to {args.out}")
 
 
 def add_demo_commands(sub) -> None:

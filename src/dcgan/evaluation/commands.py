@@ -67,15 +67,14 @@ def _fid_weights(args: argparse.Namespace) -> None:
 def _fid_reference(args: argparse.Namespace) -> None:
     from dcgan.evaluation.reference import write_reference
 
-    settings = settings_from(ReferenceSettings, args)
     meta = write_reference(
         args.shards,
         args.weights,
         args.out,
-        count=settings.count,
+        count=args.count,
         size=args.size,
-        batch_size=settings.batch_size,
-        device=_evaluation_device(settings_from(Threads, args).threads),
+        batch_size=args.batch_size,
+        device=_evaluation_device(args.threads),
     )
     print(f"{args.out}: Inception features of {meta['images']} training images at {meta['size']}x{meta['size']}")
 
@@ -83,18 +82,17 @@ def _fid_reference(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from dcgan.evaluation.evaluate import evaluate
 
-    job = settings_from(EvaluateJob, args)
     meta = evaluate(
         args.model,
         args.reference,
         args.weights,
         args.out_dir,
         settings=settings_from(EvalSettings, args),
-        dedup_method=job.dedup_method,
+        dedup_method=args.dedup_method,
         dedup_model=args.dedup_model,
         hash_dir=args.hashes,
         metrics_csv=args.metrics_csv,
-        device=_evaluation_device(settings_from(Threads, args).threads),
+        device=_evaluation_device(args.threads),
     )
     svm = meta["svm"]["demo_photo_windows"]
     scores = "FID and KID skipped" if meta["fid"] is None else f"FID {meta['fid']:.2f}, KID {meta['kid']['mean']:.4f}"
@@ -110,11 +108,10 @@ def _arithmetic(args: argparse.Namespace) -> None:
     from dcgan.evaluation.generator import arithmetic_figure, arithmetic_grid, load_models, parse_seeds
     from dcgan.imageops import write_png
 
-    settings = settings_from(ArithmeticSettings, args)
     g, _, model = load_models(args.model, _evaluation_device(1))
     seeds = [parse_seeds(group) for group in (args.a, args.b, args.c)]
     with torch.inference_mode():
-        sheet = arithmetic_grid(g, model, *seeds, seed=settings.seed, noise=settings.noise)
+        sheet = arithmetic_grid(g, model, *seeds, seed=args.seed, noise=args.noise)
     write_png(args.out, arithmetic_figure(sheet, model.image_size, *seeds))
     print(f"{args.out}: mean z of {args.a} - {args.b} + {args.c}, with 8 neighbours")
 
@@ -123,12 +120,11 @@ def _samples(args: argparse.Namespace) -> None:
     from dcgan.evaluation.generator import generate, load_models, seeded_z
     from dcgan.imageops import write_png
 
-    count = settings_from(SamplesSettings, args).count
     g, _, model = load_models(args.model, _evaluation_device(1))
-    seeds = list(range(count))
+    seeds = list(range(args.count))
     for seed, image in zip(seeds, generate(g, seeded_z(seeds, model, next(g.parameters()).device)), strict=True):
         write_png(Path(args.out_dir) / f"seed-{seed:06d}.png", image)
-    print(f"{args.out_dir}: {count} samples, seed-000000.png ... seed-{count - 1:06d}.png")
+    print(f"{args.out_dir}: {args.count} samples, seed-000000.png ... seed-{args.count - 1:06d}.png")
 
 
 def _find_boxes(args: argparse.Namespace) -> None:
@@ -136,12 +132,11 @@ def _find_boxes(args: argparse.Namespace) -> None:
     from dcgan.evaluation.generator import load_models
     from dcgan.evaluation.object_boxes import find_boxes
 
-    settings = settings_from(BoxesSettings, args)
     g, _, model = load_models(args.model, _evaluation_device(1))
-    boxes = find_boxes(g, model, list(range(settings.samples)), settings.cascade)
+    boxes = find_boxes(g, model, list(range(args.samples)), args.cascade)
     write_boxes(args.out, boxes)
     found = sum(map(len, boxes.values()))
-    print(f"{args.out}: {found} boxes on {len(boxes)} of {settings.samples} samples ({settings.cascade})")
+    print(f"{args.out}: {found} boxes on {len(boxes)} of {args.samples} samples ({args.cascade})")
 
 
 def _forget(args: argparse.Namespace) -> None:
@@ -151,13 +146,12 @@ def _forget(args: argparse.Namespace) -> None:
     from dcgan.plots import message_figure
     from dcgan.provenance import record
 
-    seed = settings_from(ForgetSettings, args).seed
     boxes = read_boxes(args.boxes)
     g, _, model = load_models(args.model, _evaluation_device(1))
     out = Path(args.out_dir)
-    settings = {"model": args.model, "boxes": args.boxes, "seed": seed}
+    settings = {"model": args.model, "boxes": args.boxes, "seed": args.seed}
     try:
-        fitted, before, after = forget(g, model, boxes, seed=seed)
+        fitted, before, after = forget(g, model, boxes, seed=args.seed)
     except NothingToFit as e:  # e.g. the detector found nothing on a weak model: say so in the figure's place
         message_figure(out / "forget.png", f"Forgetting to draw: nothing to fit ({e}; boxes: {args.boxes})")
         write_json(out / "forget.json", record("forget", settings, skipped=str(e)))

@@ -253,9 +253,7 @@ def evaluate(
 
     metrics = {
         "checkpoint": {"file": Path(model_path).name, "step": saved.get("step"), "tracked_fid": saved.get("fid")},
-        "fid": distribution["fid"],
-        "kid": distribution["kid"],
-        "skipped": distribution["skipped"],
+        **distribution,  # fid, kid, skipped
         "generated_images": len(fake_features),
         "reference": {
             "images": len(real_features),

@@ -30,12 +30,11 @@ def _mtcnn_weights(args: argparse.Namespace) -> None:
 def _detect_faces(args: argparse.Namespace) -> None:
     from dcgan.faces.stage import detect_part
 
-    job = settings_from(DetectJob, args)
     meta = detect_part(
-        args.inputs, args.table_dir, part=job.part, parts=job.parts, settings=settings_from(FaceSettings, args)
+        args.inputs, args.table_dir, part=args.part, parts=args.parts, settings=settings_from(FaceSettings, args)
     )
     print(
-        f"part {job.part}/{job.parts}: {meta['faces']} faces from {meta['source_images']} files, "
+        f"part {args.part}/{args.parts}: {meta['faces']} faces from {meta['source_images']} files, "
         f"{meta['rejects']} rejects"
     )
 
@@ -43,8 +42,7 @@ def _detect_faces(args: argparse.Namespace) -> None:
 def _face_report(args: argparse.Namespace) -> None:
     from dcgan.faces.report import face_report
 
-    settings = settings_from(FaceReportSettings, args)
-    count = face_report(args.table_dir, args.parts, args.inputs, args.out_dir, seed=settings.seed)
+    count = face_report(args.table_dir, args.parts, args.inputs, args.out_dir, seed=args.seed)
     print(f"{count} kept detections written to {args.out_dir}/detections.tsv")
 
 

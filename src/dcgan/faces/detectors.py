@@ -1,13 +1,14 @@
 """Face detectors: each maps an RGB image to boxes (x, y, w, h in its pixels) and scores, best first.
 
-- VerifiedDetector (the default): OpenCV's frontal Haar cascade as a permissive candidate pass (every
-  raw window counts, on an upright copy and on two turned copies for tilted heads), each candidate
-  then checked by MTCNN's output network (`nets`). Candidates mostly inside a more confident face
-  are dropped (the cascade also fires on the eyes-and-nose part of large faces); the verified
-  candidates that agree on a face are averaged into its box.
+- YuNetDetector (`yunet`, the default): OpenCV's CNN detector proposes, MTCNN's output network
+  checks; in dcgan.faces.yunet.
+- VerifiedDetector (`verified`, the previous default): OpenCV's frontal Haar cascade as a permissive
+  candidate pass (every raw window counts, on an upright copy and on two turned copies for tilted
+  heads), each candidate then checked by MTCNN's output network (`nets`). Candidates mostly inside a
+  more confident face are dropped (the cascade also fires on the eyes-and-nose part of large faces);
+  the verified candidates that agree on a face are averaged into its box.
 - MtcnnDetector (`mtcnn`): MTCNN's three networks, in dcgan.faces.mtcnn.
 - HaarDetector: the plain cascade with fixed settings, kept as the `paper` and `v1` presets.
-- YuNetDetector: OpenCV's CNN detector, when the user gives its ONNX file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dcgan.faces.mtcnn import MtcnnDetector
 from dcgan.faces.nets import classify, load_mtcnn
 from dcgan.faces.scoring import inside_suppressed, iou
 from dcgan.faces.settings import DETECTORS, FaceSettings
+from dcgan.faces.yunet import YuNetDetector
 
 GROUP_EPS = 0.2  # OpenCV's own grouping tolerance in detectMultiScale
 FACE_PX = 32  # the verified detector's copies are scaled so that its smallest face spans this many pixels
@@ -157,27 +159,13 @@ class VerifiedDetector:
         return faces, scores[kept]
 
 
-class YuNetDetector:
-    def __init__(self, settings: FaceSettings):
-        if not settings.yunet_model or not Path(settings.yunet_model).is_file():
-            raise UserError(f"YuNet model file not found: {settings.yunet_model!r} (faces.yunet_model)")
-        self.detector = cv2.FaceDetectorYN.create(settings.yunet_model, "", (320, 320), settings.min_confidence)
-
-    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.detector.setInputSize((rgb.shape[1], rgb.shape[0]))
-        _, found = self.detector.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-        if found is None:
-            return np.zeros((0, 4)), np.zeros(0)
-        return _ordered(found[:, :4].astype(np.float64), found[:, -1].astype(np.float64))
-
-
 def make_detector(settings: FaceSettings):
+    if settings.detector == "yunet":
+        return YuNetDetector(settings)
     if settings.detector == "mtcnn":
         return MtcnnDetector(settings)
     if settings.detector == "verified":
         return VerifiedDetector(settings)
     if settings.detector in HAAR_PRESETS:
         return HaarDetector(settings)
-    if settings.detector == "yunet":
-        return YuNetDetector(settings)
     raise UserError(f"unknown face detector {settings.detector!r} (one of {', '.join(DETECTORS)})")

@@ -79,12 +79,14 @@ def test_every_value_is_extracted_or_rejected_with_its_reason(tmp_path, lmdb_wit
     assert summary["images"] == len(good) and summary["rejects"] == len(bad)
 
 
-def test_max_images_keeps_exactly_that_many(tmp_path, lmdb_with_everything):
+@pytest.mark.parametrize("max_images, parts", [(10, 3), (5, 8), (1, 4)])
+def test_max_images_keeps_exactly_that_many(tmp_path, lmdb_with_everything, max_images, parts):
     path, good, _ = lmdb_with_everything
     table = tmp_path / "table"
-    counts = [extract_part(path, table, part=p, parts=3, max_images=10)["images"] for p in range(3)]
-    assert sum(counts) == 10
-    assert [part_quota(10, p, 3) for p in range(3)] == [4, 3, 3]
+    counts = [extract_part(path, table, part=p, parts=parts, max_images=max_images)["images"] for p in range(parts)]
+    assert sum(counts) == max_images  # more parts than images: the later parts keep none
+    assert counts == [part_quota(max_images, p, parts) for p in range(parts)]
+    assert part_quota(0, 0, parts) is None  # 0: no limit
 
 
 def test_extraction_is_deterministic(tmp_path, lmdb_with_everything):

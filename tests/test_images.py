@@ -92,6 +92,12 @@ def test_class_is_the_first_folder_under_the_root():
     assert class_of("/data/imagenet/n015/x.JPEG") == "n015"  # an absolute path in a list file
 
 
+def test_max_images_is_exact_with_more_parts_than_images(folder, tmp_path):
+    root, _ = folder
+    rows, _, _ = extract_all(root, tmp_path / "table", 8, max_images=3)
+    assert len(rows) == 3
+
+
 def test_max_images_and_determinism(folder, tmp_path):
     root, _ = folder
     first, _, _ = extract_all(root, tmp_path / "a", 3, max_images=20)

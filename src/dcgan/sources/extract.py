@@ -23,10 +23,11 @@ class Item(NamedTuple):
     extra: tuple = ()  # cells after COLUMNS (an image folder's class)
 
 
-def part_quota(max_images: int, part: int, parts: int) -> int:
-    """This part's share of `max_images` (0 = no limit); the shares add up to max_images exactly."""
+def part_quota(max_images: int, part: int, parts: int) -> int | None:
+    """This part's share of `max_images` (None: no limit, for max_images 0); the shares add up to
+    max_images exactly, so with more parts than images the later parts keep none."""
     if max_images <= 0:
-        return 0
+        return None
     return max_images // parts + (1 if part < max_images % parts else 0)
 
 
@@ -34,7 +35,7 @@ def decode_into(
     writer: PartWriter,
     items: Iterable[Item],
     *,
-    quota: int,
+    quota: int | None,
     total: int,
     desc: str,
     size: int,
@@ -42,12 +43,14 @@ def decode_into(
     reduced: bool,
 ) -> dict[str, int]:
     """Decode each item (shorter side to `size`, centre square) into `writer`, recording unreadable and
-    unusable ones as rejects, until `quota` images are kept (0 = no limit). Returns the count of each
+    unusable ones as rejects, until `quota` images are kept (None: no limit). Returns the count of each
     kept format."""
     formats: dict[str, int] = {}
-    bar = progress(total=min(quota, total) if quota else total, desc=desc)
+    bar = progress(total=total if quota is None else min(quota, total), desc=desc)
     seen = 0
     for seen, item in enumerate(items, 1):
+        if quota is not None and len(writer) >= quota:
+            break
         if seen % 64 == 0:
             bar.update(64)
         try:
@@ -61,8 +64,6 @@ def decode_into(
             continue
         writer.add(image, (item.key, item.source, width, height, fmt, *item.extra))
         formats[fmt] = formats.get(fmt, 0) + 1
-        if quota and len(writer) >= quota:
-            break
     bar.update(seen % 64)
     bar.close()
     return formats

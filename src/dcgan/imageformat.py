@@ -1,8 +1,13 @@
-"""Recognise encoded images by their magic bytes and tell whether they are complete."""
+"""Recognise encoded images by their magic bytes, tell whether they are complete, and read their size
+from the header (before any pixel buffer exists: a small file may declare a huge canvas)."""
 
 from __future__ import annotations
 
 import struct
+
+# The most pixels an input image may declare (config key max_pixels): a 50-megapixel photo decodes to
+# 150 MB; a few-MB PNG that declares 60000x60000 would need 10 GB, so such a file is rejected unread.
+MAX_PIXELS = 50_000_000
 
 # JPEG start-of-frame markers (baseline, extended, progressive, lossless; not DHT C4, JPG C8, DAC CC).
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -60,4 +65,39 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
             height, width = struct.unpack_from(">HH", data, i + 5)
             return width, height
         i += 2 + length
+    return None
+
+
+def header_size(data: bytes, fmt: str) -> tuple[int, int] | None:
+    """(width, height) that the header of an image of format `fmt` declares; None if it cannot be read."""
+    try:
+        if fmt == "jpeg":
+            return jpeg_size(data)
+        if fmt == "png" and data[12:16] == b"IHDR":
+            return struct.unpack_from(">II", data, 16)
+        if fmt == "bmp":
+            if struct.unpack_from("<I", data, 14)[0] == 12:  # the OS/2 header: 16-bit sides
+                return struct.unpack_from("<HH", data, 18)
+            width, height = struct.unpack_from("<ii", data, 18)
+            return abs(width), abs(height)  # a negative height stores the rows top-down
+        if fmt == "webp":
+            return _webp_size(data)
+    except struct.error:  # shorter than its header
+        return None
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":  # extended: the canvas, 24 bits each, minus one
+        width, height = (int.from_bytes(data[i : i + 3], "little") + 1 for i in (24, 27))
+        return (width, height) if len(data) >= 30 else None
+    if chunk == b"VP8 ":  # lossy: 14 bits each after the key frame's start code
+        if data[23:26] != b"\x9d\x01\x2a":
+            return None
+        width, height = struct.unpack_from("<HH", data, 26)
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and data[20:21] == b"\x2f":  # lossless: 14 bits each, minus one
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
     return None

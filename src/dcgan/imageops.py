@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from dcgan.files import write_bytes
-from dcgan.imageformat import is_complete, jpeg_size, sniff_format
+from dcgan.imageformat import MAX_PIXELS, header_size, is_complete, sniff_format
 
 # Decode straight to RGB (OpenCV >= 4.10); the REDUCED_GRAYSCALE_N constants are the bare scale bits.
 _FULL = cv2.IMREAD_COLOR_RGB
@@ -27,8 +27,12 @@ class BadImage(ValueError):
     """An input that cannot be used; the message is the reason recorded in the rejects file."""
 
 
-def decode(data: bytes, *, size: int, min_side: int, reduced: bool = True) -> tuple[np.ndarray, str, int, int]:
-    """Decode `data` to RGB at the smallest JPEG scale that still covers `size`.
+def decode(
+    data: bytes, *, size: int, min_side: int, reduced: bool = True, max_pixels: int = MAX_PIXELS
+) -> tuple[np.ndarray, str, int, int]:
+    """Decode `data` to RGB at the smallest JPEG scale that still covers `size`. The header is read
+    first: an image declaring more than `max_pixels` pixels, or a shorter side under `min_side`, is
+    rejected before any pixel buffer is allocated.
 
     Returns (image, format, original width, original height). Raises BadImage with the reason.
     """
@@ -39,28 +43,29 @@ def decode(data: bytes, *, size: int, min_side: int, reduced: bool = True) -> tu
         raise BadImage(f"not an image (first bytes {bytes(data[:8]).hex(' ')})")
     if not is_complete(data, fmt):
         raise BadImage(f"truncated {fmt}")
+    dims = header_size(data, fmt)
+    if dims is None:
+        raise BadImage(f"undecodable {fmt} (no readable header)")
+    width, height = dims
+    if width * height > max_pixels:
+        raise BadImage(
+            f"too large ({width}x{height}: {width * height / 1e6:,.0f} megapixels > max_pixels {max_pixels:,})"
+        )
+    if min(width, height) < min_side:
+        raise BadImage(f"too small ({width}x{height}, shorter side < {min_side})")
     flag = _FULL
-    width = height = None
-    if fmt == "jpeg":
-        dims = jpeg_size(data)
-        if dims is None:
-            raise BadImage("undecodable jpeg (no frame header)")
-        width, height = dims
-        if min(width, height) < min_side:
-            raise BadImage(f"too small ({width}x{height}, shorter side < {min_side})")
-        if reduced:
-            short = min(width, height)
-            for factor, reduced_flag in _REDUCED:
-                if -(-short // factor) >= size:  # libjpeg rounds scaled sizes up
-                    flag = reduced_flag
-                    break
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if fmt == "jpeg" and reduced:
+        short = min(width, height)
+        for factor, reduced_flag in _REDUCED:
+            if -(-short // factor) >= size:  # libjpeg rounds scaled sizes up
+                flag = reduced_flag
+                break
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    except cv2.error as e:  # e.g. a header OpenCV refuses
+        raise BadImage(f"undecodable {fmt} ({str(e).strip().splitlines()[-1]})") from None
     if image is None:
         raise BadImage(f"undecodable {fmt}")
-    if width is None:
-        height, width = image.shape[:2]
-        if min(width, height) < min_side:
-            raise BadImage(f"too small ({width}x{height}, shorter side < {min_side})")
     return image, fmt, width, height
 
 
@@ -75,9 +80,11 @@ def centre_square(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def decode_square(data: bytes, *, size: int, min_side: int, reduced: bool = True) -> tuple[np.ndarray, str, int, int]:
+def decode_square(
+    data: bytes, *, size: int, min_side: int, reduced: bool = True, max_pixels: int = MAX_PIXELS
+) -> tuple[np.ndarray, str, int, int]:
     """decode() then centre_square(): (RGB size x size x 3 uint8, format, width, height)."""
-    image, fmt, width, height = decode(data, size=size, min_side=min_side, reduced=reduced)
+    image, fmt, width, height = decode(data, size=size, min_side=min_side, reduced=reduced, max_pixels=max_pixels)
     return centre_square(image, size), fmt, width, height
 
 

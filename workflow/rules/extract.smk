@@ -29,6 +29,7 @@ rule extract:
             w,
             min_size=config["extract"]["min_size"],
             reduced_decode=config["extract"]["reduced_decode"],
+            max_pixels=config["max_pixels"],
         ),
     shell:
         "python -m dcgan extract {params.lmdb:q} {params.table_dir:q} {params.options} 2> {log:q}"
@@ -78,6 +79,7 @@ rule extract_images:
             w,
             min_size=config["extract"]["min_size"],
             reduced_decode=config["extract"]["reduced_decode"],
+            max_pixels=config["max_pixels"],
         ),
     shell:
         "python -m dcgan extract-images {input:q} {params.table_dir:q} {params.options} 2> {log:q}"

@@ -52,6 +52,7 @@ rule detect_faces:
                 "part": int(w.part),
                 "parts": dataset_config(w)["partitions"],
                 "image_size": config["image_size"],
+                "max_pixels": config["max_pixels"],
                 "mtcnn_weights": MTCNN_WEIGHTS,
                 **config["faces"],
                 "yunet_model": yunet_model(),

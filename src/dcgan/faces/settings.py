@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dcgan.imageformat import MAX_PIXELS
+
 # yunet: the default (OpenCV's YuNet CNN proposes faces, MTCNN's output network checks each); verified:
 # the previous default (permissive Haar candidates, on upright and turned copies, each checked by the
 # same network), 2-3x slower; mtcnn: MTCNN's three networks; paper: OpenCV's frontal Haar cascade as
@@ -31,3 +33,4 @@ class FaceSettings:
     margin: float = 0.2  # grow the box by this fraction of its side on every side for the crop
     max_border_shift: float = 0.15  # a crop crossing the image border may shift inside by this fraction of its side
     image_size: int = 64
+    max_pixels: int = MAX_PIXELS  # reject photos whose header declares more pixels, before decoding them

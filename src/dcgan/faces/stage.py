@@ -13,7 +13,7 @@ from dcgan.faces.quality import select_faces
 from dcgan.faces.settings import FaceSettings
 from dcgan.imageops import BadImage, decode
 from dcgan.progress import progress
-from dcgan.sources.listing import part_slice, path_key, read_list
+from dcgan.sources.listing import part_slice, path_key, read_list, read_listed
 from dcgan.table import PartWriter, part_prefix
 
 COLUMNS = ("key", "source", "width", "height", "x", "y", "w", "h", "score", "sharpness", "detector")
@@ -36,9 +36,13 @@ def detect_part(
     with PartWriter(part_prefix(table_dir, part), settings.image_size, COLUMNS) as writer:
         for path in progress(mine, desc=f"detect faces part {part}"):
             try:
-                data = (root / path).read_bytes()
+                data = read_listed(root / path)
                 rgb, _, width, height = decode(
-                    data, size=settings.image_size, min_side=settings.min_face_size, reduced=False
+                    data,
+                    size=settings.image_size,
+                    min_side=settings.min_face_size,
+                    reduced=False,
+                    max_pixels=settings.max_pixels,
                 )
             except OSError as e:
                 writer.reject(path, f"unreadable ({e.strerror})")

@@ -7,6 +7,7 @@ import argparse
 from dataclasses import dataclass
 
 from dcgan.commands import TABLE_DIR, add_command, add_settings, non_negative, option, positive, settings_from
+from dcgan.imageformat import MAX_PIXELS
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class ExtractSettings:
     min_size: int = option(0, type=non_negative)
     max_images: int = option(0, "keep at most this many over all parts (0: all)", type=non_negative)
     reduced_decode: bool = True
+    max_pixels: int = option(MAX_PIXELS, type=positive)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ from typing import NamedTuple
 
 import cv2
 
+from dcgan.imageformat import MAX_PIXELS
 from dcgan.imageops import BadImage, decode_square
 from dcgan.progress import progress
+from dcgan.sources.listing import read_listed
 from dcgan.sources.lsun import iter_range, open_lmdb, part_range, source_key, table_key
 from dcgan.table import PartWriter, part_prefix
 
@@ -41,6 +43,7 @@ def decode_into(
     size: int,
     min_side: int,
     reduced: bool,
+    max_pixels: int,
 ) -> dict[str, int]:
     """Decode each item (shorter side to `size`, centre square) into `writer`, recording unreadable and
     unusable ones as rejects, until `quota` images are kept (None: no limit). Returns the count of each
@@ -54,8 +57,10 @@ def decode_into(
         if seen % 64 == 0:
             bar.update(64)
         try:
-            data = item.data.read_bytes() if isinstance(item.data, Path) else item.data
-            image, fmt, width, height = decode_square(data, size=size, min_side=min_side, reduced=reduced)
+            data = read_listed(item.data) if isinstance(item.data, Path) else item.data
+            image, fmt, width, height = decode_square(
+                data, size=size, min_side=min_side, reduced=reduced, max_pixels=max_pixels
+            )
         except OSError as e:
             writer.reject(item.source, f"unreadable ({e.strerror or e})")
             continue
@@ -79,11 +84,13 @@ def extract_part(
     min_size: int = 0,
     max_images: int = 0,
     reduced_decode: bool = True,
+    max_pixels: int = MAX_PIXELS,
 ) -> dict:
     """Decode, centre-crop and resize every value in the part's key range; write the table part.
 
     min_size: reject images whose shorter side is below it (0 means image_size).
     max_images: keep at most this many images over all parts (0 = all), spread evenly.
+    max_pixels: reject images whose header declares more pixels, before decoding them.
     Returns the part's provenance record (also written as part-XXXX.json).
     """
     cv2.setNumThreads(1)  # one job per core; Snakemake runs the parts side by side
@@ -96,6 +103,7 @@ def extract_part(
         "min_size": min_side,
         "max_images": max_images,
         "reduced_decode": reduced_decode,
+        "max_pixels": max_pixels,
     }
     env = open_lmdb(lmdb_path)
     try:
@@ -111,6 +119,7 @@ def extract_part(
                 size=image_size,
                 min_side=min_side,
                 reduced=reduced_decode,
+                max_pixels=max_pixels,
             )
             bounds = [k.decode("latin-1") if k else None for k in key_range]
             return writer.finish("extract", settings, key_range=bounds, formats=formats)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 
+from dcgan.imageformat import MAX_PIXELS
 from dcgan.sources.extract import COLUMNS, Item, decode_into, part_quota
 from dcgan.sources.listing import part_slice, path_key, read_list
 from dcgan.table import PartWriter, part_prefix
@@ -34,6 +35,7 @@ def extract_images_part(
     min_size: int = 0,
     max_images: int = 0,
     reduced_decode: bool = True,
+    max_pixels: int = MAX_PIXELS,
 ) -> dict:
     """Decode the part's slice of the list (shorter side to image_size, centre square; the LSUN decode
     path) into its table part; unreadable and unusable files become rejects named by their path.
@@ -51,6 +53,7 @@ def extract_images_part(
         "min_size": min_side,
         "max_images": max_images,
         "reduced_decode": reduced_decode,
+        "max_pixels": max_pixels,
     }
     with PartWriter(part_prefix(table_dir, part), image_size, IMAGE_COLUMNS) as writer:
         items = (Item(path_key(path), path, root / path, (class_of(path),)) for path in mine)
@@ -63,6 +66,7 @@ def extract_images_part(
             size=image_size,
             min_side=min_side,
             reduced=reduced_decode,
+            max_pixels=max_pixels,
         )
         classes = Counter(row[-1] for row in writer.rows)
         return writer.finish(

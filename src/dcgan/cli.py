@@ -8,7 +8,7 @@ import sys
 from dcgan.commands import HelpFormatter, add_command
 from dcgan.dedup.commands import add_dedup_commands
 from dcgan.demo.commands import add_demo_commands
-from dcgan.errors import UserError
+from dcgan.errors import UserError, one_line
 from dcgan.evaluation.commands import add_evaluate_commands
 from dcgan.faces.commands import add_faces_commands
 from dcgan.files import NO_SPACE
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.run(args)
     except UserError as e:
-        print(f"dcgan {stage}: error: {e}", file=sys.stderr)
+        print(f"dcgan {stage}: error: {one_line(e)}", file=sys.stderr)
         return 2
     except OSError as e:
         if e.errno not in NO_SPACE:

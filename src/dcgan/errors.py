@@ -3,3 +3,12 @@
 
 class UserError(Exception):
     """A problem with the user's input (missing path, wrong format, bad option)."""
+
+
+def one_line(error: UserError) -> str:
+    """The error's message; for one raised in a DataLoader worker, which torch re-raises with the
+    worker's traceback in its message, the original message alone (the traceback's last line)."""
+    message = str(error)
+    if "\nOriginal Traceback" in message:
+        return message.rstrip().splitlines()[-1].partition(": ")[2]
+    return message

@@ -132,6 +132,33 @@ def write_tsv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Seq
         writer.writerows(rows)
 
 
+def npy_layout(path: str | os.PathLike) -> tuple[int, tuple[int, ...], np.dtype]:
+    """(data offset, shape, dtype) of a .npy file, checked to hold as many bytes as its header promises:
+    a file cut short (a killed copy, a full disk) is named with the way out, not met as NumPy's
+    traceback or as silent zeros."""
+    path = Path(path)
+    way_out = "delete it and run again to write it anew"
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = reader(f)
+            offset = f.tell()
+    except (ValueError, EOFError) as e:
+        raise UserError(f"{path}: not a readable .npy array ({e}); {way_out}") from None
+    expected = offset + int(np.prod(shape)) * dtype.itemsize
+    size = path.stat().st_size
+    if size != expected:
+        raise UserError(f"{path}: damaged ({size:,} bytes where its header promises {expected:,}); {way_out}")
+    return offset, shape, dtype
+
+
+def load_npy(path: str | os.PathLike, mmap_mode: str | None = None) -> np.ndarray:
+    """np.load of an intermediate .npy (a memory map with `mmap_mode`), checked by npy_layout first."""
+    npy_layout(path)
+    return np.load(path, mmap_mode=mmap_mode)
+
+
 def read_tsv(path: str | os.PathLike) -> list[dict[str, str]]:
     with open(path, newline="", errors=NAME_ERRORS) as f:
         return list(csv.DictReader(f, delimiter="\t"))

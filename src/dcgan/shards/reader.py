@@ -45,6 +45,23 @@ def verify_shards(shard_dir: str | Path) -> dict:
     return {"shards": len(manifest), "samples": samples}
 
 
+def damaged_shard(url: str, problem: str) -> UserError:
+    """The one-line error for a shard that cannot be read as written, with the way out."""
+    folder = Path(url).parent
+    return UserError(f"{url}: {problem}: the shard is damaged; delete {folder} and run again to write the shards anew")
+
+
+def counted(url: str, samples: Iterator[dict], expected: int) -> Iterator[dict]:
+    """`samples` of the shard `url`, checked to be the `expected` number (a shard cut short reads as a
+    shorter one, not as an error)."""
+    found = 0
+    for sample in samples:
+        found += 1
+        yield sample
+    if found != expected:
+        raise damaged_shard(url, f"{found} samples where index.json lists {expected}")
+
+
 def shard_samples(url: str, start: int = 0, stop: int | None = None) -> Iterator[dict]:
     """The samples of a local tar shard in file order: {'__key__', '__url__', ext: bytes, ...}; only
     those numbered [start, stop) from 0 (the ones before `start` are passed over without copying).
@@ -54,7 +71,10 @@ def shard_samples(url: str, start: int = 0, stop: int | None = None) -> Iterator
     """
     from wids.wids_mmtar import MMIndexedTar
 
-    tar = MMIndexedTar(url, verbose=False)
+    try:
+        tar = MMIndexedTar(url, verbose=False)
+    except (ValueError, OSError) as e:
+        raise damaged_shard(url, f"unreadable ({e})") from None
     try:
         sample: dict = {}
         key, number = None, -1

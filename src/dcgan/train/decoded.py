@@ -26,10 +26,10 @@ import numpy as np
 import simplejpeg
 
 from dcgan.errors import UserError
-from dcgan.files import no_space_reported, temporary_beside, write_bytes, write_json, write_tsv
+from dcgan.files import load_npy, no_space_reported, temporary_beside, write_bytes, write_json, write_tsv
 from dcgan.progress import progress
 from dcgan.provenance import record
-from dcgan.shards.reader import shard_samples
+from dcgan.shards.reader import counted, damaged_shard, shard_samples
 from dcgan.train.tracking import key_hashes
 
 IMAGE_EXTENSIONS = ("jpg", "png", "webp")
@@ -77,9 +77,9 @@ def _decode_shard(url: str, images_path: str, first: int, count: int, size: int)
     cv2.setNumThreads(1)
     images = np.load(images_path, mmap_mode="r+")
     keys, rejects = [], []
-    for number, sample in enumerate(shard_samples(url)):
+    for number, sample in enumerate(counted(url, shard_samples(url), count)):
         if number >= count:
-            raise UserError(f"{url}: more samples than index.json lists ({count})")
+            raise damaged_shard(url, f"more samples than index.json lists ({count})")
         try:
             images[first + number] = sample_image(sample, size)
         except ValueError as e:
@@ -127,8 +127,15 @@ def _compacted(images_path: Path, rejected: list[int]) -> None:
 
 
 def _identity(shard_dir: Path, size: int) -> dict:
-    """What the decoded set depends on: the shards (their index) and the size."""
-    return {"index_sha256": hashlib.sha256((shard_dir / "index.json").read_bytes()).hexdigest(), "size": size}
+    """What the decoded set depends on: the shards (their index, and each file's size and modification
+    time, so that a shard damaged or rewritten since is decoded, and its damage found, again) and the size."""
+    index = shard_dir / "index.json"
+    files = [shard_dir / s["url"] for s in json.loads(index.read_text())["shardlist"]]
+    return {
+        "index_sha256": hashlib.sha256(index.read_bytes()).hexdigest(),
+        "shard_files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] if f.is_file() else [f.name] for f in files],
+        "size": size,
+    }
 
 
 def _write(shard_dir: Path, urls: list[str], sizes: list[int], folder: Path, size: int, workers: int) -> None:
@@ -167,7 +174,7 @@ def _write(shard_dir: Path, urls: list[str], sizes: list[int], folder: Path, siz
 
 
 def _open(folder: Path, size: int) -> Decoded:
-    images = np.load(folder / f"images-{size}.npy", mmap_mode="c")
+    images = load_npy(folder / f"images-{size}.npy", mmap_mode="c")
     keys = (folder / f"keys-{size}.txt").read_text().splitlines()
     rejects = json.loads((folder / f"decoded-{size}.json").read_text())["rejects"]
     if len(keys) != len(images) or images.shape[1:] != (size, size, 3):

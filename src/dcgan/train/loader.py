@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from dcgan.errors import UserError
-from dcgan.shards.reader import shard_samples
+from dcgan.shards.reader import counted, damaged_shard, shard_samples
 from dcgan.train.decoded import sample_image
 from dcgan.train.tracking import keys_digest
 
@@ -116,7 +116,8 @@ class ShardStream(IterableDataset):
             first, offset = offset, offset + self.sizes[shard]
             if offset <= start or first >= stop:
                 continue
-            yield from shard_samples(self.urls[shard], max(start - first, 0), min(stop, offset) - first)
+            begin, end = max(start - first, 0), min(stop, offset) - first
+            yield from counted(self.urls[shard], shard_samples(self.urls[shard], begin, end), end - begin)
 
     def _shuffled(self, samples: Iterator[dict], rng: random.Random) -> Iterator[dict]:
         buffer: list[dict] = []
@@ -134,7 +135,10 @@ class ShardStream(IterableDataset):
         rng = random.Random(f"{self.seed}:{self.epoch}:{self.rank}:{worker}")
         images, keys = [], []
         for sample in self._shuffled(self._samples(worker, workers), rng):
-            image = sample_image(sample, self.size)
+            try:
+                image = sample_image(sample, self.size)
+            except ValueError as e:
+                raise damaged_shard(sample["__url__"], str(e)) from None
             if self.flip and rng.random() < 0.5:
                 image = image[:, ::-1]
             images.append(image)

@@ -151,6 +151,9 @@ def test_wrong_kinds_of_input_are_named_before_anything_runs(tmp_path):
     a_file = tmp_path / "bedroom.txt"
     a_file.write_text("not an lmdb\n" * 100)
     empty = write_lmdb(tmp_path / "empty_lmdb", {})
+    cut = tmp_path / "copy_cut_short"  # an empty data.mdb: LMDB's own word is "Bad file descriptor"
+    cut.mkdir()
+    (cut / "data.mdb").touch()
     looped = tmp_path / "looped"
     (looped / "ok").mkdir(parents=True)
     (looped / "ok" / "loop").symlink_to(looped)
@@ -160,6 +163,7 @@ def test_wrong_kinds_of_input_are_named_before_anything_runs(tmp_path):
             "bedroom": {"lmdb": str(no_data), "partitions": 4},
             "other": {"source": "lsun", "lmdb": str(a_file)},
             "empty": {"source": "lsun", "lmdb": str(empty)},
+            "cut": {"source": "lsun", "lmdb": str(cut)},
             "looped": {"source": "images", "images": str(looped)},
         }
     }
@@ -172,6 +176,7 @@ def test_wrong_kinds_of_input_are_named_before_anything_runs(tmp_path):
         f"datasets.bedroom.lmdb: not an LMDB: {no_data} (a folder without data.mdb)",
         f"datasets.other.lmdb: not an LMDB: {a_file}",
         f"datasets.empty.lmdb: the LMDB {empty} is empty",
+        f"datasets.cut.lmdb: not an LMDB: {cut} ({cut}/data.mdb is an empty file: a copy or download cut short?)",
     )
     assert out.count("datasets.bedroom.lmdb") == 1  # once, not once per partition
     assert "datasets.looped" not in out  # a loop inside a folder is a reject at listing time, not a stop
@@ -469,3 +474,20 @@ def test_fid_weights_cut_short_are_named_and_the_workflows_copy_deleted(tmp_path
     assert not Path(FID_WEIGHTS).exists()
     shutil.copy(fid_weights, FID_WEIGHTS)  # fetched anew
     assert InceptionFeatures(FID_WEIGHTS, torch.device("cpu")).net is not None
+
+
+def test_a_face_folder_without_a_face_says_so(tmp_path, face_weights):
+    web = tmp_path / "web"
+    web.mkdir()
+    for name in ("coffee", "chelsea"):  # a cup and a cat's face: no human face
+        (web / f"{name}.jpg").write_bytes(pil_bytes(photo_rgb(name), "JPEG"))
+    (web / "cut.jpg").write_bytes(pil_bytes(photo_rgb(), "JPEG")[:5000])
+    dcgan_run("list-images", str(web), str(tmp_path / "inputs.txt"))
+    weights = ["--mtcnn-weights", face_weights["mtcnn_weights"], "--yunet-model", face_weights["yunet_model"]]
+    found = dcgan_run("detect-faces", str(tmp_path / "inputs.txt"), str(tmp_path / "table"), *weights)
+    assert found.returncode == 0, found.stderr
+    summary = dcgan_run("table-summary", str(tmp_path / "table"), "--parts", "1", "--dataset", "faces")
+    assert summary.returncode == 2
+    one_line_error(
+        summary.stderr, "dataset faces: no face found in the 2 readable images of 3; rejects: 1 truncated jpeg"
+    )

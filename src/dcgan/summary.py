@@ -23,6 +23,7 @@ def summarise_table(
     single image is a UserError that names the dataset, its source and the rejects by reason: the
     stages after this one would have nothing to work on."""
     images, reasons, classes, per_part = 0, Counter(), Counter(), []
+    searched = readable = 0  # a face dataset's photos, and those that could be decoded
     for index in range(parts):
         prefix = part_prefix(table_dir, index)
         meta_path = prefix.with_suffix(".json")
@@ -30,6 +31,9 @@ def summarise_table(
             raise UserError(f"image-table part missing: {meta_path}")
         meta = json.loads(meta_path.read_text())
         images += meta["images"]
+        if meta["stage"] == "detect_faces":
+            searched += meta["source_images"]
+            readable += meta["readable"]
         classes.update(meta.get("classes", {}))
         reasons.update(reason_category(r["reason"]) for r in read_rejects(prefix))
         per_part.append({"part": index, "images": meta["images"], "rejects": meta["rejects"]})
@@ -44,9 +48,10 @@ def summarise_table(
     if images == 0:
         named = " ".join(filter(None, [f"dataset {dataset}" if dataset else "", f"({source})" if source else ""]))
         why = ", ".join(f"{n} {r}" for r, n in reasons.most_common()) or "the input holds no entries"
-        raise UserError(
-            f"{named or table_dir}: no images extracted; rejects: {why} (listed in {table_dir}/part-*.rejects.tsv)"
-        )
+        found = "no images extracted"
+        if searched:  # a face dataset
+            found = f"no face found in the {readable} readable images of {searched}"
+        raise UserError(f"{named or table_dir}: {found}; rejects: {why} (listed in {table_dir}/part-*.rejects.tsv)")
     if out:
         write_json(out, summary)
     return summary

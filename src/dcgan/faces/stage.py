@@ -32,7 +32,7 @@ def detect_part(
     root, paths = read_list(inputs_list)
     mine = paths[part_slice(len(paths), part, parts)]
     detector = make_detector(settings)
-    faces = 0
+    faces = readable = 0
     with PartWriter(part_prefix(table_dir, part), settings.image_size, COLUMNS) as writer:
         for path in progress(mine, desc=f"detect faces part {part}"):
             try:
@@ -50,6 +50,7 @@ def detect_part(
             except BadImage as e:
                 writer.reject(path, str(e))
                 continue
+            readable += 1
             kept, reasons = select_faces(rgb, *detector(rgb), settings)
             for reason in reasons:
                 writer.reject(path, reason)
@@ -76,5 +77,6 @@ def detect_part(
             "detect_faces",
             {**asdict(settings), "inputs": str(inputs_list), "part": part, "parts": parts},
             source_images=len(mine),
+            readable=readable,
             faces=faces,
         )

@@ -30,8 +30,11 @@ def open_lmdb(path: str | Path) -> lmdb.Environment:
     if path.is_file() and path.suffix == ".zip":
         raise UserError(f"{path} is a zip archive: unzip it and point the config at the folder inside")
     subdir = path.is_dir()
-    if subdir and not (path / "data.mdb").is_file():
+    data = path / "data.mdb" if subdir else path
+    if subdir and not data.is_file():
         raise UserError(f"not an LMDB: {path} (a folder without data.mdb)")
+    if data.stat().st_size == 0:  # LMDB itself says only "Bad file descriptor"
+        raise UserError(f"not an LMDB: {path} ({data} is an empty file: a copy or download cut short?)")
     try:
         env = lmdb.open(str(path), subdir=subdir, readonly=True, lock=False, readahead=True, max_readers=512)
     except lmdb.Error as e:

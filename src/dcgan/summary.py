@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 from dcgan.errors import UserError
-from dcgan.files import write_json
+from dcgan.files import read_json, write_json
 from dcgan.table import part_prefix, read_rejects
 
 
@@ -29,7 +28,7 @@ def summarise_table(
         meta_path = prefix.with_suffix(".json")
         if not meta_path.is_file():
             raise UserError(f"image-table part missing: {meta_path}")
-        meta = json.loads(meta_path.read_text())
+        meta = read_json(meta_path, "image-table part record")
         images += meta["images"]
         if meta["stage"] == "detect_faces":
             searched += meta["source_images"]

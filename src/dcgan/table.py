@@ -17,7 +17,16 @@ from typing import Sequence
 
 import numpy as np
 
-from dcgan.files import atomic_path, load_npy, npy_layout, read_first_column, read_tsv, write_json, write_tsv
+from dcgan.files import (
+    atomic_path,
+    damaged_file,
+    load_npy,
+    npy_layout,
+    read_first_column,
+    read_tsv,
+    write_json,
+    write_tsv,
+)
 from dcgan.provenance import record
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,200}")
@@ -121,7 +130,7 @@ def read_part(prefix: str | Path) -> tuple[np.ndarray, list[dict[str, str]]]:
     images = load_npy(prefix.with_suffix(".npy"), mmap_mode="r")
     rows = read_tsv(prefix.with_suffix(".tsv"))
     if len(rows) != len(images):
-        raise ValueError(f"{prefix}: {len(images)} images but {len(rows)} metadata rows")
+        raise damaged_file(prefix.with_suffix(".tsv"), "image-table part", f"{len(rows)} rows for {len(images)} images")
     return images, rows
 
 

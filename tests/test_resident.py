@@ -142,11 +142,15 @@ def test_resident_batches_are_the_images_in_a_new_order_each_epoch_with_flips(sh
     assert [k for b in loader for k in b.keys] != first
 
 
-def test_auto_trains_from_memory_when_the_set_fits_and_from_shards_when_not():
+def test_auto_trains_from_memory_when_the_set_fits_and_from_shards_when_not_and_graphs_never_from_shards():
     assert choose_data("auto", 1000, 64, CPU) == ("memory", "mapped")
     assert choose_data("auto", 10**12, 64, CPU) == ("shards", None)  # 12 PB
     assert choose_data("shards", 1000, 64, CPU) == ("shards", None)
     assert choose_data("memory", 10**12, 64, CPU) == ("memory", "mapped")  # asked for: mapped, with a warning
+    # A captured step never reads shards: its capture would race the DataLoader's pin-memory thread.
+    assert choose_data("auto", 10**12, 64, CPU, graphs=True) == ("memory", "mapped")
+    with pytest.raises(UserError, match="train.graphs: on needs the training set in memory .*this run: train.data sh"):
+        choose_data("shards", 1000, 64, CPU, graphs=True)
 
 
 def test_memory_and_shards_train_on_the_same_keys_every_epoch(sharded, tmp_path):

@@ -141,6 +141,33 @@ def test_bf16_autocast_runs_the_convolutions_in_bf16_and_keeps_batchnorm_and_the
     assert g.net[0].weight.is_contiguous()  # the projection of z (1x1 maps) keeps the plain layout
 
 
+def test_resumed_optimisers_take_this_runs_adam_flags_and_keep_the_saved_state():
+    """Optimizer.load_state_dict restores the saved run's fused/foreach/capturable flags: a resume with
+    another `adam` would silently keep the old one, and a capture would fail on capturable=False."""
+    settings = ModelSettings(image_size=32, ngf=8, ndf=8)
+    real = torch.rand(4, 3, 32, 32).mul(2).sub(1)
+    noise = lambda n: sample_z(n, settings, torch.Generator().manual_seed(0), torch.device("cpu"))  # noqa: E731
+    before = GanSteps(
+        *build(settings), TrainSettings(), Speed("fp32", "contiguous", "eager", "foreach"), torch.device("cpu")
+    )
+    before.iteration(real, noise)
+    saved = before.opt_g.state_dict(), before.opt_d.state_dict()
+    after = GanSteps(
+        *build(settings), TrainSettings(), Speed("fp32", "contiguous", "eager", "fused"), torch.device("cpu")
+    )
+    after.load_optimisers(*saved)
+    for optimiser, state in zip((after.opt_g, after.opt_d), saved, strict=True):
+        assert all(
+            group["fused"] and not group["foreach"] and not group["capturable"] for group in optimiser.param_groups
+        )
+        loaded = optimiser.state_dict()["state"]
+        for index, moments in state["state"].items():
+            for name, value in moments.items():
+                assert torch.equal(loaded[index][name].cpu(), value.cpu()), (index, name)
+    assert before.opt_g.param_groups[0]["foreach"]  # the saved run's own optimiser is left as it was
+    assert torch.isfinite(after.iteration(real, noise)).all()
+
+
 def test_every_speed_switch_on_resumes_to_the_same_weights(shards, tmp_path):
     fast = tiny_settings(max_steps=6, precision="bf16", memory_format="channels_last", compile="inductor", adam="fused")
     train(shards, tmp_path / "straight", TINY, fast)

@@ -119,7 +119,7 @@ class Run:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.loader, self.data = training_input(
-            shard_dir, out_dir, settings, model.image_size, group, self.speed.layout
+            shard_dir, out_dir, settings, model.image_size, group, self.speed.layout, graphs=self.speed.graphs == "on"
         )
         self.small_data = self._small_data_warning()
         torch.manual_seed(settings.seed)
@@ -174,8 +174,7 @@ class Run:
             state = self.resumed
             self.g.load_state_dict(state["g"])
             self.d.load_state_dict(state["d"])
-            self.steps.opt_g.load_state_dict(state["opt_g"])
-            self.steps.opt_d.load_state_dict(state["opt_d"])
+            self.steps.load_optimisers(state["opt_g"], state["opt_d"])
             mine = state["ranks"][group.rank]
             self.z_rng.set_state(mine["z_rng"])
             at.tally = EpochTally(mine["tally"])

@@ -30,18 +30,29 @@ from dcgan.train.settings import DATA, TrainSettings
 MEMORY_FRACTION = 0.5  # auto: train from memory when the decoded set takes at most this much of what is free
 
 
-def choose_data(data: str, samples: int, size: int, device: torch.device) -> tuple[str, str | None]:
-    """(mode, placement) for `train.data`: "memory" with "device" or "mapped", or "shards" with None."""
+GRAPHS_NEED_MEMORY = (
+    "train.graphs: on needs the training set in memory (train.data memory or auto): a captured step would "
+    "race the shard loader's pin-memory thread"
+)
+
+
+def choose_data(
+    data: str, samples: int, size: int, device: torch.device, *, graphs: bool = False
+) -> tuple[str, str | None]:
+    """(mode, placement) for `train.data`: "memory" with "device" or "mapped", or "shards" with None.
+    With `graphs` (a captured step), never shards: "auto" maps a set too large for memory instead."""
     if data not in DATA:
         raise UserError(f"train.data must be one of {', '.join(DATA)}, got {data!r}")
     if data == "shards":
+        if graphs:
+            raise UserError(f"{GRAPHS_NEED_MEMORY} (this run: train.data shards)")
         return "shards", None
     needed = decoded_bytes(samples, size)
     if device.type == "cuda" and needed <= MEMORY_FRACTION * torch.cuda.mem_get_info(device)[0]:
         return "memory", "device"
     if needed <= MEMORY_FRACTION * psutil.virtual_memory().available:
         return "memory", "mapped"
-    if data == "auto":
+    if data == "auto" and not graphs:
         return "shards", None
     print(
         f"train: warning: the decoded set ({needed / 1e9:.1f} GB) exceeds half of the free memory; it is read "
@@ -133,15 +144,21 @@ class ResidentLoader:
 
 
 def training_input(
-    shard_dir: Path, out_dir: Path, settings: TrainSettings, size: int, group: Group, layout: torch.memory_format
+    shard_dir: Path,
+    out_dir: Path,
+    settings: TrainSettings,
+    size: int,
+    group: Group,
+    layout: torch.memory_format,
+    graphs: bool = False,
 ) -> tuple[Loader | ResidentLoader, dict]:
     """This rank's loader as `train.data` says (rank 0 decides for all), and what was chosen, for train.json.
-    Training from memory decodes the shards once into out_dir/decoded/ (reused by later runs)."""
+    Training from memory decodes the shards once into out_dir/decoded/ (reused by later runs); a
+    captured step (`graphs`) always trains from memory."""
     indexed = (shard_dir / "index.json").is_file()
-    if not indexed and settings.data == "memory":
-        raise UserError(
-            f"train.data memory needs a shard folder with its index.json (written by `dcgan shards`): {shard_dir}"
-        )
+    if not indexed and (settings.data == "memory" or graphs):
+        wanted = "train.graphs on" if graphs else "train.data memory"
+        raise UserError(f"{wanted} needs a shard folder with its index.json (written by `dcgan shards`): {shard_dir}")
     common = {
         "rank": group.rank,
         "world_size": group.world_size,
@@ -153,7 +170,8 @@ def training_input(
     mode, placement = "shards", None
     if indexed and settings.data != "shards":
         samples = sum(shard_sizes(shard_urls(shard_dir)))  # from index.json
-        mode, placement = group.share(choose_data(settings.data, samples, size, group.device) if group.main else None)
+        chosen = choose_data(settings.data, samples, size, group.device, graphs=graphs) if group.main else None
+        mode, placement = group.share(chosen)
     if mode == "shards":
         return Loader(
             shard_dir,

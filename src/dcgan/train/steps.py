@@ -105,6 +105,16 @@ class GanSteps:
         self.bce = nn.BCEWithLogitsLoss()
         self.device_type = device.type
 
+    def load_optimisers(self, saved_g: dict, saved_d: dict) -> None:
+        """Load the saved Adam states under this run's speed flags. Optimizer.load_state_dict keeps the
+        saved param groups' fused/foreach/capturable flags, so a resume with another `adam` or `graphs`
+        would run the old kind of step (or fail at capture); the flags are set before loading, which
+        also places each step count where this run's kind of step needs it."""
+        for optimiser, saved in ((self.opt_g, saved_g), (self.opt_d, saved_d)):
+            flags = {key: optimiser.param_groups[0][key] for key in ("fused", "foreach", "capturable")}
+            groups = [{**group, **flags} for group in saved["param_groups"]]
+            optimiser.load_state_dict({**saved, "param_groups": groups})
+
     def autocast(self):
         # no cache of cast weights under a graph: autocast frees its cached casts on exit, which a graph's
         # replays would still read (PyTorch's CUDA-graph notes ask for cache_enabled=False)

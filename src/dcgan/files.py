@@ -235,6 +235,15 @@ def source_stamp(path: str | os.PathLike) -> str:
     return digest.hexdigest()[:16]
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def file_digests(path: Path) -> tuple[str, str]:
     """(md5, sha256) of a file, read once."""
     md5, sha = hashlib.md5(), hashlib.sha256()

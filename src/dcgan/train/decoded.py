@@ -130,12 +130,12 @@ def _identity(shard_dir: Path, size: int) -> dict:
     """What the decoded set depends on: the shards (their index, and each file's size and modification
     time, so that a shard damaged or rewritten since is decoded, and its damage found, again) and the size."""
     index = shard_dir / "index.json"
-    files = [shard_dir / s["url"] for s in shard_list(index)]
-    return {
-        "index_sha256": hashlib.sha256(index.read_bytes()).hexdigest(),
-        "shard_files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] if f.is_file() else [f.name] for f in files],
-        "size": size,
-    }
+    shard_files = []
+    for shard in shard_list(index):
+        path = shard_dir / shard["url"]
+        info = path.stat() if path.is_file() else None
+        shard_files.append([path.name, info.st_size, info.st_mtime_ns] if info else [path.name])
+    return {"index_sha256": hashlib.sha256(index.read_bytes()).hexdigest(), "shard_files": shard_files, "size": size}
 
 
 def _write(shard_dir: Path, urls: list[str], sizes: list[int], folder: Path, size: int, workers: int) -> None:

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from dcgan.device import pick_device
+from dcgan.device import autotune_convolutions, pick_device
 from dcgan.train.loader import Loader
 from dcgan.train.model import build, sample_z
 from dcgan.train.settings import ModelSettings, TrainSettings
@@ -161,7 +161,8 @@ def resident_bytes() -> int:
 
 
 class PeakMemory:
-    """Peak memory while the block runs: CUDA's allocator peak, or resident growth sampled every ms."""
+    """Peak memory the block adds: CUDA's allocator peak over what was allocated before, or resident growth
+    sampled every ms."""
 
     def __init__(self, device: torch.device):
         self.device, self.peak = device, 0
@@ -170,6 +171,7 @@ class PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
+            self.start = torch.cuda.memory_allocated()
             return self
         ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed memory back, so growth is this block's
         self.start, self.running = resident_bytes(), True
@@ -184,7 +186,7 @@ class PeakMemory:
 
     def __exit__(self, *exc):
         if self.device.type == "cuda":
-            self.peak = torch.cuda.max_memory_allocated()
+            self.peak = torch.cuda.max_memory_allocated() - self.start
         else:
             self.running = False
             self.sampler.join()
@@ -239,6 +241,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device()
+    autotune_convolutions(device)  # as `dcgan train` runs
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"{name}; torch {torch.__version__}; 64x64 images; auto = {asdict(resolve_speed(TrainSettings(), device))}")
     print(f"{'model':<7} {'batch':>5} {'loop':<14} {'img/s':>8} {'ratio':>6} {'peak MB':>8} {'TFLOP/s':>8}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tarfile
 from pathlib import Path
+from unittest.mock import patch
 
 import cv2
 import numpy as np
@@ -20,7 +21,7 @@ from dcgan.train.decoded import decoded_set
 from dcgan.train.loader import Loader
 from dcgan.train.loop import train
 from dcgan.train.model import build, sample_z
-from dcgan.train.resident import ResidentLoader, choose_data
+from dcgan.train.resident import ResidentLoader, choose_data, fewest_free_bytes
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import CapturedSteps, GanSteps, Speed, resolve_speed
 from dcgan.train.tracking import keys_digest
@@ -143,14 +144,38 @@ def test_resident_batches_are_the_images_in_a_new_order_each_epoch_with_flips(sh
 
 
 def test_auto_trains_from_memory_when_the_set_fits_and_from_shards_when_not_and_graphs_never_from_shards():
-    assert choose_data("auto", 1000, 64, CPU) == ("memory", "mapped")
-    assert choose_data("auto", 10**12, 64, CPU) == ("shards", None)  # 12 PB
-    assert choose_data("shards", 1000, 64, CPU) == ("shards", None)
-    assert choose_data("memory", 10**12, 64, CPU) == ("memory", "mapped")  # asked for: mapped, with a warning
+    assert choose_data("auto", 1000, 64, None) == ("memory", "mapped")
+    assert choose_data("auto", 10**12, 64, None) == ("shards", None)  # 12 PB
+    assert choose_data("shards", 1000, 64, None) == ("shards", None)
+    assert choose_data("memory", 10**12, 64, None) == ("memory", "mapped")  # asked for: mapped, with a warning
     # A captured step never reads shards: its capture would race the DataLoader's pin-memory thread.
-    assert choose_data("auto", 10**12, 64, CPU, graphs=True) == ("memory", "mapped")
+    assert choose_data("auto", 10**12, 64, None, graphs=True) == ("memory", "mapped")
     with pytest.raises(UserError, match="train.graphs: on needs the training set in memory .*this run: train.data sh"):
-        choose_data("shards", 1000, 64, CPU, graphs=True)
+        choose_data("shards", 1000, 64, None, graphs=True)
+
+
+class TwoRanks:
+    """Rank 0 of two, on a CPU, whose other rank reports `other` free GPU bytes (no process group needed)."""
+
+    device = CPU
+
+    def __init__(self, other: int):
+        self.other = other
+
+    def gather(self, value) -> list:
+        return [value, self.other]
+
+
+def test_the_set_goes_on_the_gpu_only_when_it_fits_on_every_rank():
+    needed = 1000 * 64 * 64 * 3  # the decoded set: 12.3 MB
+    assert choose_data("auto", 1000, 64, 4 * needed) == ("memory", "device")
+    assert choose_data("memory", 1000, 64, needed) == ("memory", "mapped")  # more than half of what is free
+    # Each rank holds its own copy: the rank with the least free memory decides for all.
+    roomy, cramped = 10**12, needed
+    assert fewest_free_bytes(TwoRanks(cramped)) is None  # this rank is a CPU: no GPU copy anywhere
+    with patch("dcgan.train.resident.device_free_bytes", return_value=roomy):
+        fewest = fewest_free_bytes(TwoRanks(cramped))
+    assert fewest == cramped and choose_data("auto", 1000, 64, fewest) == ("memory", "mapped")
 
 
 def test_memory_and_shards_train_on_the_same_keys_every_epoch(sharded, tmp_path):

@@ -7,3 +7,10 @@ import torch
 
 def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autotune_convolutions(device: torch.device) -> None:
+    """cuDNN's autotuning (cudnn.benchmark) on a GPU: every training run, and every timed gpu_check part,
+    runs with it, so that rates measured apart compare."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True

@@ -12,12 +12,18 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
 from dcgan.device import pick_device
 from dcgan.errors import UserError
+
+# How long a rank waits in a collective before the group fails. It covers rank 0's one-off work that the
+# others wait out in their first collective: opening the FID tracker (reading the reference and its
+# features, the Inception weights) and writing checkpoints, grids and FID (NCCL's own default is 10 min).
+TIMEOUT = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,9 @@ def join(processes: int) -> Group:
             raise UserError(f"train.processes is {processes} but this node has {torch.cuda.device_count()} GPU(s)")
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
-        dist.init_process_group("nccl", device_id=device)
+        dist.init_process_group("nccl", device_id=device, timeout=TIMEOUT)
         return Group(rank, world_size, device, "nccl")
-    dist.init_process_group("gloo")
+    dist.init_process_group("gloo", timeout=TIMEOUT)
     return Group(rank, world_size, torch.device("cpu"), "gloo")
 
 

@@ -7,7 +7,8 @@ the end), `metrics.csv` (losses every `log_every` steps, FID/KID/diversity every
 digests, each rank's parameter digest, the tracked quality and any collapse warnings); while running
 `samples/step-*.png`, `tensorboard/` events and `checkpoints/` (dcgan.train.checkpoints).
 Under DDP every rank holds the same weights: gradients are averaged across ranks, and BatchNorm's
-running statistics are rank 0's, broadcast at each forward (or global ones with `sync_batchnorm`).
+running statistics are rank 0's, broadcast at each forward (or, with `sync_batchnorm`, global ones that
+every rank computes alike, with no broadcast).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dcgan.device import autotune_convolutions
 from dcgan.errors import UserError
 from dcgan.fid.scores import TooFewImages
 from dcgan.files import write_json, write_torch
@@ -116,8 +118,7 @@ class Run:
                 "train.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm has no CPU kernels): "
                 "turn it off for CPU processes"
             )
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
+        autotune_convolutions(self.device)
         self.loader, self.data = training_input(
             shard_dir, out_dir, settings, model.image_size, group, self.speed.layout, graphs=self.speed.graphs == "on"
         )

@@ -2,12 +2,13 @@
 
 The way the fastest small-image trainers feed a GPU: the whole set as one uint8 tensor, each epoch a
 permutation, each batch `images[order[i:i + B]]`, no decoding, collation or worker processes. Where the
-array lives (`placement`): on the GPU when it fits ("device"); else memory-mapped on the host, gathered
-into pinned buffers and copied non-blocking ("mapped"; on a CPU this is the only placement, and every
-process of a node shares the one file mapping). An epoch's order and flips come from the seed and the
-epoch alone (NumPy, on the host: the same on every device), and are split over the ranks exactly as the
-shard loader splits its samples: one contiguous range per rank, every sample once per epoch, the same
-number of batches on every rank, a rank with one sample more folding it into its last batch.
+array lives (`placement`): on the GPU when it fits on every rank ("device"); else memory-mapped on the
+host, gathered into pinned buffers and copied on a stream of their own, beside the running step
+("mapped"; on a CPU this is the only placement, and every process of a node shares the one file mapping).
+An epoch's order and flips come from the seed and the epoch alone (NumPy, on the host: the same on every
+device), and are split over the ranks exactly as the shard loader splits its samples: one contiguous
+range per rank, every sample once per epoch, the same number of batches on every rank, a rank with one
+sample more folding it into its last batch.
 """
 
 from __future__ import annotations
@@ -36,10 +37,22 @@ GRAPHS_NEED_MEMORY = (
 )
 
 
+def device_free_bytes(device: torch.device) -> int | None:
+    """The GPU memory free to this process now; None on a CPU."""
+    return torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
+
+
+def fewest_free_bytes(group: Group) -> int | None:
+    """The least GPU memory free on any rank (each rank holds its own copy of a set on the device)."""
+    free = group.gather(device_free_bytes(group.device))
+    return None if None in free else min(free)
+
+
 def choose_data(
-    data: str, samples: int, size: int, device: torch.device, *, graphs: bool = False
+    data: str, samples: int, size: int, device_free: int | None, *, graphs: bool = False
 ) -> tuple[str, str | None]:
-    """(mode, placement) for `train.data`: "memory" with "device" or "mapped", or "shards" with None.
+    """(mode, placement) for `train.data`: "memory" with "device" (when the set fits in half of
+    `device_free`, the GPU memory free on every rank; None on a CPU) or "mapped", or "shards" with None.
     With `graphs` (a captured step), never shards: "auto" maps a set too large for memory instead."""
     if data not in DATA:
         raise UserError(f"train.data must be one of {', '.join(DATA)}, got {data!r}")
@@ -48,7 +61,7 @@ def choose_data(
             raise UserError(f"{GRAPHS_NEED_MEMORY} (this run: train.data shards)")
         return "shards", None
     needed = decoded_bytes(samples, size)
-    if device.type == "cuda" and needed <= MEMORY_FRACTION * torch.cuda.mem_get_info(device)[0]:
+    if device_free is not None and needed <= MEMORY_FRACTION * device_free:
         return "memory", "device"
     if needed <= MEMORY_FRACTION * psutil.virtual_memory().available:
         return "memory", "mapped"
@@ -97,6 +110,7 @@ class ResidentLoader:
         if placement == "device":
             self.images = self.images.to(self.device)
         self.staging = self._staging() if placement == "mapped" and self.device.type == "cuda" else None
+        self.copier = torch.cuda.Stream(self.device) if self.staging else None  # host-to-device copies
         self.epoch = 0
 
     def _staging(self) -> list[tuple[torch.Tensor, torch.cuda.Event]]:
@@ -117,8 +131,12 @@ class ResidentLoader:
         buffer, copied = self.staging[number % 2]
         copied.synchronize()  # the copy that last used this buffer is done
         batch = torch.index_select(self.images, 0, rows, out=buffer[: len(rows)])
-        on_device = batch.to(self.device, non_blocking=True)
-        copied.record()
+        with torch.cuda.stream(self.copier):  # beside the step still running on the compute stream
+            on_device = batch.to(self.device, non_blocking=True)
+            copied.record(self.copier)
+        compute = torch.cuda.current_stream(self.device)
+        compute.wait_event(copied)  # the step that takes this batch starts once it is on the device
+        on_device.record_stream(compute)  # its memory is not reused until that step is done with it
         return on_device
 
     def __iter__(self) -> Iterator[Batch]:
@@ -170,7 +188,8 @@ def training_input(
     mode, placement = "shards", None
     if indexed and settings.data != "shards":
         samples = sum(shard_sizes(shard_urls(shard_dir)))  # from index.json
-        chosen = choose_data(settings.data, samples, size, group.device, graphs=graphs) if group.main else None
+        device_free = fewest_free_bytes(group)
+        chosen = choose_data(settings.data, samples, size, device_free, graphs=graphs) if group.main else None
         mode, placement = group.share(chosen)
     if mode == "shards":
         return Loader(

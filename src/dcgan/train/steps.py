@@ -91,8 +91,11 @@ class GanSteps:
         # error on an H200, torch 2.11), so that layer keeps the plain layout.
         g.net[0].to(memory_format=torch.contiguous_format)
         run_g, run_d = g, d
-        if distributed:  # gradients averaged over the ranks; BatchNorm buffers broadcast from rank 0
-            run_g, run_d = DistributedDataParallel(g), DistributedDataParallel(d)
+        if distributed:  # gradients averaged over the ranks
+            # BatchNorm's running statistics: SyncBatchNorm keeps them the same on every rank already; plain
+            # BatchNorm takes rank 0's, broadcast at every forward
+            broadcast = not settings.sync_batchnorm
+            run_g, run_d = (DistributedDataParallel(net, broadcast_buffers=broadcast) for net in (g, d))
         self.d_without_sync = run_d.no_sync if distributed else nullcontext
         if speed.compile == "inductor":
             run_g, run_d = torch.compile(run_g), torch.compile(run_d)

@@ -43,6 +43,7 @@ def test_the_gpu_check_runs_every_part_in_smoke_mode(tmp_path, fid_weights):
         assert r["images_per_second"] > 0
         assert r["fraction_of_step_rate"] == round(r["images_per_second"] / rates[r["baseline"]], 3)
     assert parts["resume"]["runs"] == {"graphs_off": {"identical": True, "max_difference": 0.0}}
+    assert parts["resume"]["nondeterministic"] == []  # every operation of a training step has a deterministic kernel
     assert parts["ddp"]["backend"] == "gloo" and parts["ddp"]["runs"]["plain_batchnorm"]["same_weights_on_every_rank"]
     assert parts["fid"]["images"] == [8, 8] and parts["fid"]["fid"] > 0
     assert parts["dedup"]["hash_19_views_images_per_second"] > 0

@@ -29,11 +29,12 @@ import torch
 
 from dcgan.dedup.grouping import find_groups, groups_of
 from dcgan.dedup.scoring import score
-from dcgan.dedup.settings import AutoencoderSettings
+from dcgan.dedup.settings import AutoencoderSettings, FilterSettings, HashSettings
 from dcgan.dedup.stages import filter_stage, hash_stage, train_stage
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.files import read_tsv
 from dcgan.sources.extract import extract_part
+from dcgan.sources.settings import ExtractSettings
 from dcgan.table import part_prefix
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -64,13 +65,15 @@ def evaluate(tmp: Path, method: str, model: Path | None, keys: list[str], truth:
     """Rows (name, r, scores, hashing images/s) of one hash method."""
     rates, rows = {}, []
     for views in (0, 2):
-        done = hash_stage(tmp / "images", 0, tmp / f"hashes-{views}" / "part-0000.npy", method, model, views=views)
+        done = hash_stage(
+            tmp / "images", 0, tmp / f"hashes-{views}" / "part-0000.npy", HashSettings(method, views), model
+        )
         rates[views] = done["images_per_second"]
     own = np.load(tmp / "hashes-0" / "part-0000.npy")[:, 0]
     nbits = 64 if method == "phash" else own.shape[1] * 8
     exact = score(removed_rows(find_groups(own, nbits, 0), keys), truth, set(keys))
     radius, near = best_radius(own, nbits, keys, truth, range(1, max_radius + 1))
-    filter_stage(tmp / "images", 1, tmp / "hashes-2", tmp / "out", method=method, radius=0, views=2, verify=0.94)
+    filter_stage(tmp / "images", 1, tmp / "hashes-2", tmp / "out", FilterSettings(method))
     views = score(read_tsv(tmp / "out" / "duplicates.tsv"), truth, set(keys))
     rows.append(("r = 0 (paper)", 0, exact, rates[0]))
     rows.append(("best r", radius, near, rates[0]))
@@ -92,7 +95,7 @@ def main() -> None:
             truth = make_lsun_lmdb(tmp / "lmdb", entries=args.entries, seed=0)
         else:
             truth = make_lmdb(tmp / "lmdb", args.entries, seed=1)
-        extract_part(tmp / "lmdb", tmp / "images")
+        extract_part(tmp / "lmdb", tmp / "images", ExtractSettings())
         keys = [r["key"] for r in read_tsv(part_prefix(tmp / "images", 0).with_suffix(".tsv"))]
         table, default_method = [], {}
         for training, overrides in TRAININGS.items():

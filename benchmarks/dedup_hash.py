@@ -32,6 +32,7 @@ from dcgan.dedup.stages import train_stage
 from dcgan.dedup.views import hash_views, view_margins
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.sources.extract import extract_part
+from dcgan.sources.settings import ExtractSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scale import make_lmdb  # noqa: E402  (the scale benchmark's generator)
@@ -95,7 +96,7 @@ def main() -> None:
         make_lmdb(tmp / "generated", args.entries, seed=1)
         tables = {}
         for name in ("demo", "generated"):
-            extract_part(tmp / name, tmp / f"{name}-table")
+            extract_part(tmp / name, tmp / f"{name}-table", ExtractSettings())
             tables[name] = np.asarray(part_images(tmp / f"{name}-table", 0))
         model_path = tmp / "ae.pt"
         train_stage(tmp / "demo-table", 1, model_path, AutoencoderSettings())

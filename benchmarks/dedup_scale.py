@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dcgan.dedup.settings import AutoencoderSettings
+from dcgan.dedup.settings import AutoencoderSettings, HashSettings
 from dcgan.dedup.stages import hash_stage, train_stage
 from dcgan.device import pick_device
 from dcgan.table import PartWriter, part_prefix
@@ -50,13 +50,7 @@ def main() -> None:
             )
         for views in (0, 2):
             done = hash_stage(
-                table,
-                0,
-                Path(tmp) / "hashes.npy",
-                "autoencoder",
-                Path(tmp) / "ae.pt",
-                views=views,
-                threads=args.threads,
+                table, 0, Path(tmp) / "hashes.npy", HashSettings(views=views), Path(tmp) / "ae.pt", threads=args.threads
             )
             print(f"hash, {done['views']:>2} views: {done['images_per_second']:>9.0f} images/s")
 

@@ -26,6 +26,7 @@ from PIL import Image
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.imageformat import sniff_format
 from dcgan.sources.extract import extract_part
+from dcgan.sources.settings import ExtractSettings
 
 SIZE = 64
 
@@ -93,7 +94,7 @@ def main() -> None:
             nonempty = [v for v in subset.values() if v]
             rates = best_rates(
                 {
-                    "ours": lambda: extract_part(lmdb_dir, tmp / "table", image_size=SIZE),
+                    "ours": lambda: extract_part(lmdb_dir, tmp / "table", ExtractSettings(image_size=SIZE)),
                     "pil": lambda: each(pil_way, usable),
                     "bound": lambda: each(decode_only, nonempty),
                 },

@@ -27,6 +27,7 @@ from dcgan.imageformat import sniff_format
 from dcgan.sources.extract import extract_part
 from dcgan.sources.images import extract_images_part
 from dcgan.sources.listing import write_list
+from dcgan.sources.settings import ExtractSettings
 
 SIZE = 64
 
@@ -92,11 +93,13 @@ def main() -> None:
                 root = tmp / f"{label[:4]}{copies}"
                 lmdb_dir, inputs = write_both(root, values * copies)
                 n = len(values) * copies
-                lmdb_s = best_seconds(lambda: extract_part(lmdb_dir, root / "t1", image_size=SIZE), args.repeats)
+                lmdb_s = best_seconds(
+                    lambda: extract_part(lmdb_dir, root / "t1", ExtractSettings(image_size=SIZE)), args.repeats
+                )
                 folder_s = best_seconds(
                     lambda: (
                         write_list(root / "folder", inputs),
-                        extract_images_part(inputs, root / "t2", image_size=SIZE),
+                        extract_images_part(inputs, root / "t2", ExtractSettings(image_size=SIZE)),
                     ),
                     args.repeats,
                 )

@@ -48,7 +48,7 @@ from unittest.mock import patch
 import numpy as np
 import torch
 
-from dcgan.dedup.settings import AutoencoderSettings
+from dcgan.dedup.settings import AutoencoderSettings, HashSettings
 from dcgan.dedup.stages import hash_stage, train_stage
 from dcgan.device import autotune_convolutions, pick_device
 from dcgan.evaluation.reference import read_reference_images
@@ -389,7 +389,7 @@ def dedup_part(sizes: Sizes, device: torch.device, work: Path) -> dict:
             "train_device": meta["device"],
         }
         for views in (0, 2):
-            done = hash_stage(table, 0, work / f"hashes-{views}.npy", "autoencoder", work / "ae.pt", views=views)
+            done = hash_stage(table, 0, work / f"hashes-{views}.npy", HashSettings(views=views), work / "ae.pt")
             found[f"hash_{done['views']}_views_images_per_second"] = done["images_per_second"]
     return {"images": sizes.dedup_images, **found, "peak_mb": peak_mb(memory)}
 

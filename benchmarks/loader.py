@@ -33,6 +33,7 @@ from dcgan.files import write_tsv
 from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
 from dcgan.sources.extract import extract_part
+from dcgan.sources.settings import ExtractSettings
 from dcgan.table import PartWriter, part_prefix, read_part
 from dcgan.train.decoded import decoded_set
 from dcgan.train.loader import Loader
@@ -100,7 +101,7 @@ def build_shards(root: Path, entries: int, copies: int) -> Path:
     """A demo LMDB extracted at 64x64, every image written `copies` times (under new keys; odd copies
     mirrored) into an image table and from it into shards: root / "shards"."""
     make_lsun_lmdb(root / "lmdb", entries=entries, seed=0)
-    extract_part(root / "lmdb", root / "extracted")
+    extract_part(root / "lmdb", root / "extracted", ExtractSettings())
     images, rows = read_part(part_prefix(root / "extracted", 0))
     with PartWriter(part_prefix(root / "images", 0), images.shape[1], ("key", "source", "width", "height")) as table:
         for copy in range(copies):

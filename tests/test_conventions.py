@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
+import importlib
+import inspect
+import pkgutil
 import shutil
 import subprocess
 import sys
@@ -162,6 +166,69 @@ def test_every_default_comes_from_a_settings_dataclass_with_the_schemas_value():
                 assert action.default == expected, f"{where} ({settings.__name__}): {action.default!r} != {expected!r}"
                 compared += 1
     assert compared > 100  # the face, dedup, shard, train and evaluate settings at least
+
+
+# The config sections each package's library functions take settings of; every package also takes the
+# top-level keys (seed, image_size, max_pixels).
+PACKAGE_SECTIONS = {
+    "sources": ("extract",),
+    "dedup": ("dedup", "dedup.autoencoder"),
+    "faces": ("faces",),
+    "shards": ("shards",),
+    "train": ("train",),
+    "fid": ("evaluate",),
+    "evaluation": ("evaluate", "forget"),
+    "demo": ("demo",),
+}
+
+
+def library_defaults():
+    """(where, parameter, default, package) of every defaulted parameter of every function and method
+    the package defines (settings dataclasses aside: their fields are the defaults' home)."""
+    import dcgan
+
+    for info in pkgutil.walk_packages(dcgan.__path__, "dcgan."):
+        if info.name == "dcgan.__main__":
+            continue
+        module = importlib.import_module(info.name)
+        package = info.name.split(".")[1] if info.ispkg or info.name.count(".") > 1 else ""
+        for thing in vars(module).values():
+            if getattr(thing, "__module__", None) != info.name or dataclasses.is_dataclass(thing):
+                continue
+            functions = [thing] if inspect.isfunction(thing) else []
+            if inspect.isclass(thing):
+                functions = [f for f in vars(thing).values() if inspect.isfunction(f)]
+            for function in functions:
+                for parameter in inspect.signature(function).parameters.values():
+                    if parameter.default is not inspect.Parameter.empty:
+                        where = f"{info.name}.{function.__qualname__}"
+                        yield where, parameter.name, parameter.default, package
+
+
+def test_no_library_function_restates_a_setting_with_another_default():
+    """A function's default for a parameter named like a setting of its package's config sections is the
+    schema's (better still: the function takes the settings dataclass). `threads` is a job's CPU share,
+    which the rule passes, not a setting of the run."""
+    schema, checked, wrong = load_schema(), 0, []
+    for where, name, default, package in library_defaults():
+        if name == "threads":
+            continue
+        sections = [s for s in PACKAGE_SECTIONS.get(package, ()) if name in schema_section(schema, s)]
+        expected = schema_default(schema, sections[0], name) if sections else schema_default(schema, "", name)
+        if expected is None:
+            continue
+        checked += 1
+        if default != expected:
+            wrong.append(f"{where}({name}={default!r}): the schema says {expected!r}")
+    assert not wrong, wrong
+    assert checked > 10
+
+
+def schema_section(schema: dict, section: str) -> dict:
+    node = schema
+    for key in section.split("."):
+        node = node["properties"][key]
+    return node["properties"]
 
 
 def test_the_config_reference_is_the_schemas():

@@ -17,12 +17,13 @@ from dcgan.dedup.grouping import find_groups, groups_of, hamming
 from dcgan.dedup.hashers import make_hasher
 from dcgan.dedup.inputs import area_weights, downsample, resample, stretch_bounds, to_vectors
 from dcgan.dedup.scoring import score
-from dcgan.dedup.settings import AutoencoderSettings
+from dcgan.dedup.settings import AutoencoderSettings, FilterSettings, HashSettings
 from dcgan.dedup.stages import checkpoint_path, filter_stage, hash_stage, train_stage
 from dcgan.dedup.views import agreement, collision_candidates, group_by_views, hash_views, view_margins
 from dcgan.demo.lsun_lmdb import make_lsun_lmdb
 from dcgan.files import read_tsv
 from dcgan.sources.extract import extract_part
+from dcgan.sources.settings import ExtractSettings
 from dcgan.table import TableImages, read_keys
 
 FAST = AutoencoderSettings(steps=300)
@@ -120,7 +121,8 @@ def test_stretch_bounds_are_numpys_percentiles_bit_for_bit(rng):
 def test_normalised_input_ignores_brightness_and_contrast(rng):
     small = rng.integers(40, 200, (4, 32, 3, 32)).astype(np.uint8)
     darker = np.rint(small * 0.8 + 10).astype(np.uint8)
-    assert (to_vectors(small) - to_vectors(darker)).abs().max() < 0.02
+    stretched = {"normalize": True, "signed": False}
+    assert (to_vectors(small, **stretched) - to_vectors(darker, **stretched)).abs().max() < 0.02
     plain = to_vectors(small, normalize=False, signed=False).numpy()
     assert plain.min() >= 0 and plain.max() <= 1 and np.allclose(plain * 255, small.reshape(4, -1))
 
@@ -167,7 +169,7 @@ def table(tmp_path_factory):
     root = tmp_path_factory.mktemp("dedup")
     truth = make_lsun_lmdb(root / "lmdb", entries=400, seed=3)
     for part in range(2):
-        extract_part(root / "lmdb", root / "images", part=part, parts=2)
+        extract_part(root / "lmdb", root / "images", ExtractSettings(part=part, parts=2))
     return root, truth
 
 
@@ -180,7 +182,7 @@ def test_training_is_deterministic_and_codes_do_not_collapse(table, tmp_path):
     assert all(np.array_equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
     assert meta["steps"] == min(300, max(30 * (meta["images"] // 64), 1000))  # the budget, or 30 passes (>= 1000)
     assert meta["sample"] == meta["images"] and not checkpoint_path(tmp_path / "a.pt").exists()
-    hash_stage(root / "images", 0, tmp_path / "h.npy", "autoencoder", tmp_path / "a.pt")
+    hash_stage(root / "images", 0, tmp_path / "h.npy", HashSettings(views=0), tmp_path / "a.pt")
     codes = np.load(tmp_path / "h.npy")
     assert codes.shape[1:] == (1, 16)  # views=0: the image alone
     codes = codes[:, 0]
@@ -358,10 +360,8 @@ def test_filter_finds_every_exact_copy_and_writes_its_outputs(table, tmp_path, m
     if method == "autoencoder":
         train_stage(root / "images", 2, model, FAST)
     for part in range(2):
-        hash_stage(root / "images", part, tmp_path / "hashes" / f"part-{part:04d}.npy", method, model, views=2)
-    stats = filter_stage(
-        root / "images", 2, tmp_path / "hashes", tmp_path / "out", method=method, radius=0, views=2, verify=0.94
-    )
+        hash_stage(root / "images", part, tmp_path / "hashes" / f"part-{part:04d}.npy", HashSettings(method), model)
+    stats = filter_stage(root / "images", 2, tmp_path / "hashes", tmp_path / "out", FilterSettings(method))
     rows = read_tsv(tmp_path / "out" / "duplicates.tsv")
     removed = {r["key"]: r["duplicate_of"] for r in rows}
     order = {
@@ -389,8 +389,8 @@ def test_nothing_duplicated_says_so(tmp_path, rng):
             for i in range(n):
                 writer.add(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), (f"k{part}{i}",))
             writer.finish("test", {})
-        hash_stage(images, part, tmp_path / "h" / f"part-{part:04d}.npy", "phash", views=2)
-    stats = filter_stage(images, 2, tmp_path / "h", tmp_path / "out", method="phash", radius=0, views=2, verify=0.94)
+        hash_stage(images, part, tmp_path / "h" / f"part-{part:04d}.npy", HashSettings("phash"))
+    stats = filter_stage(images, 2, tmp_path / "h", tmp_path / "out", FilterSettings("phash"))
     assert stats["removed"] == 0 and stats["message"] == "no near duplicates found"
     assert read_tsv(tmp_path / "out" / "duplicates.tsv") == []
     assert json.loads((tmp_path / "out" / "stats.json").read_text())["images"] == 5
@@ -441,7 +441,7 @@ def test_default_method_meets_the_quality_target_on_the_demo(tmp_path):
     generator's truth file: precision >= 0.99 and recall >= 0.90; the paper's single view falls short."""
     truth = make_lsun_lmdb(tmp_path / "lmdb", entries=2000, seed=0)
     for part in range(2):
-        extract_part(tmp_path / "lmdb", tmp_path / "images", part=part, parts=2)
+        extract_part(tmp_path / "lmdb", tmp_path / "images", ExtractSettings(part=part, parts=2))
     keys = {r["key"] for p in range(2) for r in read_tsv(tmp_path / "images" / f"part-{p:04d}.tsv")}
     train_stage(tmp_path / "images", 2, tmp_path / "ae.pt", AutoencoderSettings())
     found = {}
@@ -452,19 +452,11 @@ def test_default_method_meets_the_quality_target_on_the_demo(tmp_path):
                 tmp_path / "images",
                 part,
                 hashes / f"part-{part:04d}.npy",
-                "autoencoder",
+                HashSettings(views=views),
                 tmp_path / "ae.pt",
-                views=views,
             )
         filter_stage(
-            tmp_path / "images",
-            2,
-            hashes,
-            tmp_path / f"out-{views}",
-            method="autoencoder",
-            radius=0,
-            views=views,
-            verify=verify,
+            tmp_path / "images", 2, hashes, tmp_path / f"out-{views}", FilterSettings(views=views, verify=verify)
         )
         found[views] = score(read_tsv(tmp_path / f"out-{views}" / "duplicates.tsv"), truth, keys)
     assert found[2]["redundant"] > 200

@@ -6,6 +6,7 @@ from conftest import photo_rgb, pil_bytes, write_lmdb
 from dcgan.cli import main
 from dcgan.errors import UserError
 from dcgan.sources.extract import extract_part, part_quota
+from dcgan.sources.settings import ExtractSettings
 from dcgan.summary import reason_category, summarise_table
 from dcgan.table import part_prefix, read_part, read_rejects
 
@@ -64,7 +65,7 @@ def test_every_value_is_extracted_or_rejected_with_its_reason(tmp_path, lmdb_wit
     path, good, bad = lmdb_with_everything
     table = tmp_path / "table"
     for part in range(parts):
-        extract_part(path, table, part=part, parts=parts)
+        extract_part(path, table, ExtractSettings(part=part, parts=parts))
     kept, rejected = {}, {}
     for part in range(parts):
         images, rows = read_part(part_prefix(table, part))
@@ -83,7 +84,10 @@ def test_every_value_is_extracted_or_rejected_with_its_reason(tmp_path, lmdb_wit
 def test_max_images_keeps_exactly_that_many(tmp_path, lmdb_with_everything, max_images, parts):
     path, good, _ = lmdb_with_everything
     table = tmp_path / "table"
-    counts = [extract_part(path, table, part=p, parts=parts, max_images=max_images)["images"] for p in range(parts)]
+    counts = [
+        extract_part(path, table, ExtractSettings(part=p, parts=parts, max_images=max_images))["images"]
+        for p in range(parts)
+    ]
     assert sum(counts) == max_images  # more parts than images: the later parts keep none
     assert counts == [part_quota(max_images, p, parts) for p in range(parts)]
     assert part_quota(0, 0, parts) is None  # 0: no limit
@@ -92,7 +96,7 @@ def test_max_images_keeps_exactly_that_many(tmp_path, lmdb_with_everything, max_
 def test_extraction_is_deterministic(tmp_path, lmdb_with_everything):
     path, *_ = lmdb_with_everything
     for name in ("a", "b"):
-        extract_part(path, tmp_path / name, part=0, parts=2)
+        extract_part(path, tmp_path / name, ExtractSettings(part=0, parts=2))
     for suffix in (".npy", ".tsv", ".rejects.tsv"):
         first = part_prefix(tmp_path / "a", 0).with_suffix(suffix).read_bytes()
         assert first == part_prefix(tmp_path / "b", 0).with_suffix(suffix).read_bytes()
@@ -101,13 +105,13 @@ def test_extraction_is_deterministic(tmp_path, lmdb_with_everything):
 def test_empty_lmdb_stops_extraction_naming_it(tmp_path):
     path = write_lmdb(tmp_path / "db", {})
     with pytest.raises(UserError, match="is empty"):
-        extract_part(path, tmp_path / "table", part=1, parts=2)
+        extract_part(path, tmp_path / "table", ExtractSettings(part=1, parts=2))
     assert not (tmp_path / "table").exists()
 
 
 def test_provenance_records_settings_and_versions(tmp_path, lmdb_with_everything):
     path, *_ = lmdb_with_everything
-    meta = extract_part(path, tmp_path / "table", part=0, parts=1, image_size=32)
+    meta = extract_part(path, tmp_path / "table", ExtractSettings(image_size=32))
     assert meta["settings"]["image_size"] == 32 and meta["settings"]["min_size"] == 32
     assert {"python", "numpy", "opencv-python-headless", "lmdb"} <= set(meta["versions"])
 

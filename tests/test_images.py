@@ -18,6 +18,7 @@ from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
 from dcgan.sources.images import class_of, extract_images_part
 from dcgan.sources.listing import write_list
+from dcgan.sources.settings import ExtractSettings
 from dcgan.summary import reason_category, summarise_table
 from dcgan.table import part_prefix, read_part, read_rejects
 
@@ -37,7 +38,9 @@ def extract_all(root, table, parts: int, **options) -> tuple[dict, dict, dict]:
     """Kept rows by source path, their pixels, and rejects (path -> reason), over every part."""
     rows, pixels, rejects = {}, {}, {}
     for part in range(parts):
-        extract_images_part(root / "inputs.txt", table, part=part, parts=parts, image_size=SIZE, **options)
+        extract_images_part(
+            root / "inputs.txt", table, ExtractSettings(part=part, parts=parts, image_size=SIZE, **options)
+        )
         images, part_rows = read_part(part_prefix(table, part))
         for image, row in zip(images, part_rows, strict=True):
             rows[row["source"]] = row
@@ -80,7 +83,7 @@ def test_pixels_are_the_shared_decode_path_and_the_crop_is_the_centre_square(fol
     cv2.imwrite(str(root / "wide" / "wide.png"), wide)
     (root / "list.txt").write_text(f"{root / 'wide' / 'wide.png'}\n")
     write_list(root / "list.txt", tmp_path / "inputs.txt")
-    extract_images_part(tmp_path / "inputs.txt", tmp_path / "wide", image_size=SIZE)
+    extract_images_part(tmp_path / "inputs.txt", tmp_path / "wide", ExtractSettings(image_size=SIZE))
     [image], [row] = read_part(part_prefix(tmp_path / "wide", 0))
     assert row["class"] == "wide" and image[..., 1].min() > 240 and image[..., 0].max() < 15  # RGB: green only
 

@@ -218,10 +218,10 @@ def test_every_rank_gets_the_same_number_of_batches_and_every_sample_once(sharde
 
 def test_missing_or_empty_shard_sets(tmp_path):
     with pytest.raises(UserError, match="shard not found"):
-        Loader(tmp_path / "nothing-{000000..000002}.tar", 8)
+        Loader(tmp_path / "nothing-{000000..000002}.tar", 8, shuffle_buffer=50)
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no shards"):
-        Loader(tmp_path / "empty", 8)
+        Loader(tmp_path / "empty", 8, shuffle_buffer=50)
     run = subprocess.run(
         [sys.executable, "-m", "dcgan", "verify-shards", str(tmp_path / "empty")], capture_output=True, text=True
     )

@@ -20,6 +20,7 @@ import pytest
 import torch
 from torch import nn
 
+from dcgan.evaluation.settings import ReferenceSettings
 from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
 from dcgan.train.distributed import parameters_digest
@@ -414,7 +415,7 @@ def reference(shards, fid_weights, tmp_path_factory) -> Path:
     from dcgan.evaluation.reference import write_reference
 
     path = tmp_path_factory.mktemp("reference") / "reference.npz"
-    write_reference(shards, fid_weights, path, count=30, size=32, batch_size=50, device=torch.device("cpu"))
+    write_reference(shards, fid_weights, path, ReferenceSettings(reference=30), size=32, device=torch.device("cpu"))
     return path
 
 

@@ -71,16 +71,15 @@ _COMMON_HELP = {
 }
 
 
-def add_settings(
-    parser: argparse.ArgumentParser, settings: type, section: str = "", choices: dict | None = None
-) -> None:
-    """One --option per field of the dataclass `settings`, with its default (booleans: --x / --no-x) and the
-    description of the same key in the schema's `section` (a field's own help first). Each option records
-    the dataclass and the section it came from (`action.settings`), for the test that checks the
-    defaults against the schema."""
-    from dcgan.config import setting_descriptions
+def add_settings(parser: argparse.ArgumentParser, settings: type, section: str = "") -> None:
+    """One --option per field of the dataclass `settings`, with its default (booleans: --x / --no-x), and
+    the description and the allowed values (enum) of the same key in the schema's `section` (a field's
+    own help and choices first). Each option records the dataclass and the section it came from
+    (`action.settings`), for the test that checks the defaults against the schema."""
+    from dcgan.config import setting_choices, setting_descriptions
 
     described = {**_COMMON_HELP, **(setting_descriptions(section) if section else {})}
+    allowed_in = setting_choices(section) if section else {}
     for field in dataclasses.fields(settings):
         meta = field.metadata
         flag = f"--{field.name.replace('_', '-')}"
@@ -90,7 +89,7 @@ def add_settings(
             action = parser.add_argument(flag, action=argparse.BooleanOptionalAction, **keywords)
         else:
             parser_of = meta.get("type") or type(field.default)
-            allowed = meta.get("choices") or (choices or {}).get(field.name)
+            allowed = meta.get("choices") or allowed_in.get(field.name)
             action = parser.add_argument(flag, type=parser_of, choices=allowed, **keywords)
         action.settings = (settings, section)
 

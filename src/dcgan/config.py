@@ -24,12 +24,27 @@ def _workflow_schema() -> dict:
     return load_schema(SCHEMA)
 
 
-def setting_descriptions(section: str) -> dict[str, str]:
-    """The schema's description of each key of a config section ('train', 'dedup.autoencoder', ...)."""
+def _node(path: str) -> dict:
+    """The schema of a config section or setting ('train', 'dedup.autoencoder', 'train.data', ...)."""
     node = _workflow_schema()
-    for key in section.split("."):
+    for key in path.split("."):
         node = node["properties"][key]
-    return {key: spec.get("description", "") for key, spec in node["properties"].items()}
+    return node
+
+
+def setting_descriptions(section: str) -> dict[str, str]:
+    """The schema's description of each key of a config section."""
+    return {key: spec.get("description", "") for key, spec in _node(section)["properties"].items()}
+
+
+def setting_choices(section: str) -> dict[str, tuple]:
+    """The schema's enum of each key of a config section that has one."""
+    return {key: tuple(spec["enum"]) for key, spec in _node(section)["properties"].items() if "enum" in spec}
+
+
+def choices(setting: str) -> tuple:
+    """The values the schema allows for a setting ('train.data', 'dedup.method', ...): its enum."""
+    return tuple(_node(setting)["enum"])
 
 
 def _where(error: jsonschema.ValidationError) -> str:

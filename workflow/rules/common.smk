@@ -204,7 +204,7 @@ def reference_options(wildcards):
     """FID reference settings: the dataset's training resolution."""
     size = train_settings(config, wildcards.dataset)["image_size"] or config["image_size"]
     return cli_options(
-        {"count": config["evaluate"]["reference"], "size": size, "batch_size": config["evaluate"]["batch_size"]}
+        {"reference": config["evaluate"]["reference"], "size": size, "batch_size": config["evaluate"]["batch_size"]}
     )
 
 

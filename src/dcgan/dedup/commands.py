@@ -4,32 +4,9 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
-from dcgan.commands import TABLE_DIR, Threads, add_command, add_settings, non_negative, option, positive, settings_from
-from dcgan.dedup.settings import METHODS, AutoencoderSettings
-
-
-@dataclass(frozen=True)
-class DedupTrainJob:
-    checkpoint_every: int = option(
-        500, "steps between checkpoints; a rerun of a killed job continues from the last one", type=positive
-    )
-
-
-@dataclass(frozen=True)
-class HashSettings:
-    method: str = option("autoencoder", choices=METHODS)
-    views: int = option(2, type=non_negative)
-
-
-@dataclass(frozen=True)
-class FilterSettings:
-    method: str = option("autoencoder", choices=METHODS)
-    radius: int = option(0, type=non_negative)
-    views: int = option(2, "as given to dedup hash", type=non_negative)
-    verify: float = 0.94
-    seed: int = 0
+from dcgan.commands import TABLE_DIR, Threads, add_command, add_settings, non_negative, positive, settings_from
+from dcgan.dedup.settings import AutoencoderSettings, DedupTrainJob, FilterSettings, HashSettings
 
 
 def _dedup_train(args: argparse.Namespace) -> None:
@@ -52,9 +29,8 @@ def _dedup_train(args: argparse.Namespace) -> None:
 def _dedup_hash(args: argparse.Namespace) -> None:
     from dcgan.dedup.stages import hash_stage
 
-    done = hash_stage(
-        args.table_dir, args.part, args.out, args.method, args.model, views=args.views, threads=args.threads
-    )
+    settings = settings_from(HashSettings, args)
+    done = hash_stage(args.table_dir, args.part, args.out, settings, args.model, threads=args.threads)
     print(
         f"part {args.part}: {done['images']} images hashed ({done['bits']} bits, {done['views']} views), "
         f"{done['images_per_second']} images/s"
@@ -64,9 +40,7 @@ def _dedup_hash(args: argparse.Namespace) -> None:
 def _dedup_filter(args: argparse.Namespace) -> None:
     from dcgan.dedup.stages import filter_stage
 
-    stats = filter_stage(
-        args.table_dir, args.parts, args.hashes, args.out_dir, **vars(settings_from(FilterSettings, args))
-    )
+    stats = filter_stage(args.table_dir, args.parts, args.hashes, args.out_dir, settings_from(FilterSettings, args))
     print(f"{args.table_dir}: {stats['message']} among {stats['images']} images")
 
 

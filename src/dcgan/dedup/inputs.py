@@ -151,8 +151,8 @@ def stretch_bounds(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def to_vectors(
     small: np.ndarray | torch.Tensor,
     *,
-    normalize: bool = True,
-    signed: bool = False,
+    normalize: bool,
+    signed: bool,
     bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """(N, 32, 3, 32) uint8 views -> (N, 3072) float32 in [0, 1] ([-1, 1] when signed).

@@ -14,7 +14,7 @@ from dcgan.dedup.gallery import group_sheet
 from dcgan.dedup.grouping import count_distinct, find_groups, groups_of, hamming
 from dcgan.dedup.hashers import make_hasher
 from dcgan.dedup.inputs import part_images
-from dcgan.dedup.settings import AutoencoderSettings
+from dcgan.dedup.settings import AutoencoderSettings, FilterSettings, HashSettings
 from dcgan.dedup.views import group_by_views, hash_views, view_margins
 from dcgan.device import pick_device
 from dcgan.errors import UserError
@@ -57,17 +57,16 @@ def hash_stage(
     table_dir: str | Path,
     part: int,
     out: str | Path,
-    method: str,
+    settings: HashSettings,
     model_path: str | Path | None = None,
-    views: int = 0,
     threads: int = 1,
 ) -> dict:
     """Hash one image-table part under every view: (N, views, bytes) uint8 packed codes, row-aligned
     with the part (view 0 is the image itself). All views of a block of images are resampled, stretched
     and encoded as one batch, on the GPU when there is one."""
     torch.set_num_threads(threads)
-    nbits, hasher = make_hasher(method, model_path)
-    margins = view_margins(views)
+    nbits, hasher = make_hasher(settings.method, model_path)
+    margins = view_margins(settings.views)
     images = part_images(table_dir, part)
     codes = np.empty((len(images), len(margins), (nbits + 7) // 8), np.uint8)
     device = pick_device()
@@ -146,12 +145,7 @@ def filter_stage(
     parts: int,
     hash_dir: str | Path,
     out_dir: str | Path,
-    *,
-    method: str,
-    radius: int,
-    views: int = 0,
-    verify: float = 0.0,
-    seed: int = 0,
+    settings: FilterSettings,
     gallery_groups: int = 12,
 ) -> dict:
     """Group colliding hashes over the whole dataset; keep the first image of each group (table order,
@@ -162,23 +156,30 @@ def filter_stage(
     Keys, codes and groups are arrays throughout: memory is a few bytes per code, not Python objects.
     """
     started = time.perf_counter()
-    out_dir = Path(out_dir)
+    out_dir, method, radius, views = Path(out_dir), settings.method, settings.radius, settings.views
     margins = view_margins(views)
     keys, codes = _read_codes(table_dir, parts, hash_dir, margins)
     nbits = phash.BITS if method == "phash" else codes.shape[2] * 8
     own = np.ascontiguousarray(codes[:, 0])
     images = TableImages(table_dir, parts)
     if radius == 0:
-        labels = group_by_views(codes, images.take, margins, verify)
+        labels = group_by_views(codes, images.take, margins, settings.verify)
     else:
         labels = find_groups(own, nbits, radius)
     del codes
     removed = _write_removals(labels, keys, own, out_dir / "duplicates.tsv")
-    _write_galleries(labels, images, f"{method} r={radius}", gallery_groups, seed, out_dir)
+    _write_galleries(labels, images, f"{method} r={radius}", gallery_groups, settings.seed, out_dir)
     groups = int(labels.max(initial=-1)) + 1
     stats = record(
         "dedup_filter",
-        {"method": method, "radius": radius, "views": views, "verify": verify, "bits": nbits, "seed": seed},
+        {
+            "method": method,
+            "radius": radius,
+            "views": views,
+            "verify": settings.verify,
+            "bits": nbits,
+            "seed": settings.seed,
+        },
         images=len(keys),
         groups=groups,
         removed=removed,

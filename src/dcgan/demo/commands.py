@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
-from dcgan.commands import add_command, add_settings, option, positive
-
-
-@dataclass(frozen=True)
-class DemoSettings:
-    out: str = "resources/demo"
-    seed: int = 0
-    bedroom_entries: int = option(2000, type=positive)
-    web_images: int = option(150, type=positive)
-    folder_images: int = option(20, type=positive)
+from dcgan.commands import add_command, add_settings
+from dcgan.demo.settings import DemoSettings
 
 
 def _demo_data(args: argparse.Namespace) -> None:

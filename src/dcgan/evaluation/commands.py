@@ -5,47 +5,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from dcgan.commands import Threads, add_command, add_settings, option, positive, settings_from
-from dcgan.dedup.settings import METHODS
-from dcgan.evaluation.settings import EvalSettings
+from dcgan.commands import Threads, add_command, add_settings, positive, settings_from
+from dcgan.evaluation.settings import (
+    ArithmeticSettings,
+    BoxesSettings,
+    EvalSettings,
+    EvaluateJob,
+    ForgetSettings,
+    ReferenceSettings,
+    SamplesSettings,
+)
 
 MODEL = "the train stage's model.pt or best.pt"
-
-
-@dataclass(frozen=True)
-class ReferenceSettings:
-    count: int = option(50000, "training images", type=positive)
-    batch_size: int = option(50, type=positive)
-
-
-@dataclass(frozen=True)
-class EvaluateJob:
-    dedup_method: str = option("autoencoder", "as given to dedup hash", choices=METHODS)
-
-
-@dataclass(frozen=True)
-class ArithmeticSettings:
-    noise: float = option(0.25, "uniform noise of the 8 neighbours")
-    seed: int = option(0, "seed of the neighbours' noise")
-
-
-@dataclass(frozen=True)
-class SamplesSettings:
-    count: int = option(150, "seeds 0..N-1", type=positive)
-
-
-@dataclass(frozen=True)
-class BoxesSettings:
-    samples: int = option(150, "seeds 0..N-1 to look at", type=positive)
-    cascade: str = option("haarcascade_eye.xml", "cascade file, or the name of one OpenCV ships")
-
-
-@dataclass(frozen=True)
-class ForgetSettings:
-    seed: int = option(0, "draws of negatives and of the held-out images")
 
 
 def _evaluation_device(threads: int):
@@ -71,9 +44,8 @@ def _fid_reference(args: argparse.Namespace) -> None:
         args.shards,
         args.weights,
         args.out,
-        count=args.count,
+        settings_from(ReferenceSettings, args),
         size=args.size,
-        batch_size=args.batch_size,
         device=_evaluation_device(args.threads),
     )
     print(f"{args.out}: Inception features of {meta['images']} training images at {meta['size']}x{meta['size']}")

@@ -45,11 +45,11 @@ def last_block(d: torch.nn.Module, x: torch.Tensor, *, guided: bool = False) -> 
 
 
 @torch.no_grad()
-def strongest(d: torch.nn.Module, images: np.ndarray, maps: int, top: int, batch_size: int = 256) -> np.ndarray:
+def strongest(d: torch.nn.Module, images: np.ndarray, maps: int, top: int, chunk: int = 256) -> np.ndarray:
     """(maps, top) indices of the images with the strongest responses of each of the first `maps` maps."""
     device = next(d.parameters()).device
     responses = np.concatenate(
-        [last_block(d, x)[:, :maps].amax(dim=(2, 3)).cpu().numpy() for x in unit_batches(images, device, batch_size)]
+        [last_block(d, x)[:, :maps].amax(dim=(2, 3)).cpu().numpy() for x in unit_batches(images, device, chunk)]
     )
     return np.argsort(-responses, axis=0, kind="stable")[:top].T
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from dcgan.errors import UserError
+from dcgan.evaluation.settings import ReferenceSettings
 from dcgan.fid.inception import InceptionFeatures
 from dcgan.files import atomic_path
 from dcgan.progress import progress
@@ -31,9 +32,10 @@ def read_reference_images(shard_dir: str | Path, count: int, size: int) -> tuple
 
 
 def write_reference(
-    shard_dir: str | Path, weights: str | Path, out: str | Path, *, count: int, size: int, batch_size: int, device
+    shard_dir: str | Path, weights: str | Path, out: str | Path, settings: ReferenceSettings, *, size: int, device
 ) -> dict:
-    images, keys = read_reference_images(shard_dir, count, size)
+    images, keys = read_reference_images(shard_dir, settings.reference, size)
+    batch_size = settings.batch_size
     extractor = InceptionFeatures(weights, device)
     bar = progress(total=len(images), desc="inception (reference)")
     features = []

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dcgan.commands import option, positive
+from dcgan.dedup.settings import METHODS
+
 
 @dataclass(frozen=True)
 class EvalSettings:
@@ -23,3 +26,38 @@ class EvalSettings:
     svhn_train: str = ""  # train_32x32.mat and test_32x32.mat: run the paper's 1000-label SVHN protocol
     svhn_test: str = ""
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class ReferenceSettings:
+    """The FID/KID reference of a dataset: how many training images, in batches of how many."""
+
+    reference: int = option(50000, type=positive)
+    batch_size: int = option(50, type=positive)
+
+
+@dataclass(frozen=True)
+class EvaluateJob:
+    dedup_method: str = option("autoencoder", "as given to dedup hash", choices=METHODS)
+
+
+@dataclass(frozen=True)
+class ArithmeticSettings:
+    noise: float = option(0.25, "uniform noise of the 8 neighbours")
+    seed: int = option(0, "seed of the neighbours' noise")
+
+
+@dataclass(frozen=True)
+class SamplesSettings:
+    count: int = option(150, "seeds 0..N-1", type=positive)
+
+
+@dataclass(frozen=True)
+class BoxesSettings:
+    samples: int = option(150, "seeds 0..N-1 to look at", type=positive)
+    cascade: str = option("haarcascade_eye.xml", "cascade file, or the name of one OpenCV ships")
+
+
+@dataclass(frozen=True)
+class ForgetSettings:
+    seed: int = option(0, "draws of negatives and of the held-out images")

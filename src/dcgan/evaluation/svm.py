@@ -69,11 +69,11 @@ def with_batch_statistics(d: torch.nn.Module, images: np.ndarray) -> torch.nn.Mo
 
 
 @torch.inference_mode()
-def d_features(d: torch.nn.Module, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def d_features(d: torch.nn.Module, images: np.ndarray, chunk: int = 256) -> np.ndarray:
     """(N, S, S, 3) uint8 at D's input size -> (N, 16 x sum of block widths) float32, D in eval mode."""
     d.eval()
     out = []
-    for x in unit_batches(images, next(d.parameters()).device, batch_size):
+    for x in unit_batches(images, next(d.parameters()).device, chunk):
         pooled = []
         for layer in d.features:
             x = layer(x)

@@ -4,21 +4,9 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
-from dcgan.commands import TABLE_DIR, add_command, add_settings, non_negative, option, positive, settings_from
-from dcgan.faces.settings import DETECTORS, MTCNN_WEIGHTS, YUNET_MODEL, FaceSettings
-
-
-@dataclass(frozen=True)
-class DetectJob:
-    part: int = option(0, "which slice of the list, 0-based", type=non_negative)
-    parts: int = option(1, "number of slices of the list", type=positive)
-
-
-@dataclass(frozen=True)
-class FaceReportSettings:
-    seed: int = 0
+from dcgan.commands import TABLE_DIR, add_command, add_settings, positive, settings_from
+from dcgan.faces.settings import MTCNN_WEIGHTS, YUNET_MODEL, DetectJob, FaceReportSettings, FaceSettings
 
 
 def _mtcnn_weights(args: argparse.Namespace) -> None:
@@ -68,7 +56,7 @@ def add_faces_commands(sub) -> None:
     p.add_argument("inputs", help="the list written by list-images")
     p.add_argument("table_dir", help=f"{TABLE_DIR} to write")
     add_settings(p, DetectJob)
-    add_settings(p, FaceSettings, "faces", {"detector": DETECTORS})
+    add_settings(p, FaceSettings, "faces")
 
     p = add_command(sub, "face-report", "detections.tsv and contact sheets of a face crop set", _face_report)
     p.add_argument("table_dir", help=f"the face crops' {TABLE_DIR}")

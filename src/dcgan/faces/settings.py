@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dcgan.commands import non_negative, option, positive
+from dcgan.config import choices
 from dcgan.imageformat import MAX_PIXELS
 
 # yunet: the default (OpenCV's YuNet CNN proposes faces, MTCNN's output network checks each); verified:
@@ -11,7 +13,7 @@ from dcgan.imageformat import MAX_PIXELS
 # same network), 2-3x slower; mtcnn: MTCNN's three networks; paper: OpenCV's frontal Haar cascade as
 # the paper era ran it (pyramid step 1.1, 3 neighbours, full resolution); v1: this project's first
 # tuned Haar settings (step 1.2, 8 neighbours, on a copy where a 64 px face spans 48 px).
-DETECTORS = ("yunet", "verified", "mtcnn", "paper", "v1")
+DETECTORS = choices("faces.detector")
 MTCNN_WEIGHTS = "resources/faces/mtcnn.pt"
 YUNET_MODEL = "resources/faces/yunet.onnx"
 
@@ -34,3 +36,14 @@ class FaceSettings:
     max_border_shift: float = 0.15  # a crop crossing the image border may shift inside by this fraction of its side
     image_size: int = 64
     max_pixels: int = MAX_PIXELS  # reject photos whose header declares more pixels, before decoding them
+
+
+@dataclass(frozen=True)
+class DetectJob:
+    part: int = option(0, "which slice of the list, 0-based", type=non_negative)
+    parts: int = option(1, "number of slices of the list", type=positive)
+
+
+@dataclass(frozen=True)
+class FaceReportSettings:
+    seed: int = 0

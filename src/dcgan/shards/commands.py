@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from dcgan.commands import TABLE_DIR, add_command, add_settings, positive, settings_from
-from dcgan.shards.settings import FORMATS, ShardSettings
+from dcgan.shards.settings import ShardSettings
 
 
 def _shards(args: argparse.Namespace) -> None:
@@ -33,7 +33,7 @@ def add_shards_commands(sub) -> None:
     p.add_argument("--duplicates", required=True, help="duplicates.tsv written by dedup filter")
     p.add_argument("--out", required=True, help="shard folder to write (replaced whole)")
     p.add_argument("--dataset", required=True, help="dataset name: shard file prefix and sample metadata")
-    add_settings(p, ShardSettings, "shards", {"format": tuple(FORMATS)})
+    add_settings(p, ShardSettings, "shards")
 
     p = add_command(
         sub, "verify-shards", "check a shard folder against its manifest.tsv and index.json", _verify_shards

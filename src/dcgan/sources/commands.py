@@ -4,36 +4,16 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
-from dcgan.commands import TABLE_DIR, add_command, add_settings, non_negative, option, positive, settings_from
-from dcgan.imageformat import MAX_PIXELS
-
-
-@dataclass(frozen=True)
-class ExtractSettings:
-    """One part of an image table: which part, and the crops it holds."""
-
-    part: int = option(0, "which part to write, 0-based", type=non_negative)
-    parts: int = option(1, "number of parts (key ranges of the LMDB, slices of the list)", type=positive)
-    image_size: int = option(64, "side of the square crops", type=positive)
-    min_size: int = option(0, type=non_negative)
-    max_images: int = option(0, "keep at most this many over all parts (0: all)", type=non_negative)
-    reduced_decode: bool = True
-    max_pixels: int = option(MAX_PIXELS, type=positive)
-
-
-@dataclass(frozen=True)
-class SummarySettings:
-    dataset: str = option("", "the dataset's name, for messages")
-    source: str = option("", "the dataset's LMDB, folder or list, for messages")
+from dcgan.commands import TABLE_DIR, add_command, add_settings, positive, settings_from
+from dcgan.sources.settings import ExtractSettings, SummarySettings
 
 
 def _extract(args: argparse.Namespace) -> None:
     from dcgan.sources.extract import extract_part
 
     settings = settings_from(ExtractSettings, args)
-    meta = extract_part(args.lmdb, args.table_dir, **vars(settings))
+    meta = extract_part(args.lmdb, args.table_dir, settings)
     print(
         f"part {settings.part}/{settings.parts}: {meta['images']} images, {meta['rejects']} rejects, "
         f"{meta['images_per_second']} images/s"
@@ -44,7 +24,7 @@ def _extract_images(args: argparse.Namespace) -> None:
     from dcgan.sources.images import extract_images_part
 
     settings = settings_from(ExtractSettings, args)
-    meta = extract_images_part(args.inputs, args.table_dir, **vars(settings))
+    meta = extract_images_part(args.inputs, args.table_dir, settings)
     print(
         f"part {settings.part}/{settings.parts}: {meta['images']} images in {len(meta['classes'])} classes from "
         f"{meta['source_images']} files, {meta['rejects']} rejects, {meta['images_per_second']} images/s"

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 
-from dcgan.imageformat import MAX_PIXELS
 from dcgan.imageops import BadImage, decode_square
 from dcgan.progress import progress
 from dcgan.sources.listing import read_listed
 from dcgan.sources.lsun import iter_range, open_lmdb, part_range, source_key, table_key
+from dcgan.sources.settings import ExtractSettings
 from dcgan.table import PartWriter, part_prefix
 
 COLUMNS = ("key", "source", "width", "height", "format")
@@ -33,21 +34,18 @@ def part_quota(max_images: int, part: int, parts: int) -> int | None:
     return max_images // parts + (1 if part < max_images % parts else 0)
 
 
-def decode_into(
-    writer: PartWriter,
-    items: Iterable[Item],
-    *,
-    quota: int | None,
-    total: int,
-    desc: str,
-    size: int,
-    min_side: int,
-    reduced: bool,
-    max_pixels: int,
-) -> dict[str, int]:
-    """Decode each item (shorter side to `size`, centre square) into `writer`, recording unreadable and
-    unusable ones as rejects, until `quota` images are kept (None: no limit). Returns the count of each
+def min_side(settings: ExtractSettings) -> int:
+    """The shortest side an image may have: min_size, or the crop's side for min_size 0."""
+    return settings.min_size or settings.image_size
+
+
+def decode_into(writer: PartWriter, items: Iterable[Item], settings: ExtractSettings, *, total: int, desc: str):
+    """Decode each item (shorter side to image_size, centre square) into `writer`, recording unreadable and
+    unusable ones as rejects, until the part's share of max_images is kept. Returns the count of each
     kept format."""
+    quota = part_quota(settings.max_images, settings.part, settings.parts)
+    size, smallest = settings.image_size, min_side(settings)
+    reduced, max_pixels = settings.reduced_decode, settings.max_pixels
     formats: dict[str, int] = {}
     bar = progress(total=total if quota is None else min(quota, total), desc=desc)
     seen = 0
@@ -59,7 +57,7 @@ def decode_into(
         try:
             data = read_listed(item.data) if isinstance(item.data, Path) else item.data
             image, fmt, width, height = decode_square(
-                data, size=size, min_side=min_side, reduced=reduced, max_pixels=max_pixels
+                data, size=size, min_side=smallest, reduced=reduced, max_pixels=max_pixels
             )
         except OSError as e:
             writer.reject(item.source, f"unreadable ({e.strerror or e})")
@@ -74,54 +72,22 @@ def decode_into(
     return formats
 
 
-def extract_part(
-    lmdb_path: str | Path,
-    table_dir: str | Path,
-    *,
-    part: int = 0,
-    parts: int = 1,
-    image_size: int = 64,
-    min_size: int = 0,
-    max_images: int = 0,
-    reduced_decode: bool = True,
-    max_pixels: int = MAX_PIXELS,
-) -> dict:
-    """Decode, centre-crop and resize every value in the part's key range; write the table part.
-
-    min_size: reject images whose shorter side is below it (0 means image_size).
-    max_images: keep at most this many images over all parts (0 = all), spread evenly.
-    max_pixels: reject images whose header declares more pixels, before decoding them.
-    Returns the part's provenance record (also written as part-XXXX.json).
-    """
+def extract_part(lmdb_path: str | Path, table_dir: str | Path, settings: ExtractSettings) -> dict:
+    """Decode, centre-crop and resize every value in the part's key range; write the table part (images
+    whose shorter side is below min_size, or whose header declares more than max_pixels, are rejects;
+    at most max_images over all parts, spread evenly). Returns the part's provenance record (also
+    written as part-XXXX.json)."""
     cv2.setNumThreads(1)  # one job per core; Snakemake runs the parts side by side
-    min_side = min_size or image_size
-    settings = {
-        "lmdb": str(lmdb_path),
-        "part": part,
-        "parts": parts,
-        "image_size": image_size,
-        "min_size": min_side,
-        "max_images": max_images,
-        "reduced_decode": reduced_decode,
-        "max_pixels": max_pixels,
-    }
+    part, parts = settings.part, settings.parts
+    record = {"lmdb": str(lmdb_path), **asdict(replace(settings, min_size=min_side(settings)))}
     env = open_lmdb(lmdb_path)
     try:
         key_range = part_range(env, part, parts)
-        with PartWriter(part_prefix(table_dir, part), image_size, COLUMNS) as writer:
+        with PartWriter(part_prefix(table_dir, part), settings.image_size, COLUMNS) as writer:
             items = (Item(table_key(k), source_key(k), v) for k, v in iter_range(env, *key_range))
-            formats = decode_into(
-                writer,
-                items,
-                quota=part_quota(max_images, part, parts),
-                total=env.stat()["entries"] // parts,
-                desc=f"extract part {part}",
-                size=image_size,
-                min_side=min_side,
-                reduced=reduced_decode,
-                max_pixels=max_pixels,
-            )
+            total, desc = env.stat()["entries"] // parts, f"extract part {part}"
+            formats = decode_into(writer, items, settings, total=total, desc=desc)
             bounds = [k.decode("latin-1") if k else None for k in key_range]
-            return writer.finish("extract", settings, key_range=bounds, formats=formats)
+            return writer.finish("extract", record, key_range=bounds, formats=formats)
     finally:
         env.close()

@@ -4,13 +4,14 @@ text file of paths) -> one image-table part of min-resized centre crops, each wi
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
 
-from dcgan.imageformat import MAX_PIXELS
-from dcgan.sources.extract import COLUMNS, Item, decode_into, part_quota
+from dcgan.sources.extract import COLUMNS, Item, decode_into, min_side
 from dcgan.sources.listing import part_slice, path_key, read_list
+from dcgan.sources.settings import ExtractSettings
 from dcgan.table import PartWriter, part_prefix
 
 IMAGE_COLUMNS = (*COLUMNS, "class")
@@ -25,50 +26,20 @@ def class_of(path: str) -> str:
     return parts[0] if len(parts) > 1 else ""
 
 
-def extract_images_part(
-    inputs_list: str | Path,
-    table_dir: str | Path,
-    *,
-    part: int = 0,
-    parts: int = 1,
-    image_size: int = 64,
-    min_size: int = 0,
-    max_images: int = 0,
-    reduced_decode: bool = True,
-    max_pixels: int = MAX_PIXELS,
-) -> dict:
+def extract_images_part(inputs_list: str | Path, table_dir: str | Path, settings: ExtractSettings) -> dict:
     """Decode the part's slice of the list (shorter side to image_size, centre square; the LSUN decode
     path) into its table part; unreadable and unusable files become rejects named by their path.
     Returns the part's provenance record, with the kept images per class."""
     cv2.setNumThreads(1)  # one job per core; Snakemake runs the parts side by side
     root, paths = read_list(inputs_list)
-    mine = paths[part_slice(len(paths), part, parts)]
-    min_side = min_size or image_size
-    settings = {
-        "inputs": str(inputs_list),
-        "root": str(root),
-        "part": part,
-        "parts": parts,
-        "image_size": image_size,
-        "min_size": min_side,
-        "max_images": max_images,
-        "reduced_decode": reduced_decode,
-        "max_pixels": max_pixels,
-    }
-    with PartWriter(part_prefix(table_dir, part), image_size, IMAGE_COLUMNS) as writer:
+    part = settings.part
+    mine = paths[part_slice(len(paths), part, settings.parts)]
+    fixed = asdict(replace(settings, min_size=min_side(settings)))
+    record = {"inputs": str(inputs_list), "root": str(root), **fixed}
+    with PartWriter(part_prefix(table_dir, part), settings.image_size, IMAGE_COLUMNS) as writer:
         items = (Item(path_key(path), path, root / path, (class_of(path),)) for path in mine)
-        formats = decode_into(
-            writer,
-            items,
-            quota=part_quota(max_images, part, parts),
-            total=len(mine),
-            desc=f"extract images part {part}",
-            size=image_size,
-            min_side=min_side,
-            reduced=reduced_decode,
-            max_pixels=max_pixels,
-        )
+        formats = decode_into(writer, items, settings, total=len(mine), desc=f"extract images part {part}")
         classes = Counter(row[-1] for row in writer.rows)
         return writer.finish(
-            "extract_images", settings, source_images=len(mine), formats=formats, classes=dict(sorted(classes.items()))
+            "extract_images", record, source_images=len(mine), formats=formats, classes=dict(sorted(classes.items()))
         )

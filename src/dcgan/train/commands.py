@@ -5,29 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dcgan.commands import Threads, add_command, add_settings, settings_from
-from dcgan.train.settings import (
-    ADAMS,
-    COMPILERS,
-    DATA,
-    GRAPHS,
-    MEMORY_FORMATS,
-    PRECISIONS,
-    Z_DISTRIBUTIONS,
-    ModelSettings,
-    TrainSettings,
-)
-
-_CHOICES = {
-    "z": Z_DISTRIBUTIONS,
-    "kernel": (4, 5),
-    "resume": ("auto", "never"),
-    "precision": PRECISIONS,
-    "memory_format": MEMORY_FORMATS,
-    "compile": COMPILERS,
-    "adam": ADAMS,
-    "graphs": GRAPHS,
-    "data": DATA,
-}
+from dcgan.train.settings import ModelSettings, TrainSettings
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -53,5 +31,5 @@ def add_train_commands(sub) -> None:
     p.add_argument("--reference", help="the dataset's reference.npz (fid-reference): track FID while training")
     p.add_argument("--fid-weights", help="the TF-Inception weights (fid-weights), with --reference")
     add_settings(p, Threads)
-    add_settings(p, ModelSettings, "train", _CHOICES)
-    add_settings(p, TrainSettings, "train", _CHOICES)
+    add_settings(p, ModelSettings, "train")
+    add_settings(p, TrainSettings, "train")

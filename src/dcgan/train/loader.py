@@ -95,7 +95,7 @@ class ShardStream(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         seed: int = 0,
-        shuffle_buffer: int = 1000,
+        shuffle_buffer: int,
         flip: bool = False,
         size: int = 0,
     ):
@@ -177,10 +177,10 @@ def _pooled(batches: list[dict], batch_size: int) -> list[dict]:
     return [{"images": images[i : i + step], "keys": keys[i : i + step]} for i in range(0, len(keys), step)]
 
 
-def to_unit_range(images: torch.Tensor, memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+def to_unit_range(images: torch.Tensor, layout: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
     """uint8 (N, S, S, 3) -> float32 (N, 3, S, S) in [-1, 1], on the tensor's device. The bytes are
     transposed (not the floats); channels_last is the NHWC bytes as they come."""
-    return images.permute(0, 3, 1, 2).contiguous(memory_format=memory_format).float().mul_(1 / 127.5).sub_(1.0)
+    return images.permute(0, 3, 1, 2).contiguous(memory_format=layout).float().mul_(1 / 127.5).sub_(1.0)
 
 
 class Loader:
@@ -195,11 +195,11 @@ class Loader:
         rank: int = 0,
         world_size: int = 1,
         seed: int = 0,
-        shuffle_buffer: int = 1000,
+        shuffle_buffer: int,
         flip: bool = False,
         size: int = 0,
         device: torch.device | str = "cpu",
-        memory_format: torch.memory_format = torch.contiguous_format,
+        layout: torch.memory_format = torch.contiguous_format,
         prefetch: int = 4,
     ):
         urls = shard_urls(source)
@@ -217,7 +217,7 @@ class Loader:
             flip=flip,
             size=size,
         )
-        self.device, self.memory_format = torch.device(device), memory_format
+        self.device, self.layout = torch.device(device), layout
         self.workers, self.prefetch = workers, prefetch
 
     def set_epoch(self, epoch: int) -> None:
@@ -236,4 +236,4 @@ class Loader:
         )
         for batch in regroup(iter(loader), self.stream.batch_size, self.batches):
             images = batch["images"].to(self.device, non_blocking=True)
-            yield Batch(to_unit_range(images, self.memory_format), batch["keys"], keys_digest(batch["keys"]))
+            yield Batch(to_unit_range(images, self.layout), batch["keys"], keys_digest(batch["keys"]))

@@ -35,7 +35,7 @@ from dcgan.train.distributed import Group, join, parameters_digest
 from dcgan.train.model import build, sample_z
 from dcgan.train.quality import MEMORISATION_SAMPLES, CollapseWatch, Tracker, generate_eval
 from dcgan.train.resident import training_input
-from dcgan.train.settings import ModelSettings, TrainSettings
+from dcgan.train.settings import RESUME, ModelSettings, TrainSettings
 from dcgan.train.steps import CapturedSteps, GanSteps, resolve_speed
 from dcgan.train.tracking import METRICS, EpochTally, add_epoch, read_metrics, write_metrics
 
@@ -62,8 +62,8 @@ def train(
     (if any); `threads` CPU threads are shared by the group's processes. With `reference` and
     `fid_weights`, rank 0 tracks FID and keeps best.pt. Returns the provenance record on rank 0, None on
     the others."""
-    if settings.resume not in ("auto", "never"):
-        raise UserError(f"train.resume must be auto or never, got {settings.resume!r}")
+    if settings.resume not in RESUME:
+        raise UserError(f"train.resume must be one of {', '.join(RESUME)}, got {settings.resume!r}")
     if (reference is None) != (fid_weights is None):
         raise UserError("tracking FID needs both the reference (--reference) and the Inception weights (--fid-weights)")
     group = join(settings.processes)
@@ -120,7 +120,7 @@ class Run:
             )
         autotune_convolutions(self.device)
         self.loader, self.data = training_input(
-            shard_dir, out_dir, settings, model.image_size, group, self.speed.layout, graphs=self.speed.graphs == "on"
+            shard_dir, out_dir, settings, model.image_size, group, self.speed.layout, captured=self.speed.graphs == "on"
         )
         self.small_data = self._small_data_warning()
         torch.manual_seed(settings.seed)

@@ -33,11 +33,11 @@ MEMORISATION_SAMPLES = 64  # fixed samples whose nearest training images are fou
 
 
 @torch.no_grad()
-def generate_eval(g: torch.nn.Module, z: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+def generate_eval(g: torch.nn.Module, z: torch.Tensor, chunk: int = 256) -> np.ndarray:
     """G(z) in eval mode as uint8 RGB (N, S, S, 3); G's mode is restored."""
     was_training = g.training
     g.eval()
-    images = np.concatenate([to_uint8(g(z[lo : lo + batch_size])) for lo in range(0, len(z), batch_size)])
+    images = np.concatenate([to_uint8(g(z[lo : lo + chunk])) for lo in range(0, len(z), chunk)])
     g.train(was_training)
     return images
 

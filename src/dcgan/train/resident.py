@@ -49,15 +49,15 @@ def fewest_free_bytes(group: Group) -> int | None:
 
 
 def choose_data(
-    data: str, samples: int, size: int, device_free: int | None, *, graphs: bool = False
+    data: str, samples: int, size: int, device_free: int | None, *, captured: bool = False
 ) -> tuple[str, str | None]:
     """(mode, placement) for `train.data`: "memory" with "device" (when the set fits in half of
     `device_free`, the GPU memory free on every rank; None on a CPU) or "mapped", or "shards" with None.
-    With `graphs` (a captured step), never shards: "auto" maps a set too large for memory instead."""
+    With `captured` (train.graphs on: a captured step), never shards: "auto" maps a set too large for memory instead."""
     if data not in DATA:
         raise UserError(f"train.data must be one of {', '.join(DATA)}, got {data!r}")
     if data == "shards":
-        if graphs:
+        if captured:
             raise UserError(f"{GRAPHS_NEED_MEMORY} (this run: train.data shards)")
         return "shards", None
     needed = decoded_bytes(samples, size)
@@ -65,7 +65,7 @@ def choose_data(
         return "memory", "device"
     if needed <= MEMORY_FRACTION * psutil.virtual_memory().available:
         return "memory", "mapped"
-    if data == "auto" and not graphs:
+    if data == "auto" and not captured:
         return "shards", None
     print(
         f"train: warning: the decoded set ({needed / 1e9:.1f} GB) exceeds half of the free memory; it is read "
@@ -96,7 +96,7 @@ class ResidentLoader:
         seed: int = 0,
         flip: bool = False,
         device: torch.device | str = "cpu",
-        memory_format: torch.memory_format = torch.contiguous_format,
+        layout: torch.memory_format = torch.contiguous_format,
     ):
         self.samples = len(decoded.images)
         self.batch_size, self.batches = (
@@ -104,7 +104,7 @@ class ResidentLoader:
             batches_per_epoch(self.samples, batch_size, world_size, decoded.path),
         )
         self.rank, self.world_size, self.seed, self.flip = rank, world_size, seed, flip
-        self.device, self.memory_format, self.placement = torch.device(device), memory_format, placement
+        self.device, self.layout, self.placement = torch.device(device), layout, placement
         self.keys, self.hashes = decoded.keys, decoded.hashes
         self.images = torch.from_numpy(decoded.images)
         if placement == "device":
@@ -155,7 +155,7 @@ class ResidentLoader:
                 images = torch.where(mirrored[low:high, None, None, None], images.flip(2), images)
             taken = mine[low:high]
             yield Batch(
-                to_unit_range(images, self.memory_format),
+                to_unit_range(images, self.layout),
                 [key.decode() for key in self.keys[taken]],
                 int(self.hashes[taken].sum(dtype=np.uint64)),
             )
@@ -168,14 +168,14 @@ def training_input(
     size: int,
     group: Group,
     layout: torch.memory_format,
-    graphs: bool = False,
+    captured: bool = False,
 ) -> tuple[Loader | ResidentLoader, dict]:
     """This rank's loader as `train.data` says (rank 0 decides for all), and what was chosen, for train.json.
     Training from memory decodes the shards once into out_dir/decoded/ (reused by later runs); a
-    captured step (`graphs`) always trains from memory."""
+    captured step (`captured`) always trains from memory."""
     indexed = (shard_dir / "index.json").is_file()
-    if not indexed and (settings.data == "memory" or graphs):
-        wanted = "train.graphs on" if graphs else "train.data memory"
+    if not indexed and (settings.data == "memory" or captured):
+        wanted = "train.graphs on" if captured else "train.data memory"
         raise UserError(f"{wanted} needs a shard folder with its index.json (written by `dcgan shards`): {shard_dir}")
     common = {
         "rank": group.rank,
@@ -183,13 +183,13 @@ def training_input(
         "seed": settings.seed,
         "flip": settings.flip,
         "device": group.device,
-        "memory_format": layout,
+        "layout": layout,
     }
     mode, placement = "shards", None
     if indexed and settings.data != "shards":
         samples = sum(shard_sizes(shard_urls(shard_dir)))  # from index.json
         device_free = fewest_free_bytes(group)
-        chosen = choose_data(settings.data, samples, size, device_free, graphs=graphs) if group.main else None
+        chosen = choose_data(settings.data, samples, size, device_free, captured=captured) if group.main else None
         mode, placement = group.share(chosen)
     if mode == "shards":
         return Loader(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-Z_DISTRIBUTIONS = ("uniform", "normal")
+from dcgan.config import choices
+
+Z_DISTRIBUTIONS = choices("train.z")
 # The speed switches: "auto" picks per device (dcgan.train.steps.resolve_speed); the others force a choice.
-PRECISIONS = ("auto", "bf16", "fp32")
-MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
-COMPILERS = ("auto", "inductor", "eager")
-ADAMS = ("auto", "fused", "foreach")
-GRAPHS = ("auto", "on", "off")
-DATA = ("auto", "memory", "shards")
+PRECISIONS = choices("train.precision")
+MEMORY_FORMATS = choices("train.memory_format")
+COMPILERS = choices("train.compile")
+ADAMS = choices("train.adam")
+GRAPHS = choices("train.graphs")
+DATA = choices("train.data")
+RESUME = choices("train.resume")
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,8 @@ import torch
 from dcgan.dedup.settings import AutoencoderSettings, HashSettings
 from dcgan.dedup.stages import hash_stage, train_stage
 from dcgan.device import autotune_convolutions, pick_device
-from dcgan.evaluation.reference import read_reference_images
 from dcgan.fid.inception import InceptionFeatures
+from dcgan.fid.reference import read_reference_images
 from dcgan.fid.scores import frechet_distance, gaussian
 from dcgan.table import PartWriter, part_prefix
 from dcgan.train.loop import train

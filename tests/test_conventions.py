@@ -55,6 +55,43 @@ def test_no_function_in_the_package_is_longer_than_80_lines():
     assert not long, long
 
 
+def imported_modules(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Each package module's imports of other package modules, those inside functions included
+    (`from dcgan.demo import photos` imports the module photos, not the package)."""
+    edges = {}
+    for name, path in modules.items():
+        edges[name] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dcgan"):
+                submodules = {f"{node.module}.{alias.name}" for alias in node.names} & set(modules)
+                edges[name] |= submodules or ({node.module} & set(modules))
+    return edges
+
+
+def test_no_module_imports_itself_through_others():
+    root = REPO / "src"
+    modules = {
+        ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in root.rglob("*.py")
+    }
+    edges = imported_modules(modules)
+    state, cycles = {}, []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(edges[module]):
+            if state.get(target) == "open":
+                cycles.append(" -> ".join(path[path.index(target) :] + [target]))
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(modules):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, cycles
+
+
 def test_the_package_reads_the_workflows_schema():
     from dcgan.config import SCHEMA
 

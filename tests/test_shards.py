@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from dcgan.errors import UserError
-from dcgan.shards.reader import shard_samples, verify_shards
+from dcgan.shards.reader import shard_samples, shard_urls, verify_shards
 from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
-from dcgan.train.loader import Loader, shard_urls
+from dcgan.train.loader import Loader
 from tables import SIZE, make_table, write_duplicates
 
 

@@ -20,7 +20,7 @@ import pytest
 import torch
 from torch import nn
 
-from dcgan.evaluation.settings import ReferenceSettings
+from dcgan.fid.settings import ReferenceSettings
 from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
 from dcgan.train.distributed import parameters_digest
@@ -412,7 +412,7 @@ def test_other_settings_start_afresh(shards, uninterrupted, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def reference(shards, fid_weights, tmp_path_factory) -> Path:
-    from dcgan.evaluation.reference import write_reference
+    from dcgan.fid.reference import write_reference
 
     path = tmp_path_factory.mktemp("reference") / "reference.npz"
     write_reference(shards, fid_weights, path, ReferenceSettings(reference=30), size=32, device=torch.device("cpu"))

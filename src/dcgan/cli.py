@@ -11,6 +11,7 @@ from dcgan.demo.commands import add_demo_commands
 from dcgan.errors import UserError, one_line
 from dcgan.evaluation.commands import add_evaluate_commands
 from dcgan.faces.commands import add_faces_commands
+from dcgan.fid.commands import add_fid_commands
 from dcgan.files import NO_SPACE
 from dcgan.shards.commands import add_shards_commands
 from dcgan.sources.commands import add_extract_commands
@@ -65,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_dedup_commands(sub)  # 2. dedup train | hash | filter
     add_faces_commands(sub)  # 3. mtcnn-weights, yunet-model, detect-faces, face-report
     add_shards_commands(sub)  # 4. shards, verify-shards
+    add_fid_commands(sub)  # 5. fid-weights, fid-reference (what training tracks and evaluation scores against)
     add_train_commands(sub)  # 5. train
-    add_evaluate_commands(sub)  # 6. fid-weights, fid-reference, evaluate, arithmetic, samples, find-boxes, forget
+    add_evaluate_commands(sub)  # 6. evaluate, arithmetic, samples, find-boxes, forget
     add_report_commands(sub)  # text-page, report, config-docs
     return parser
 

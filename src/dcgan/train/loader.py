@@ -25,8 +25,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from dcgan.errors import UserError
-from dcgan.shards.reader import counted, damaged_shard, shard_list, shard_samples
-from dcgan.train.decoded import sample_image
+from dcgan.shards.reader import counted, damaged_shard, sample_image, shard_samples, shard_sizes, shard_urls
 from dcgan.train.tracking import keys_digest
 
 
@@ -35,39 +34,6 @@ class Batch:
     images: torch.Tensor  # (N, 3, S, S) float32 in [-1, 1] on the loader's device
     keys: list[str]
     digest: int  # tracking.keys_digest(keys)
-
-
-def shard_urls(source: str | Path) -> list[str]:
-    """The shard files of a folder (its index.json, else every *.tar) or of a brace pattern."""
-    import braceexpand
-
-    path = Path(source)
-    if path.is_dir():
-        index = path / "index.json"
-        if index.is_file():
-            urls = [str(path / s["url"]) for s in shard_list(index)]
-        else:
-            urls = sorted(str(p) for p in path.glob("*.tar"))
-        if not urls:
-            raise UserError(f"{path}: no shards in this folder")
-    else:
-        urls = list(braceexpand.braceexpand(str(source)))
-    missing = [u for u in urls if not Path(u).is_file()]
-    if missing:
-        raise UserError(
-            f"shard not found: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-        )
-    return urls
-
-
-def shard_sizes(urls: list[str]) -> list[int]:
-    """Samples per shard: from the folder's index.json when it lists these shards, else by reading them."""
-    index = Path(urls[0]).parent / "index.json"
-    if index.is_file():
-        listed = {str(index.parent / s["url"]): s["nsamples"] for s in shard_list(index)}
-        if all(url in listed for url in urls):
-            return [listed[url] for url in urls]
-    return [sum(1 for _ in shard_samples(url)) for url in urls]
 
 
 def split(start: int, stop: int, parts: int, part: int) -> tuple[int, int]:

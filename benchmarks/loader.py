@@ -35,7 +35,7 @@ from dcgan.shards.writer import write_shards
 from dcgan.sources.extract import extract_part
 from dcgan.sources.settings import ExtractSettings
 from dcgan.table import PartWriter, part_prefix, read_part
-from dcgan.train.decoded import decoded_set
+from dcgan.train.decoded import open_decoded, write_decoded
 from dcgan.train.loader import Loader
 from dcgan.train.resident import ResidentLoader
 
@@ -81,7 +81,8 @@ def per_core_rate(loader) -> tuple[float, float]:
 def compare_per_core(shards: Path, root: Path) -> None:
     """The shard loader (one worker) against the in-memory path on the same shards, per core."""
     started = time.perf_counter()
-    decoded = decoded_set(shards, root / "decoded", 64, workers=1)
+    write_decoded(shards, root / "decoded", 64, workers=1)
+    decoded = open_decoded(shards, root / "decoded", 64)
     decode_seconds = time.perf_counter() - started
     shard_rate, shard_per_core = per_core_rate(Loader(shards, BATCH, workers=1, shuffle_buffer=1000))
     memory_rate, memory_per_core = per_core_rate(ResidentLoader(decoded, BATCH, placement="mapped"))

@@ -22,7 +22,7 @@ DETERMINISTIC = {
     "dedup autoencoder and hashes": ["results/*/dedup/autoencoder.pt", "results/*/dedup/hashes/part-*.npy"],
     "dedup decisions": ["results/*/dedup/duplicates.tsv"],
     "shards": ["results/*/shards/*.tar", "results/*/shards/index.json", "results/*/shards/manifest.tsv"],
-    "decoded training sets": ["results/*/train/decoded/images-*.npy", "results/*/train/decoded/keys-*.txt"],
+    "decoded training sets": ["results/*/decoded/images-*.npy", "results/*/decoded/keys-*.txt"],
     "training checkpoints (CPU)": [
         "results/*/train/checkpoints/step-*.pt",
         "results/*/train/model.pt",

@@ -125,7 +125,7 @@ def test_deployed_as_a_module_from_another_folder_it_runs_the_test_config(tmp_pa
     snakefile = deploy(tmp_path, yaml.safe_load(TEST_CONFIG.read_text()))
     planned = snakemake_in(tmp_path, snakefile, "-n", "--quiet", "rules", "all")
     assert planned.returncode == 0, planned.stderr
-    assert "total                 49" in planned.stdout  # every stage, as from the checkout
+    assert "total                 52" in planned.stdout  # every stage, as from the checkout
     ran = snakemake_in(
         tmp_path, snakefile, "--cores", "2", "results/bedroom/shards", "results/photos/images/table.json"
     )

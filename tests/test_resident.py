@@ -4,6 +4,7 @@ static-buffer path, on shards made here."""
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 from pathlib import Path
 from unittest.mock import patch
@@ -14,10 +15,11 @@ import pytest
 import torch
 from webdataset import TarWriter
 
+from dcgan.cli import main
 from dcgan.errors import UserError
 from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
-from dcgan.train.decoded import decoded_set
+from dcgan.train.decoded import open_decoded, write_decoded
 from dcgan.train.loader import Loader
 from dcgan.train.loop import train
 from dcgan.train.model import build, sample_z
@@ -49,7 +51,8 @@ def sharded(tmp_path_factory) -> dict:
 
 
 def decode(shard_dir: Path, folder: Path, size: int = SIZE, workers: int = 0):
-    return decoded_set(shard_dir, folder, size, workers=workers)
+    write_decoded(shard_dir, folder, size, workers=workers)
+    return open_decoded(shard_dir, folder, size)
 
 
 def shard_keys_in_order(shard_dir: Path) -> list[str]:
@@ -197,6 +200,22 @@ def test_memory_and_shards_train_on_the_same_keys_every_epoch(sharded, tmp_path)
     assert memory == shards and (memory["first"], memory["last"]) == (0, 1)
     assert memory["keys_digest"] == f"{keys_digest(sharded['pixels']):016x}" and memory["samples"] == 113
     assert records["memory"]["steps"] == records["shards"]["steps"] == 2 * 8
+
+
+def test_training_reads_the_decode_commands_set_and_refuses_one_of_other_shards(sharded, tmp_path, capsys):
+    folder, shards = tmp_path / "decoded", sharded["shards"]
+    assert main(["decode", str(shards), "--out", str(folder), "--size", str(SIZE)]) == 0
+    assert f"113 images decoded at {SIZE}x{SIZE}, 0 rejects" in capsys.readouterr().out
+    model = ModelSettings(image_size=SIZE, ngf=8, ndf=8)
+    settings = TrainSettings(batch_size=16, max_steps=2, data="memory", workers=1, shuffle_buffer=50, log_every=1)
+    record = train(shards, tmp_path / "train", model, settings, decoded=folder)
+    assert record["data"]["decoded"] == str(folder / f"images-{SIZE}.npy")
+    assert not (tmp_path / "train" / "decoded").exists()  # the train job decodes nothing itself
+    shard = next(shards.glob("*.tar"))
+    os.utime(shard, ns=(shard.stat().st_atime_ns, shard.stat().st_mtime_ns + 10**9))  # rewritten since
+    again = ["train", str(shards), "--out", str(tmp_path / "again"), "--decoded", str(folder), "--data", "memory"]
+    assert main([*again, "--image-size", str(SIZE), "--ngf", "8", "--ndf", "8", "--max-steps", "1"]) == 2
+    assert f"{folder}: not the decoded set of {shards} at {SIZE}x{SIZE}" in capsys.readouterr().err
 
 
 def eager_and_static_weights(batches: list[torch.Tensor]) -> list[dict]:

@@ -27,7 +27,16 @@ def test_dry_run_of_all_plans_every_stage(tmp_path):
     jobs = run_workflow(tmp_path, ["all"], dryrun=True)
     stages = ["all", "demo_data", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2 + ["extract_images"] * 2
     stages += ["list_images"] * 2  # the web images and the image folder
-    stages += ["image_table", "dedup_train", "dedup_filter", "shards", "train", "fid_reference", "evaluate"] * 3
+    stages += [
+        "image_table",
+        "dedup_train",
+        "dedup_filter",
+        "shards",
+        "decode",
+        "train",
+        "fid_reference",
+        "evaluate",
+    ] * 3
     stages += ["dedup_hash"] * 8 + ["mtcnn_weights", "yunet_model", "fid_weights", "benchmarks_page", "report"]
     stages += ["find_boxes", "forget"]  # Fig. 6 on the faces model
     assert jobs == sorted(stages)

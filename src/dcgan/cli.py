@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_faces_commands(sub)  # 3. mtcnn-weights, yunet-model, detect-faces, face-report
     add_shards_commands(sub)  # 4. shards, verify-shards
     add_fid_commands(sub)  # 5. fid-weights, fid-reference (what training tracks and evaluation scores against)
-    add_train_commands(sub)  # 5. train
+    add_train_commands(sub)  # 5. decode, train
     add_evaluate_commands(sub)  # 6. evaluate, arithmetic, samples, find-boxes, forget
     add_report_commands(sub)  # text-page, report, config-docs
     return parser

@@ -178,6 +178,18 @@ def train_options(wildcards):
     return cli_options({**settings, "seed": config["seed"]})
 
 
+def training_size(wildcards):
+    """The dataset's training resolution (train.image_size, else the table's image_size)."""
+    return train_settings(config, wildcards.dataset)["image_size"] or config["image_size"]
+
+
+def decoded_input(wildcards):
+    """The decoded set the train job reads from memory; none when it trains from the shard loader."""
+    if train_settings(config, wildcards.dataset)["data"] == "shards":
+        return []
+    return f"results/{wildcards.dataset}/decoded"
+
+
 def train_launcher(wildcards, threads):
     """`python` for one process; torchrun for several, each with its share of the job's threads."""
     processes = config["train"]["processes"]
@@ -202,9 +214,12 @@ def evaluate_options(wildcards):
 
 def reference_options(wildcards):
     """FID reference settings: the dataset's training resolution."""
-    size = train_settings(config, wildcards.dataset)["image_size"] or config["image_size"]
     return cli_options(
-        {"reference": config["evaluate"]["reference"], "size": size, "batch_size": config["evaluate"]["batch_size"]}
+        {
+            "reference": config["evaluate"]["reference"],
+            "size": training_size(wildcards),
+            "batch_size": config["evaluate"]["batch_size"],
+        }
     )
 
 

@@ -1,4 +1,5 @@
-# Stage 5: DCGAN training from each dataset's shards; resumes from results/{dataset}/train/checkpoints/.
+# Stage 5: DCGAN training from each dataset's shards (or, with train.data memory or auto, from their decoded
+# set, rule decode); resumes from results/{dataset}/train/checkpoints/.
 # FID is tracked against the dataset's reference (rule fid_reference, below: the TF-Inception features of
 # its training images, which evaluation scores against too) and the best weights kept (best.pt).
 # train.processes > 1 runs DDP under torchrun on this job's node: one process per GPU (gloo on CPUs).
@@ -38,9 +39,29 @@ rule fid_reference:
         " {params.options} --threads {threads} 2> {log:q}"
 
 
+rule decode:
+    input:
+        "results/{dataset}/shards",
+    output:
+        directory("results/{dataset}/decoded"),
+    log:
+        "logs/{dataset}/decode.log",
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    params:
+        size=training_size,
+    shell:
+        "python -m dcgan decode {input:q} --out {output:q} --size {params.size} --threads {threads} 2> {log:q}"
+
+
 rule train:
     input:
         shards="results/{dataset}/shards",
+        decoded=decoded_input,
         reference="results/{dataset}/fid/reference.npz",
         weights=FID_WEIGHTS,
     output:
@@ -73,6 +94,8 @@ rule train:
         out=folder_of("output.model"),
         options=train_options,
         launcher=train_launcher,
+        decoded=lambda w, input: f"--decoded {shlex.quote(input.decoded)}" if input.decoded else "",
     shell:
         "{params.launcher} -m dcgan train {input.shards:q} --out {params.out:q} --threads {threads}"
-        " --reference {input.reference:q} --fid-weights {input.weights:q} {params.options} 2> {log:q}"
+        " --reference {input.reference:q} --fid-weights {input.weights:q} {params.decoded} {params.options}"
+        " 2> {log:q}"

@@ -1,17 +1,16 @@
 """A dataset's shards decoded once into one uint8 array, for training from memory (`train.data: memory`).
 
-In `decoded/` of the training folder, for training size S: `images-S.npy` (N x S x S x 3 RGB, a plain
-.npy that every process memory-maps), `keys-S.txt` (one key a line, in row order) and `decoded-S.json`
-(written last: what it was made from, its rejects). Rows follow the shards' own order (index.json's list,
-file order within a shard), so the bytes depend only on the shards and S: two runs write identical files,
-whatever the worker count. Shards are decoded in parallel, each worker writing its shard's rows in place;
-a file lock lets the first of several processes (DDP ranks, or jobs) decode while the others wait and
-then reuse it. Torch-free, so that decoding workers start fast.
+The decode rule (`dcgan decode`) writes, in `results/{dataset}/decoded/` for training size S: `images-S.npy`
+(N x S x S x 3 RGB, a plain .npy that every process memory-maps), `keys-S.txt` (one key a line, in row
+order) and `decoded-S.json` (written last: what it was made from, its rejects). Rows follow the shards'
+own order (index.json's list, file order within a shard), so the bytes depend only on the shards and S:
+two runs write identical files, whatever the worker count. Shards are decoded in parallel, each worker
+writing its shard's rows in place. The train job only opens the set, after checking it was made from its
+very shards. Torch-free, so that decoding workers start fast.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -140,7 +139,7 @@ def _write(shard_dir: Path, urls: list[str], sizes: list[int], folder: Path, siz
     )
     if rejects:
         print(
-            f"train: {len(rejects)} undecodable sample(s) left out of the decoded set "
+            f"decode: {len(rejects)} undecodable sample(s) left out of the decoded set "
             f"(listed in {folder / f'rejects-{size}.tsv'})",
             file=sys.stderr,
         )
@@ -165,16 +164,25 @@ def _made_from(record: Path, identity: dict) -> bool:
     return all(settings.get(k) == v for k, v in identity.items())
 
 
-def decoded_set(shard_dir: str | Path, folder: str | Path, size: int, *, workers: int) -> Decoded:
-    """A shard folder's samples decoded at size x size in `folder`: reused when made from these very shards
-    (their index.json), else made."""
+def write_decoded(shard_dir: str | Path, folder: str | Path, size: int, *, workers: int) -> dict:
+    """Decode a shard folder's samples at size x size into `folder`, unless it holds them already from
+    these very shards; returns the set's record."""
     shard_dir, folder = Path(shard_dir), Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f".decode-{size}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one decodes, the others wait for it
-        made = folder / f"decoded-{size}.json"
-        if not _made_from(made, _identity(shard_dir, size)):
-            made.unlink(missing_ok=True)
-            urls = shard_urls(shard_dir)
-            _write(shard_dir, urls, shard_sizes(urls), folder, size, workers)
-        return _open(folder, size)
+    made = folder / f"decoded-{size}.json"
+    if not _made_from(made, _identity(shard_dir, size)):
+        made.unlink(missing_ok=True)
+        urls = shard_urls(shard_dir)
+        _write(shard_dir, urls, shard_sizes(urls), folder, size, workers)
+    return read_json(made, "decoded-set record")
+
+
+def open_decoded(shard_dir: str | Path, folder: str | Path, size: int) -> Decoded:
+    """The decoded set in `folder`, which must have been made from these very shards at this size."""
+    shard_dir, folder = Path(shard_dir), Path(folder)
+    if not _made_from(folder / f"decoded-{size}.json", _identity(shard_dir, size)):
+        raise UserError(
+            f"{folder}: not the decoded set of {shard_dir} at {size}x{size} (made from other shards, or not "
+            "finished): decode them again (`dcgan decode`, the decode rule)"
+        )
+    return _open(folder, size)

@@ -57,11 +57,13 @@ def train(
     threads: int = 1,
     reference: str | Path | None = None,
     fid_weights: str | Path | None = None,
+    decoded: str | Path | None = None,
 ) -> dict | None:
     """Train (or resume) until `epochs` or `max_steps`, in this process's place in the torchrun group
     (if any); `threads` CPU threads are shared by the group's processes. With `reference` and
-    `fid_weights`, rank 0 tracks FID and keeps best.pt. Returns the provenance record on rank 0, None on
-    the others."""
+    `fid_weights`, rank 0 tracks FID and keeps best.pt. From memory it reads the decoded set in `decoded`
+    (the decode rule's), else decodes one into out_dir/decoded. Returns the provenance record on rank 0,
+    None on the others."""
     if settings.resume not in RESUME:
         raise UserError(f"train.resume must be one of {', '.join(RESUME)}, got {settings.resume!r}")
     if (reference is None) != (fid_weights is None):
@@ -69,7 +71,7 @@ def train(
     group = join(settings.processes)
     try:
         torch.set_num_threads(max(1, threads // group.world_size))
-        run = Run(Path(shard_dir), Path(out_dir), model, settings, group, reference, fid_weights)
+        run = Run(Path(shard_dir), Path(out_dir), model, settings, group, reference, fid_weights, decoded)
         run.resume()
         run.train()
         return run.finish()
@@ -108,6 +110,7 @@ class Run:
         group: Group,
         reference: str | Path | None,
         fid_weights: str | Path | None,
+        decoded: str | Path | None = None,
     ):
         self.shard_dir, self.out_dir, self.model, self.settings, self.group = shard_dir, out_dir, model, settings, group
         self.reference, self.fid_weights, self.device = reference, fid_weights, group.device
@@ -119,8 +122,9 @@ class Run:
                 "turn it off for CPU processes"
             )
         autotune_convolutions(self.device)
+        captured, decoded_dir = self.speed.graphs == "on", Path(decoded) if decoded else None
         self.loader, self.data = training_input(
-            shard_dir, out_dir, settings, model.image_size, group, self.speed.layout, captured=self.speed.graphs == "on"
+            shard_dir, out_dir, settings, model.image_size, group, self.speed.layout, captured, decoded_dir
         )
         self.small_data = self._small_data_warning()
         torch.manual_seed(settings.seed)

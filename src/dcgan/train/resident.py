@@ -24,7 +24,7 @@ import torch
 
 from dcgan.errors import UserError
 from dcgan.shards.reader import shard_sizes, shard_urls
-from dcgan.train.decoded import Decoded, decoded_bytes, decoded_set
+from dcgan.train.decoded import Decoded, decoded_bytes, open_decoded, write_decoded
 from dcgan.train.distributed import Group
 from dcgan.train.loader import Batch, Loader, batches_per_epoch, split, to_unit_range
 from dcgan.train.settings import DATA, TrainSettings
@@ -162,6 +162,19 @@ class ResidentLoader:
             )
 
 
+def decoded_for(
+    shard_dir: Path, decoded_dir: Path | None, out_dir: Path, size: int, group: Group, workers: int
+) -> Decoded:
+    """The decoded set this run trains on: the decode rule's (`decoded_dir`), else one decoded here into
+    out_dir/decoded (reused by later runs) by rank 0 while the other ranks wait."""
+    if decoded_dir is None:
+        decoded_dir = out_dir / "decoded"
+        if group.main:
+            write_decoded(shard_dir, decoded_dir, size, workers=workers)
+        group.share(None)  # the other ranks open it once it is written
+    return open_decoded(shard_dir, decoded_dir, size)
+
+
 def training_input(
     shard_dir: Path,
     out_dir: Path,
@@ -170,10 +183,11 @@ def training_input(
     group: Group,
     layout: torch.memory_format,
     captured: bool = False,
+    decoded_dir: Path | None = None,
 ) -> tuple[Loader | ResidentLoader, dict]:
     """This rank's loader as `train.data` says (rank 0 decides for all), and what was chosen, for train.json.
-    Training from memory decodes the shards once into out_dir/decoded/ (reused by later runs); a
-    captured step (`captured`) always trains from memory."""
+    Training from memory reads the decoded set (`decoded_for`); a captured step (`captured`) always trains
+    from memory."""
     indexed = (shard_dir / "index.json").is_file()
     if not indexed and (settings.data == "memory" or captured):
         wanted = "train.graphs on" if captured else "train.data memory"
@@ -202,7 +216,7 @@ def training_input(
             **common,
         ), {"mode": "shards"}
     began = time.perf_counter()
-    decoded = decoded_set(shard_dir, out_dir / "decoded", size, workers=settings.workers)
+    decoded = decoded_for(shard_dir, decoded_dir, out_dir, size, group, settings.workers)
     loader = ResidentLoader(decoded, settings.batch_size, placement=placement, **common)
     return loader, {
         "mode": "memory",

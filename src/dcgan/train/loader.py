@@ -115,19 +115,19 @@ class ShardStream(IterableDataset):
             yield {"images": torch.from_numpy(np.stack(images)), "keys": keys}
 
 
-def regroup(batches: Iterator[dict], batch_size: int, count: int) -> Iterator[dict]:
+def exact_batches(batches: Iterator[dict], batch_size: int, count: int) -> Iterator[dict]:
     """Exactly `count` batches: full ones pass through (one held back), the workers' final partial
     batches are pooled into full ones, and what would make more than `count` joins the last batch."""
-    held, partial = None, []
+    previous, partial = None, []
     for batch in batches:
         if len(batch["keys"]) < batch_size:
             partial.append(batch)
             continue
-        if held is not None:
-            yield held
+        if previous is not None:
+            yield previous
             count -= 1
-        held = batch
-    rest = ([held] if held is not None else []) + _pooled(partial, batch_size)
+        previous = batch
+    rest = ([previous] if previous is not None else []) + _pooled(partial, batch_size)
     while len(rest) > max(count, 1):
         rest[-2:] = _pooled(rest[-2:], 0)
     yield from rest
@@ -200,6 +200,6 @@ class Loader:
             pin_memory=self.device.type == "cuda",
             prefetch_factor=self.prefetch if self.workers else None,
         )
-        for batch in regroup(iter(loader), self.stream.batch_size, self.batches):
+        for batch in exact_batches(iter(loader), self.stream.batch_size, self.batches):
             images = batch["images"].to(self.device, non_blocking=True)
             yield Batch(to_unit_range(images, self.layout), batch["keys"], keys_digest(batch["keys"]))

@@ -139,12 +139,12 @@ class Run:
         self.fixed_z = sample_z(GRID, model, torch.Generator(self.device).manual_seed(settings.seed), self.device)
         self.z_rng = torch.Generator(self.device).manual_seed(settings.seed + 1 + group.rank)  # each rank its own fakes
         self.run_id = fingerprint(model, settings, self.speed, shard_dir, self.data["mode"])
-        self.end = (settings.epochs, settings.max_steps)
+        self.limits = (settings.epochs, settings.max_steps)
         self.checkpoints = Checkpoints(out_dir / "checkpoints", settings.keep_checkpoints)
         # the running log lives beside the checkpoints: Snakemake deletes an interrupted job's metrics.csv
         self.running_log = self.checkpoints.folder / "metrics.csv"
-        self.at = RunState()
-        self.sums = torch.zeros(4, device=self.device)  # loss_d, loss_g, D(x), D(G(z)) since the last log
+        self.state = RunState()
+        self.loss_sums = torch.zeros(4, device=self.device)  # loss_d, loss_g, D(x), D(G(z)) since the last log
         self.resumed: dict | None = None  # the checkpoint this run continues from
         self.metrics: list[dict] = []
         self.board = None  # rank 0's TensorBoard writer
@@ -170,39 +170,39 @@ class Run:
     def resume(self) -> None:
         """Continue from the newest matching checkpoint (rank 0 picks it, every rank loads it), then open
         the logs and the quality tracker."""
-        group, at = self.group, self.at
-        found = self.checkpoints.to_resume(self.settings.resume, self.run_id, self.end) if group.main else None
+        group, state = self.group, self.state
+        found = self.checkpoints.to_resume(self.settings.resume, self.run_id, self.limits) if group.main else None
         resume_path = group.share(found[0] if found else None)
         loaded = torch.load(resume_path, map_location="cpu", weights_only=False) if resume_path and not found else None
         self.resumed = found[1] if found else loaded
         if self.resumed is not None:
-            state = self.resumed
-            self.g.load_state_dict(state["g"])
-            self.d.load_state_dict(state["d"])
-            self.steps.load_optimisers(state["opt_g"], state["opt_d"])
-            mine = state["ranks"][group.rank]
-            self.z_rng.set_state(mine["z_rng"])
-            at.tally = EpochTally(mine["tally"])
-            at.step, at.epoch, at.position, at.epochs = (
-                state["step"],
-                state["epoch"],
-                state["position"],
-                state["epochs"],
+            saved = self.resumed
+            self.g.load_state_dict(saved["g"])
+            self.d.load_state_dict(saved["d"])
+            self.steps.load_optimisers(saved["opt_g"], saved["opt_d"])
+            this_rank = saved["ranks"][group.rank]
+            self.z_rng.set_state(this_rank["z_rng"])
+            state.tally = EpochTally(this_rank["tally"])
+            state.step, state.epoch, state.position, state.epochs = (
+                saved["step"],
+                saved["epoch"],
+                saved["position"],
+                saved["epochs"],
             )
-            self.metrics = read_metrics(self.running_log, at.step)
+            self.metrics = read_metrics(self.running_log, state.step)
         if group.main:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.board = SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=at.step if at.step else None)
+            self.board = SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=state.step if state.step else None)
         self._open_tracker()
-        at.quality = {
+        state.quality = {
             "best": None,
             "watch": None,
             "memorisation": [],
             "stopped": None,
             **((self.resumed.get("quality") or {}) if self.resumed is not None else {}),
         }
-        self.watch = CollapseWatch(self.settings.collapse_patience, at.quality["watch"])
+        self.watch = CollapseWatch(self.settings.collapse_patience, state.quality["watch"])
 
     def _open_tracker(self) -> None:
         if self.reference is None or not self.group.main:
@@ -229,110 +229,114 @@ class Run:
                 f"train: warning at step {warning['step']}: {warning['what']} ({warning['in_a_row']} in a row)",
                 file=sys.stderr,
             )
-        if warnings and self.settings.stop_on_collapse and self.at.quality["stopped"] is None:
-            self.at.quality["stopped"] = warnings[0]
+        if warnings and self.settings.stop_on_collapse and self.state.quality["stopped"] is None:
+            self.state.quality["stopped"] = warnings[0]
 
-    def when(self) -> str:
+    def progress_label(self) -> str:
         """Where the run is, for picture titles: the step and its epoch (the count once an epoch ends)."""
-        at = self.at
-        return f"step {at.step}, " + (
-            f"after epoch {at.epoch}" if at.position == 0 and at.epoch else f"epoch {at.epoch + 1}"
+        state = self.state
+        return f"step {state.step}, " + (
+            f"after epoch {state.epoch}" if state.position == 0 and state.epoch else f"epoch {state.epoch + 1}"
         )
 
     def done(self) -> bool:
-        at, settings = self.at, self.settings
-        return at.stopping or at.epoch >= settings.epochs or (settings.max_steps > 0 and at.step >= settings.max_steps)
+        state, settings = self.state, self.settings
+        return (
+            state.stopping
+            or state.epoch >= settings.epochs
+            or (settings.max_steps > 0 and state.step >= settings.max_steps)
+        )
 
     def train(self) -> None:
         """Step through the epochs until the end (or a stop), replaying a resumed epoch up to its position."""
-        at, settings = self.at, self.settings
-        self.started = at.window_start = time.perf_counter()
+        state, settings = self.state, self.settings
+        self.started = state.window_start = time.perf_counter()
         planned = settings.epochs * len(self.loader)
         total = min(planned, settings.max_steps) if settings.max_steps else planned
-        bar = progress(total=total, desc="train", unit="step", initial=at.step, disable=not self.group.main)
+        bar = progress(total=total, desc="train", unit="step", initial=state.step, disable=not self.group.main)
         while not self.done():
-            self.loader.set_epoch(at.epoch)
+            self.loader.set_epoch(state.epoch)
             for batch_index, batch in enumerate(self.loader):
-                if batch_index < at.position:
+                if batch_index < state.position:
                     continue  # replaying the epoch up to the resumed position
                 self.step(batch)
                 bar.update()
                 self.after_step(bar)
-                if self.done() or at.position == 0:
+                if self.done() or state.position == 0:
                     break
         bar.close()
 
     def step(self, batch) -> None:
         """One iteration: D's update, then G's (dcgan.train.steps), and the epoch's tally."""
-        at = self.at
-        self.sums += self.iterate(batch.images, self.noise)
-        at.tally.add(len(batch.images), batch.digest)
-        at.counted += 1
-        at.window_images += len(batch.images)
-        at.step, at.position = at.step + 1, at.position + 1
+        state = self.state
+        self.loss_sums += self.iterate(batch.images, self.noise)
+        state.tally.add(len(batch.images), batch.digest)
+        state.counted += 1
+        state.window_images += len(batch.images)
+        state.step, state.position = state.step + 1, state.position + 1
 
     def after_step(self, bar) -> None:
         """What falls due at this step: the log, a sample grid, quality tracking, the stop decision, the
         epoch's end, a checkpoint."""
-        at, settings, group = self.at, self.settings, self.group
-        if at.step % settings.log_every == 0:
+        state, settings, group = self.state, self.settings, self.group
+        if state.step % settings.log_every == 0:
             self.log(bar)
-        if at.step % settings.sample_every == 0 and group.main:
-            grid = sample_grid(self.g, self.fixed_z, self.when())
-            write_png(self.out_dir / "samples" / f"step-{at.step:09d}.png", grid)
-        tracked = settings.fid_every > 0 and at.step % settings.fid_every == 0
+        if state.step % settings.sample_every == 0 and group.main:
+            grid = sample_grid(self.g, self.fixed_z, self.progress_label())
+            write_png(self.out_dir / "samples" / f"step-{state.step:09d}.png", grid)
+        tracked = settings.fid_every > 0 and state.step % settings.fid_every == 0
         if tracked and self.tracker is not None:
             self.measure()
-        if settings.stop_on_collapse and (tracked or at.step % settings.log_every == 0):
-            at.stopping = group.share(at.quality["stopped"] is not None)
-        if at.position == len(self.loader):  # the epoch is over on every rank at once
+        if settings.stop_on_collapse and (tracked or state.step % settings.log_every == 0):
+            state.stopping = group.share(state.quality["stopped"] is not None)
+        if state.position == len(self.loader):  # the epoch is over on every rank at once
             self.end_epoch()
-        if at.step % settings.checkpoint_every == 0:
+        if state.step % settings.checkpoint_every == 0:
             self.save(finished=False)
 
     def log(self, bar) -> None:
         """The window's mean losses and D outputs, and the rate, into metrics.csv and TensorBoard (the
         loop's only host sync)."""
-        at, group = self.at, self.group
-        means = group.mean(self.sums / at.counted).tolist()
-        rate = group.world_size * at.window_images / (time.perf_counter() - at.window_start)
+        state, group = self.state, self.group
+        means = group.mean(self.loss_sums / state.counted).tolist()
+        rate = group.world_size * state.window_images / (time.perf_counter() - state.window_start)
         if group.main:
-            logged = [at.step, at.epoch, *[round(v, 5) for v in means], round(rate, 1), self.settings.lr]
+            logged = [state.step, state.epoch, *[round(v, 5) for v in means], round(rate, 1), self.settings.lr]
             row = dict(zip(METRICS, logged, strict=False))  # fid, kid, diversity: added when tracked
             self.metrics.append(row)
             for name in METRICS[2:8]:
-                self.board.add_scalar(name, row[name], at.step)
-            self.warn(self.watch.losses(at.step, *means))
+                self.board.add_scalar(name, row[name], state.step)
+            self.warn(self.watch.losses(state.step, *means))
             self._write_metrics()
             bar.set_postfix(loss_d=f"{means[0]:.3f}", loss_g=f"{means[1]:.3f}", img_s=f"{rate:.0f}")
-        self.sums.zero_()
-        at.counted, at.window_start, at.window_images = 0, time.perf_counter(), 0
+        self.loss_sums.zero_()
+        state.counted, state.window_start, state.window_images = 0, time.perf_counter(), 0
 
     def measure(self) -> None:
         """FID, KID and diversity of the fixed samples into metrics and TensorBoard; best.pt if best."""
-        at, quality = self.at, self.at.quality
+        state, quality = self.state, self.state.quality
         began = time.perf_counter()
         result = self.tracker.quality(self.g)
-        if not self.metrics or int(self.metrics[-1]["step"]) != at.step:
-            self.metrics.append({"step": at.step, "epoch": at.epoch})
+        if not self.metrics or int(self.metrics[-1]["step"]) != state.step:
+            self.metrics.append({"step": state.step, "epoch": state.epoch})
         self.metrics[-1].update(result)
         for name, value in result.items():
-            self.board.add_scalar(name, value, at.step)
+            self.board.add_scalar(name, value, state.step)
         if quality["best"] is None or result["fid"] < quality["best"]["fid"]:
-            quality["best"] = {"step": at.step, "fid": result["fid"]}
+            quality["best"] = {"step": state.step, "fid": result["fid"]}
             write_torch(
                 self.checkpoints.folder / "best.pt",
                 {"g": self.g.state_dict(), "d": self.d.state_dict(), "model": asdict(self.model), **quality["best"]},
             )
-        self.warn(self.watch.diversity(at.step, result["diversity"]))
+        self.warn(self.watch.diversity(state.step, result["diversity"]))
         self._write_metrics()
         self._tracked_since(began)
 
     def _tracked_since(self, began: float) -> None:
         """The seconds since `began`, spent tracking quality: counted, and left out of the training rate."""
         elapsed = time.perf_counter() - began
-        self.at.tracking_seconds += elapsed
-        self.at.window_start += elapsed
+        self.state.tracking_seconds += elapsed
+        self.state.window_start += elapsed
 
     def _write_metrics(self) -> None:
         """metrics.csv, the running copy beside the checkpoints and the one in the training folder."""
@@ -342,20 +346,20 @@ class Run:
     def end_epoch(self) -> None:
         """The memorisation score (on tiny epochs not more often than every log_every steps) and the
         epoch's proof that every sample was seen once."""
-        at = self.at
-        last = at.quality["memorisation"][-1]["step"] if at.quality["memorisation"] else None
-        if self.tracker is not None and (last is None or at.step - last >= self.settings.log_every):
+        state = self.state
+        last = state.quality["memorisation"][-1]["step"] if state.quality["memorisation"] else None
+        if self.tracker is not None and (last is None or state.step - last >= self.settings.log_every):
             began = time.perf_counter()
             distance = self.tracker.memorisation(self.g)
-            at.quality["memorisation"].append({"epoch": at.epoch, "step": at.step, "distance": distance})
+            state.quality["memorisation"].append({"epoch": state.epoch, "step": state.step, "distance": distance})
             self._tracked_since(began)
-        add_epoch(at.epochs, at.epoch, self.group.gather(at.tally.state()), self.loader.samples)
-        at.epoch, at.position, at.tally = at.epoch + 1, 0, EpochTally()
+        add_epoch(state.epochs, state.epoch, self.group.gather(state.tally.state()), self.loader.samples)
+        state.epoch, state.position, state.tally = state.epoch + 1, 0, EpochTally()
 
     def save(self, finished: bool) -> None:
         """A checkpoint (every rank takes part: rank 0 gathers their generator states and tallies)."""
-        at = self.at
-        ranks = self.group.gather({"z_rng": self.z_rng.get_state(), "tally": at.tally.state()})
+        state = self.state
+        ranks = self.group.gather({"z_rng": self.z_rng.get_state(), "tally": state.tally.state()})
         if self.group.main:
             self.checkpoints.save(
                 {
@@ -364,16 +368,16 @@ class Run:
                     "opt_g": self.steps.opt_g.state_dict(),
                     "opt_d": self.steps.opt_d.state_dict(),
                     "ranks": ranks,
-                    "step": at.step,
-                    "epoch": at.epoch,
-                    "position": at.position,
-                    "epochs": at.epochs,
+                    "step": state.step,
+                    "epoch": state.epoch,
+                    "position": state.position,
+                    "epochs": state.epochs,
                     "fingerprint": self.run_id,
                     "finished": finished,
-                    "end": list(self.end),
+                    "end": list(self.limits),
                     "model": asdict(self.model),
                     "settings": asdict(self.settings),
-                    "quality": {**at.quality, "watch": self.watch.state()},
+                    "quality": {**state.quality, "watch": self.watch.state()},
                 }
             )
 
@@ -381,8 +385,8 @@ class Run:
         """The end measured, the last checkpoint, the same weights on every rank checked; on rank 0
         model.pt, samples.png, best.pt, memorisation.png and train.json. Returns train.json's record on
         rank 0, None on the others."""
-        at, metrics = self.at, self.metrics
-        unmeasured = not metrics or int(metrics[-1]["step"]) != at.step or not metrics[-1].get("fid")
+        state, metrics = self.state, self.metrics
+        unmeasured = not metrics or int(metrics[-1]["step"]) != state.step or not metrics[-1].get("fid")
         if self.tracker is not None and unmeasured:
             self.measure()  # the end is always measured
         self.save(finished=True)
@@ -393,9 +397,9 @@ class Run:
             raise RuntimeError(f"the ranks ended with different weights: {digests}")
         final = {"g": self.g.state_dict(), "d": self.d.state_dict(), "model": asdict(self.model)}
         write_torch(self.out_dir / "model.pt", final)
-        final_grid = sample_grid(self.g, self.fixed_z, self.when())
+        final_grid = sample_grid(self.g, self.fixed_z, self.progress_label())
         write_png(self.out_dir / "samples.png", final_grid)
-        self.board.add_image("samples", torch.from_numpy(final_grid).permute(2, 0, 1), at.step)
+        self.board.add_image("samples", torch.from_numpy(final_grid).permute(2, 0, 1), state.step)
         self.board.close()
         write_metrics(self.out_dir / "metrics.csv", metrics)
         meta = self._record(digests, self._finish_tracking(final))
@@ -404,7 +408,7 @@ class Run:
 
     def _finish_tracking(self, final: dict) -> dict | None:
         """best.pt and memorisation.png, and train.json's `tracking` (None without a reference)."""
-        at, quality = self.at, self.at.quality
+        state, quality = self.state, self.state.quality
         if self.tracker is not None:
             write_torch(self.out_dir / "best.pt", torch.load(self.checkpoints.folder / "best.pt", weights_only=False))
             distances = self.tracker.training_distances
@@ -420,35 +424,35 @@ class Run:
                     "samples": MEMORISATION_SAMPLES,
                     "per_epoch": quality["memorisation"],
                 },
-                "seconds": round(at.tracking_seconds, 1),
-                "fraction_of_run": round(at.tracking_seconds / seconds, 3),
+                "seconds": round(state.tracking_seconds, 1),
+                "fraction_of_run": round(state.tracking_seconds / seconds, 3),
             }
         if self.untracked:
-            write_torch(self.out_dir / "best.pt", {**final, "step": at.step, "fid": None})
+            write_torch(self.out_dir / "best.pt", {**final, "step": state.step, "fid": None})
             message_figure(self.out_dir / "memorisation.png", f"Memorisation not measured: {self.untracked}")
             return {"reference": str(self.reference), "skipped": self.untracked}
         return None
 
     def _record(self, digests: list, tracking: dict | None) -> dict:
         """train.json's provenance record."""
-        at, settings, group = self.at, self.settings, self.group
+        state, settings, group = self.state, self.settings, self.group
         return record(
             "train",
             {"model": asdict(self.model), "train": asdict(settings)},
-            steps=at.step,
-            epochs_done=at.epoch,
+            steps=state.step,
+            epochs_done=state.epoch,
             device=str(self.device),
             processes=group.world_size,
             backend=group.backend or None,
             global_batch=settings.batch_size * group.world_size,
             speed=asdict(self.speed),
             data=self.data,
-            epochs=at.epochs,
+            epochs=state.epochs,
             parameters_sha256=digests,
             resumed_from=self.resumed["step"] if self.resumed else None,
             tracking=tracking,
             warnings=self.watch.warnings,
-            stopped_by=at.quality["stopped"],
+            stopped_by=state.quality["stopped"],
             small_data=self.small_data,
             seconds=round(time.perf_counter() - self.started, 3),
         )

@@ -143,18 +143,18 @@ class ResidentLoader:
     def __iter__(self) -> Iterator[Batch]:
         order, flips = epoch_order(self.samples, self.seed, self.epoch, self.flip)
         start, stop = split(0, self.samples, self.world_size, self.rank)
-        mine = order[start:stop]
-        rows = torch.from_numpy(mine)
+        my_rows = order[start:stop]
+        rows = torch.from_numpy(my_rows)
         if self.placement == "device":
             rows = rows.to(self.device)
         mirrored = torch.from_numpy(flips[start:stop]).to(self.device) if flips is not None else None
         for number in range(self.batches):
             low = number * self.batch_size
-            high = len(mine) if number == self.batches - 1 else low + self.batch_size
+            high = len(my_rows) if number == self.batches - 1 else low + self.batch_size
             images = self._gather(rows[low:high], number)
             if mirrored is not None:
                 images = torch.where(mirrored[low:high, None, None, None], images.flip(2), images)
-            taken = mine[low:high]
+            taken = my_rows[low:high]
             yield Batch(
                 to_unit_range(images, self.layout),
                 [key.decode() for key in self.keys[taken]],

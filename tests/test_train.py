@@ -20,7 +20,7 @@ import pytest
 import torch
 from torch import nn
 
-from dcgan.fid.settings import ReferenceSettings
+from dcgan.fid.settings import ReferenceSettings, ScoreSettings
 from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
 from dcgan.train.distributed import parameters_digest
@@ -417,6 +417,24 @@ def reference(shards, fid_weights, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("reference") / "reference.npz"
     write_reference(shards, fid_weights, path, ReferenceSettings(reference=30), size=32, device=torch.device("cpu"))
     return path
+
+
+@pytest.mark.slow
+def test_the_tracker_and_evaluation_score_the_same_samples_alike(reference, fid_weights):
+    from dcgan.evaluation.evaluate import distribution_scores
+    from dcgan.train.quality import Tracker, generate_eval
+
+    scoring, seed = ScoreSettings(kid_subsets=7, kid_subset_size=9), 3
+    tracker = Tracker(reference, fid_weights, TINY, samples=12, seed=seed, scoring=scoring, device=torch.device("cpu"))
+    torch.manual_seed(0)
+    g, _ = build(TINY)
+    tracked = tracker.quality(g)
+    features = tracker.extractor(generate_eval(g, tracker.z))
+    evaluated, _ = distribution_scores(tracker.real, features, scoring, seed, reference)
+    assert tracked["fid"] == evaluated["fid"] and tracked["kid"] == evaluated["kid"]["mean"]
+    assert evaluated["kid"]["subsets"] == 7 and evaluated["kid"]["subset_size"] == 9
+    other, _ = distribution_scores(tracker.real, features, ScoreSettings(kid_subsets=7, kid_subset_size=12), seed, "")
+    assert other["kid"]["mean"] != tracked["kid"]  # the settings reach the estimate
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from dcgan.evaluation.settings import (
     ForgetSettings,
     SamplesSettings,
 )
+from dcgan.fid.settings import ScoreSettings
 
 MODEL = "the train stage's model.pt or best.pt"
 
@@ -30,6 +31,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         args.weights,
         args.out_dir,
         settings=settings_from(EvalSettings, args),
+        scoring=settings_from(ScoreSettings, args),
         dedup_method=args.dedup_method,
         dedup_model=args.dedup_model,
         hash_dir=args.hashes,
@@ -126,6 +128,7 @@ def add_evaluate_commands(sub) -> None:
     add_settings(p, EvaluateJob)
     add_settings(p, Threads)
     add_settings(p, EvalSettings, "evaluate")
+    add_settings(p, ScoreSettings, "evaluate")
     _add_generator_commands(sub)
 
 

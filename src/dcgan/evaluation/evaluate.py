@@ -25,6 +25,7 @@ from dcgan.evaluation.generator import (
 from dcgan.evaluation.settings import EvalSettings
 from dcgan.fid import inception, scores
 from dcgan.fid.scores import load_reference, nearest
+from dcgan.fid.settings import ScoreSettings
 from dcgan.files import file_sha256, load_npy, load_torch, write_json, write_tsv
 from dcgan.imageops import annotate, titled_grid, write_png
 from dcgan.progress import progress
@@ -88,7 +89,7 @@ def sample_features(g: torch.nn.Module, z: torch.Tensor, extractor, batch_size: 
 
 
 def distribution_scores(
-    real: np.ndarray, fake: np.ndarray, settings: EvalSettings, reference: str | Path
+    real: np.ndarray, fake: np.ndarray, scoring: ScoreSettings, seed: int, reference: str | Path
 ) -> tuple[dict, tuple | None]:
     """FID and KID of the samples against the reference, or why they were skipped: (as metrics.json
     records them, the unrounded (FID, KID, KID std) or None)."""
@@ -96,18 +97,18 @@ def distribution_scores(
     if skipped:
         print(f"evaluate: FID and KID skipped: {skipped}", file=sys.stderr)
         return {"fid": None, "kid": None, "skipped": {"fid": skipped, "kid": skipped}}, None
-    fid = scores.frechet_distance(*scores.gaussian(real), *scores.gaussian(fake))
-    kid, kid_std = scores.kernel_inception_distance(
-        real, fake, subsets=settings.kid_subsets, subset_size=settings.kid_subset_size, seed=settings.seed
-    )
-    subset_size = min(settings.kid_subset_size, len(real), len(fake))
+    found = scores.fid_and_kid(real, fake, scoring, seed)
     rounded = {
-        "mean": round(kid, 6),
-        "std": round(kid_std, 6),
-        "subsets": settings.kid_subsets,
-        "subset_size": subset_size,
+        "mean": round(found["kid"], 6),
+        "std": round(found["kid_std"], 6),
+        "subsets": found["kid_subsets"],
+        "subset_size": found["kid_subset_size"],
     }
-    return {"fid": round(fid, 4), "kid": rounded, "skipped": {}}, (fid, kid, kid_std)
+    return {"fid": round(found["fid"], 4), "kid": rounded, "skipped": {}}, (
+        found["fid"],
+        found["kid"],
+        found["kid_std"],
+    )
 
 
 def memorisation(g, z, fake: np.ndarray, real: np.ndarray, real_images: np.ndarray, shown: int, out_dir: Path) -> dict:
@@ -173,7 +174,7 @@ def filter_figure(d, model: ModelSettings, settings: EvalSettings, real_images, 
     )
 
 
-def score_rows(metrics: dict, settings: EvalSettings, exact: tuple | None) -> list[tuple[str, str, str]]:
+def score_rows(metrics: dict, exact: tuple | None) -> list[tuple[str, str, str]]:
     """scores.tsv's rows (metric, value, details): the headline figures of metrics.json, for people."""
     skipped = metrics["skipped"].get("fid")
     if skipped:
@@ -186,7 +187,7 @@ def score_rows(metrics: dict, settings: EvalSettings, exact: tuple | None) -> li
             (
                 "KID",
                 f"{kid:.4f} ± {kid_std:.4f}",
-                f"{settings.kid_subsets} subsets of {metrics['kid']['subset_size']}",
+                f"{metrics['kid']['subsets']} subsets of {metrics['kid']['subset_size']}",
             ),
         ]
     collisions, classifier = metrics["memorisation"]["hash_collisions"], metrics["svm"]
@@ -219,6 +220,7 @@ def evaluate(
     out_dir: str | Path,
     *,
     settings: EvalSettings,
+    scoring: ScoreSettings,
     dedup_method: str,
     dedup_model: str | None,
     hash_dir: str | Path,
@@ -236,7 +238,7 @@ def evaluate(
     z = random_z(settings.samples, model, settings.seed, device)
     extractor = inception.InceptionFeatures(weights, device)
     fake_features = sample_features(g, z, extractor, settings.batch_size)
-    distribution, exact = distribution_scores(real_features, fake_features, settings, reference_path)
+    distribution, exact = distribution_scores(real_features, fake_features, scoring, settings.seed, reference_path)
     nearness = memorisation(g, z, fake_features, real_features, real_images, settings.memorisation, out_dir)
     collisions = hash_collisions(generate(g, z[: min(settings.samples, 1000)]), dedup_method, dedup_model, hash_dir)
     generator_figures(g, model, settings, device, out_dir)
@@ -261,12 +263,12 @@ def evaluate(
     }
     meta = record(
         "evaluate",
-        {"evaluate": asdict(settings)},
+        {"evaluate": {**asdict(settings), **asdict(scoring)}},
         **metrics,
         model=str(model_path),
         device=str(device),
         seconds=round(time.perf_counter() - started, 1),
     )
     write_json(out_dir / "metrics.json", meta)
-    write_tsv(out_dir / "scores.tsv", ("metric", "value", "details"), score_rows(metrics, settings, exact))
+    write_tsv(out_dir / "scores.tsv", ("metric", "value", "details"), score_rows(metrics, exact))
     return meta

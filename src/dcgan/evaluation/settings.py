@@ -11,8 +11,6 @@ from dcgan.dedup.settings import METHODS
 @dataclass(frozen=True)
 class EvalSettings:
     samples: int = 50000  # generated images for FID/KID (paper scale; the demo uses a few hundred)
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
     batch_size: int = 50  # images per Inception forward pass
     walk_rows: int = 8  # latent walks: rows of interpolations
     walk_steps: int = 10  # images per row

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from dcgan.errors import UserError
+from dcgan.fid.settings import ScoreSettings
 from dcgan.files import damage_reason, damaged_file, is_damage
 
 FID_MIN_IMAGES = 2  # a covariance needs two images; with one, FID and KID are undefined
@@ -72,6 +73,25 @@ def kernel_inception_distance(
         within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
         estimates.append(within - 2 * kxy.mean())
     return float(np.mean(estimates)), float(np.std(estimates))
+
+
+def fid_and_kid(
+    real: np.ndarray, fake: np.ndarray, scoring: ScoreSettings, seed: int, real_stats: tuple | None = None
+) -> dict:
+    """FID and KID of `fake` against `real` Inception features, unrounded: what training tracks and what
+    evaluation reports, measured alike. `real_stats`: gaussian(real), when the caller keeps it."""
+    fid = frechet_distance(*(real_stats or gaussian(real)), *gaussian(fake))
+    kid, kid_std = kernel_inception_distance(
+        real, fake, subsets=scoring.kid_subsets, subset_size=scoring.kid_subset_size, seed=seed
+    )
+    subset_size = min(scoring.kid_subset_size, len(real), len(fake))
+    return {
+        "fid": fid,
+        "kid": kid,
+        "kid_std": kid_std,
+        "kid_subsets": scoring.kid_subsets,
+        "kid_subset_size": subset_size,
+    }
 
 
 def nearest(

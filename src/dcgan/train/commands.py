@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from dcgan.commands import Threads, add_command, add_settings, positive, settings_from
+from dcgan.fid.settings import ScoreSettings
 from dcgan.train.settings import ModelSettings, TrainSettings
 
 
@@ -20,6 +21,7 @@ def _train(args: argparse.Namespace) -> None:
         threads=args.threads,
         reference=args.reference,
         fid_weights=args.fid_weights,
+        scoring=settings_from(ScoreSettings, args),
         decoded=args.decoded,
     )
     if meta is not None:  # rank 0
@@ -49,3 +51,4 @@ def add_train_commands(sub) -> None:
     add_settings(p, Threads)
     add_settings(p, ModelSettings, "train")
     add_settings(p, TrainSettings, "train")
+    add_settings(p, ScoreSettings, "evaluate")  # the tracked KID, measured as evaluation measures it

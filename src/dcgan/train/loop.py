@@ -25,6 +25,7 @@ from torch import nn
 from dcgan.device import autotune_convolutions
 from dcgan.errors import UserError
 from dcgan.fid.scores import TooFewImages
+from dcgan.fid.settings import ScoreSettings
 from dcgan.files import write_json, write_torch
 from dcgan.imageops import titled_grid, write_png
 from dcgan.plots import memorisation_figure, message_figure
@@ -57,13 +58,14 @@ def train(
     threads: int = 1,
     reference: str | Path | None = None,
     fid_weights: str | Path | None = None,
+    scoring: ScoreSettings | None = None,
     decoded: str | Path | None = None,
 ) -> dict | None:
     """Train (or resume) until `epochs` or `max_steps`, in this process's place in the torchrun group
     (if any); `threads` CPU threads are shared by the group's processes. With `reference` and
-    `fid_weights`, rank 0 tracks FID and keeps best.pt. From memory it reads the decoded set in `decoded`
-    (the decode rule's), else decodes one into out_dir/decoded. Returns the provenance record on rank 0,
-    None on the others."""
+    `fid_weights`, rank 0 tracks FID and KID (`scoring`: as evaluation measures them) and keeps best.pt.
+    From memory it reads the decoded set in `decoded` (the decode rule's), else decodes one into
+    out_dir/decoded. Returns the provenance record on rank 0, None on the others."""
     if settings.resume not in RESUME:
         raise UserError(f"train.resume must be one of {', '.join(RESUME)}, got {settings.resume!r}")
     if (reference is None) != (fid_weights is None):
@@ -71,7 +73,8 @@ def train(
     group = join(settings.processes)
     try:
         torch.set_num_threads(max(1, threads // group.world_size))
-        run = Run(Path(shard_dir), Path(out_dir), model, settings, group, reference, fid_weights, decoded)
+        tracking = (reference, fid_weights, scoring or ScoreSettings())
+        run = Run(Path(shard_dir), Path(out_dir), model, settings, group, tracking, decoded)
         run.resume()
         run.train()
         return run.finish()
@@ -108,12 +111,11 @@ class Run:
         model: ModelSettings,
         settings: TrainSettings,
         group: Group,
-        reference: str | Path | None,
-        fid_weights: str | Path | None,
+        tracking: tuple[str | Path | None, str | Path | None, ScoreSettings],
         decoded: str | Path | None = None,
     ):
         self.shard_dir, self.out_dir, self.model, self.settings, self.group = shard_dir, out_dir, model, settings, group
-        self.reference, self.fid_weights, self.device = reference, fid_weights, group.device
+        (self.reference, self.fid_weights, self.scoring), self.device = tracking, group.device
         self.speed = resolve_speed(settings, self.device, group.world_size)
         distributed = group.world_size > 1
         if settings.sync_batchnorm and distributed and self.device.type != "cuda":
@@ -214,6 +216,7 @@ class Run:
                 self.model,
                 samples=self.settings.fid_samples,
                 seed=self.settings.seed,
+                scoring=self.scoring,
                 device=self.device,
             )
         except TooFewImages as e:  # e.g. one image left after dedup: train anyway, say what is not measured

@@ -16,15 +16,8 @@ from scipy.spatial.distance import pdist
 
 from dcgan.errors import UserError
 from dcgan.fid.inception import InceptionFeatures
-from dcgan.fid.scores import (
-    TooFewImages,
-    frechet_distance,
-    gaussian,
-    kernel_inception_distance,
-    load_reference,
-    nearest,
-    too_few_for_fid,
-)
+from dcgan.fid.scores import TooFewImages, fid_and_kid, gaussian, load_reference, nearest, too_few_for_fid
+from dcgan.fid.settings import ScoreSettings
 from dcgan.train.model import sample_z, to_uint8
 from dcgan.train.settings import ModelSettings
 
@@ -58,6 +51,7 @@ class Tracker:
         *,
         samples: int,
         seed: int,
+        scoring: ScoreSettings,
         device: torch.device,
     ):
         saved = load_reference(reference)
@@ -80,15 +74,15 @@ class Tracker:
         }
         self.extractor = InceptionFeatures(weights, device)
         self.z = sample_z(samples, model, torch.Generator().manual_seed(seed + 7), torch.device("cpu")).to(device)
-        self.seed = seed
+        self.seed, self.scoring = seed, scoring
 
     def quality(self, g: torch.nn.Module) -> dict:
         """FID and KID of the fixed samples, and their diversity: their Inception features' mean pairwise
         distance over the reference's (1 = as varied as the training images)."""
         features = self.extractor(generate_eval(g, self.z))
-        fid = frechet_distance(*gaussian(features), *self.real_stats)
-        kid, _ = kernel_inception_distance(self.real, features, subsets=10, subset_size=1000, seed=self.seed)
-        return {"fid": round(fid, 4), "kid": round(kid, 6), "diversity": round(spread(features) / self.real_spread, 4)}
+        found = fid_and_kid(self.real, features, self.scoring, self.seed, self.real_stats)
+        diversity = spread(features) / self.real_spread
+        return {"fid": round(found["fid"], 4), "kid": round(found["kid"], 6), "diversity": round(diversity, 4)}
 
     def memorisation(self, g: torch.nn.Module) -> float:
         """The authors' score: the mean pixel distance of the first fixed samples to their nearest

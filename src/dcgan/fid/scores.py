@@ -80,7 +80,7 @@ def fid_and_kid(
 ) -> dict:
     """FID and KID of `fake` against `real` Inception features, unrounded: what training tracks and what
     evaluation reports, measured alike. `real_stats`: gaussian(real), when the caller keeps it."""
-    fid = frechet_distance(*(real_stats or gaussian(real)), *gaussian(fake))
+    fid = frechet_distance(*gaussian(fake), *(real_stats or gaussian(real)))
     kid, kid_std = kernel_inception_distance(
         real, fake, subsets=scoring.kid_subsets, subset_size=scoring.kid_subset_size, seed=seed
     )

@@ -12,8 +12,9 @@ import hashlib
 import json
 import shutil
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import torch
 
@@ -37,6 +38,49 @@ TRAJECTORY = (
     "sync_batchnorm",
     "seed",
 )
+
+
+@dataclass
+class Quality:
+    """What rank 0's tracking has found so far; saved in every checkpoint, beside the collapse watch."""
+
+    best: dict | None = None  # {"step", "fid"}: the lowest tracked FID, whose weights are best.pt
+    memorisation: list = field(default_factory=list)  # per finished epoch: {"epoch", "step", "distance"}
+    stopped: dict | None = None  # the collapse warning that stopped the run (stop_on_collapse)
+
+    def saved(self, watch: dict) -> dict:
+        """As a checkpoint holds it, with the collapse watch's state."""
+        return {"best": self.best, "watch": watch, "memorisation": self.memorisation, "stopped": self.stopped}
+
+    @classmethod
+    def loaded(cls, saved: dict | None) -> Quality:
+        saved = saved or {}
+        return cls(saved.get("best"), list(saved.get("memorisation", [])), saved.get("stopped"))
+
+
+class RankState(TypedDict):
+    z_rng: torch.Tensor  # the rank's generator of fake z
+    tally: dict  # its samples and key digest in the current epoch (EpochTally.state)
+
+
+class Checkpoint(TypedDict):
+    """One checkpoint, as Run.save writes it and Run.resume reads it."""
+
+    g: dict
+    d: dict
+    opt_g: dict
+    opt_d: dict
+    ranks: list[RankState]
+    step: int
+    epoch: int
+    position: int  # batches done in the epoch
+    epochs: list  # per finished epoch: samples and key digest
+    fingerprint: str  # what a run must match to resume from it (fingerprint)
+    finished: bool
+    end: list  # [epochs, max_steps] of the run that wrote it
+    model: dict
+    settings: dict
+    quality: dict  # Quality.saved
 
 
 def fingerprint(model: ModelSettings, settings: TrainSettings, speed: Speed, shard_dir: Path, data: str) -> str:
@@ -63,7 +107,7 @@ class Checkpoints:
     def paths(self) -> list[Path]:
         return sorted(self.folder.glob("step-*.pt"), reverse=True)
 
-    def save(self, state: dict) -> None:
+    def save(self, state: Checkpoint) -> None:
         write_torch(self.folder / f"step-{state['step']:09d}.pt", state)
         for old in self.paths()[self.keep :]:
             old.unlink()
@@ -86,7 +130,7 @@ class Checkpoints:
         self.folder.rename(previous)
         print(f"train: {reason}; old checkpoints moved to {previous}, starting afresh", file=sys.stderr)
 
-    def to_resume(self, resume: str, run_id: str, end: tuple[int, int]) -> tuple[Path, dict] | None:
+    def to_resume(self, resume: str, run_id: str, end: tuple[int, int]) -> tuple[Path, Checkpoint] | None:
         """The checkpoint to continue from, or None (then any old checkpoints are set aside)."""
         if not self.paths():
             return None

@@ -31,7 +31,7 @@ from dcgan.imageops import titled_grid, write_png
 from dcgan.plots import memorisation_figure, message_figure
 from dcgan.progress import progress
 from dcgan.provenance import record
-from dcgan.train.checkpoints import Checkpoints, fingerprint
+from dcgan.train.checkpoints import Checkpoint, Checkpoints, Quality, fingerprint
 from dcgan.train.distributed import Group, join, parameters_digest
 from dcgan.train.model import build, sample_z
 from dcgan.train.quality import MEMORISATION_SAMPLES, CollapseWatch, Tracker, generate_eval
@@ -93,7 +93,7 @@ class RunState:
     position: int = 0  # batches done in the current epoch
     epochs: list = field(default_factory=list)  # per finished epoch: its sample count and key digest
     tally: EpochTally = field(default_factory=EpochTally)
-    quality: dict = field(default_factory=dict)  # rank 0: best FID, collapse watch, memorisation, stop
+    quality: Quality = field(default_factory=Quality)  # rank 0's tracking: best FID, memorisation, stop
     stopping: bool = False  # a collapse warning under stop_on_collapse, shared by rank 0 with every rank
     tracking_seconds: float = 0.0  # spent tracking quality (left out of the training rate)
     counted: int = 0  # steps, images and the start of the current logging window
@@ -178,7 +178,7 @@ class Run:
         loaded = torch.load(resume_path, map_location="cpu", weights_only=False) if resume_path and not found else None
         self.resumed = found[1] if found else loaded
         if self.resumed is not None:
-            saved = self.resumed
+            saved: Checkpoint = self.resumed
             self.g.load_state_dict(saved["g"])
             self.d.load_state_dict(saved["d"])
             self.steps.load_optimisers(saved["opt_g"], saved["opt_d"])
@@ -197,14 +197,9 @@ class Run:
 
             self.board = SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=state.step if state.step else None)
         self._open_tracker()
-        state.quality = {
-            "best": None,
-            "watch": None,
-            "memorisation": [],
-            "stopped": None,
-            **((self.resumed.get("quality") or {}) if self.resumed is not None else {}),
-        }
-        self.watch = CollapseWatch(self.settings.collapse_patience, state.quality["watch"])
+        saved_quality = self.resumed.get("quality") if self.resumed is not None else None
+        state.quality = Quality.loaded(saved_quality)
+        self.watch = CollapseWatch(self.settings.collapse_patience, (saved_quality or {}).get("watch"))
 
     def _open_tracker(self) -> None:
         if self.reference is None or not self.group.main:
@@ -232,8 +227,8 @@ class Run:
                 f"train: warning at step {warning['step']}: {warning['what']} ({warning['in_a_row']} in a row)",
                 file=sys.stderr,
             )
-        if warnings and self.settings.stop_on_collapse and self.state.quality["stopped"] is None:
-            self.state.quality["stopped"] = warnings[0]
+        if warnings and self.settings.stop_on_collapse and self.state.quality.stopped is None:
+            self.state.quality.stopped = warnings[0]
 
     def progress_label(self) -> str:
         """Where the run is, for picture titles: the step and its epoch (the count once an epoch ends)."""
@@ -291,7 +286,7 @@ class Run:
         if tracked and self.tracker is not None:
             self.measure()
         if settings.stop_on_collapse and (tracked or state.step % settings.log_every == 0):
-            state.stopping = group.share(state.quality["stopped"] is not None)
+            state.stopping = group.share(state.quality.stopped is not None)
         if state.position == len(self.loader):  # the epoch is over on every rank at once
             self.end_epoch()
         if state.step % settings.checkpoint_every == 0:
@@ -325,11 +320,11 @@ class Run:
         self.metrics[-1].update(result)
         for name, value in result.items():
             self.board.add_scalar(name, value, state.step)
-        if quality["best"] is None or result["fid"] < quality["best"]["fid"]:
-            quality["best"] = {"step": state.step, "fid": result["fid"]}
+        if quality.best is None or result["fid"] < quality.best["fid"]:
+            quality.best = {"step": state.step, "fid": result["fid"]}
             write_torch(
                 self.checkpoints.folder / "best.pt",
-                {"g": self.g.state_dict(), "d": self.d.state_dict(), "model": asdict(self.model), **quality["best"]},
+                {"g": self.g.state_dict(), "d": self.d.state_dict(), "model": asdict(self.model), **quality.best},
             )
         self.warn(self.watch.diversity(state.step, result["diversity"]))
         self._write_metrics()
@@ -350,11 +345,11 @@ class Run:
         """The memorisation score (on tiny epochs not more often than every log_every steps) and the
         epoch's proof that every sample was seen once."""
         state = self.state
-        last = state.quality["memorisation"][-1]["step"] if state.quality["memorisation"] else None
+        last = state.quality.memorisation[-1]["step"] if state.quality.memorisation else None
         if self.tracker is not None and (last is None or state.step - last >= self.settings.log_every):
             began = time.perf_counter()
             distance = self.tracker.memorisation(self.g)
-            state.quality["memorisation"].append({"epoch": state.epoch, "step": state.step, "distance": distance})
+            state.quality.memorisation.append({"epoch": state.epoch, "step": state.step, "distance": distance})
             self._tracked_since(began)
         add_epoch(state.epochs, state.epoch, self.group.gather(state.tally.state()), self.loader.samples)
         state.epoch, state.position, state.tally = state.epoch + 1, 0, EpochTally()
@@ -364,25 +359,24 @@ class Run:
         state = self.state
         ranks = self.group.gather({"z_rng": self.z_rng.get_state(), "tally": state.tally.state()})
         if self.group.main:
-            self.checkpoints.save(
-                {
-                    "g": self.g.state_dict(),
-                    "d": self.d.state_dict(),
-                    "opt_g": self.steps.opt_g.state_dict(),
-                    "opt_d": self.steps.opt_d.state_dict(),
-                    "ranks": ranks,
-                    "step": state.step,
-                    "epoch": state.epoch,
-                    "position": state.position,
-                    "epochs": state.epochs,
-                    "fingerprint": self.run_id,
-                    "finished": finished,
-                    "end": list(self.limits),
-                    "model": asdict(self.model),
-                    "settings": asdict(self.settings),
-                    "quality": {**state.quality, "watch": self.watch.state()},
-                }
-            )
+            checkpoint: Checkpoint = {
+                "g": self.g.state_dict(),
+                "d": self.d.state_dict(),
+                "opt_g": self.steps.opt_g.state_dict(),
+                "opt_d": self.steps.opt_d.state_dict(),
+                "ranks": ranks,
+                "step": state.step,
+                "epoch": state.epoch,
+                "position": state.position,
+                "epochs": state.epochs,
+                "fingerprint": self.run_id,
+                "finished": finished,
+                "end": list(self.limits),
+                "model": asdict(self.model),
+                "settings": asdict(self.settings),
+                "quality": state.quality.saved(self.watch.state()),
+            }
+            self.checkpoints.save(checkpoint)
 
     def finish(self) -> dict | None:
         """The end measured, the last checkpoint, the same weights on every rank checked; on rank 0
@@ -415,17 +409,17 @@ class Run:
         if self.tracker is not None:
             write_torch(self.out_dir / "best.pt", torch.load(self.checkpoints.folder / "best.pt", weights_only=False))
             distances = self.tracker.training_distances
-            memorisation_figure(self.out_dir / "memorisation.png", quality["memorisation"], distances)
+            memorisation_figure(self.out_dir / "memorisation.png", quality.memorisation, distances)
             seconds = time.perf_counter() - self.started
             return {
                 "reference": str(self.reference),
                 "fid_every": self.settings.fid_every,
                 "fid_samples": self.settings.fid_samples,
-                "best": quality["best"],
+                "best": quality.best,
                 "memorisation": {
                     "training_distances": distances,
                     "samples": MEMORISATION_SAMPLES,
-                    "per_epoch": quality["memorisation"],
+                    "per_epoch": quality.memorisation,
                 },
                 "seconds": round(state.tracking_seconds, 1),
                 "fraction_of_run": round(state.tracking_seconds / seconds, 3),
@@ -455,7 +449,7 @@ class Run:
             resumed_from=self.resumed["step"] if self.resumed else None,
             tracking=tracking,
             warnings=self.watch.warnings,
-            stopped_by=state.quality["stopped"],
+            stopped_by=state.quality.stopped,
             small_data=self.small_data,
             seconds=round(time.perf_counter() - self.started, 3),
         )

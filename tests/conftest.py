@@ -1,42 +1,16 @@
-"""Shared fixtures: real encoded images and LMDBs built in the test."""
+"""Shared fixtures (the helpers they and the tests use are in helpers.py): fetched weights, cached between
+sessions, and the small demo's workflow run."""
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
-import lmdb
 import numpy as np
 import pytest
-from PIL import Image
 
-from dcgan.demo import photos
 from dcgan.files import file_sha256
-
-
-def photo_rgb(name: str = "astronaut") -> np.ndarray:
-    """A real photo from an installed package, RGB."""
-    photo = next(p for p in photos.PHOTOS if p.name == name)
-    return cv2.cvtColor(photos.load(photo), cv2.COLOR_BGR2RGB)
-
-
-def pil_bytes(rgb: np.ndarray, fmt: str, **kwargs) -> bytes:
-    """Encode with Pillow (an encoder independent of the OpenCV code under test)."""
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format=fmt, **kwargs)
-    return buf.getvalue()
-
-
-def write_lmdb(path: Path, values: dict[bytes, bytes]) -> Path:
-    path.mkdir(parents=True)
-    size = max(1 << 24, 2 * sum(len(v) for v in values.values()))
-    with lmdb.open(str(path), map_size=size) as env, env.begin(write=True) as txn:
-        for key, value in values.items():
-            txn.put(key, value)
-    return path
 
 
 @pytest.fixture
@@ -106,7 +80,7 @@ def fid_weights() -> Path:
 def small_run(tmp_path_factory) -> Path:
     """The whole workflow, run for real on the test config (.test/config/config.yaml). Shared: the
     workflow tests read it, and the SLURM and reproducibility tests compare their own runs with it."""
-    from small_demo import SMALL_DEMO, run_workflow
+    from helpers import SMALL_DEMO, run_workflow
 
     workdir = tmp_path_factory.mktemp("workflow")
     run_workflow(workdir, ["all"], dryrun=False, config=SMALL_DEMO)

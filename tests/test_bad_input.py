@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import photo_rgb, pil_bytes, write_lmdb
 from dcgan.cli import main
 from dcgan.errors import UserError
 from dcgan.files import read_tsv, source_stamp
@@ -31,8 +30,7 @@ from dcgan.sources.listing import list_images
 from dcgan.table import part_prefix, read_part, read_rejects
 from dcgan.train.loop import train
 from dcgan.train.settings import ModelSettings, TrainSettings
-from small_demo import REPO, snakemake
-from tables import make_table, write_duplicates
+from helpers import REPO, make_table, photo_rgb, pil_bytes, snakemake, write_duplicates, write_lmdb
 
 TINY = ModelSettings(image_size=32, ngf=8, ndf=8)
 

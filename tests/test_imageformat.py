@@ -1,7 +1,7 @@
 import pytest
 
-from conftest import photo_rgb, pil_bytes
 from dcgan.imageformat import header_size, is_complete, jpeg_size, sniff_format
+from helpers import photo_rgb, pil_bytes
 
 PHOTO = photo_rgb("coffee")[:300, :451]  # 451 x 300, odd width
 

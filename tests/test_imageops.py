@@ -2,8 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import photo_rgb, pil_bytes
 from dcgan.imageops import BadImage, decode, decode_square
+from helpers import photo_rgb, pil_bytes
 
 
 def block_mean_reference(rgb: np.ndarray, size: int) -> np.ndarray:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from helpers import REPO
+
+BENCHMARKS = REPO / "benchmarks"
 
 
 def gpu_check(out: Path, *options: str) -> subprocess.CompletedProcess:

@@ -20,7 +20,7 @@ from dcgan.shards.reader import shard_samples, shard_urls, verify_shards
 from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
 from dcgan.train.loader import Loader
-from tables import SIZE, make_table, write_duplicates
+from helpers import SIZE, make_table, write_duplicates
 
 
 @pytest.fixture(scope="module")

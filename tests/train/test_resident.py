@@ -27,7 +27,7 @@ from dcgan.train.resident import ResidentLoader, choose_data, fewest_free_bytes
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import CapturedSteps, GanSteps, Speed, resolve_speed
 from dcgan.train.tracking import keys_digest
-from tables import SIZE, make_table, write_duplicates
+from helpers import SIZE, make_table, write_duplicates
 
 CPU = torch.device("cpu")
 

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import photo_rgb
 from dcgan.dedup import autoencoder
 from dcgan.dedup.grouping import find_groups, groups_of, hamming
 from dcgan.dedup.hashers import make_hasher
@@ -25,6 +24,7 @@ from dcgan.files import read_tsv
 from dcgan.sources.extract import extract_part
 from dcgan.sources.settings import ExtractSettings
 from dcgan.table import TableImages, read_keys
+from helpers import photo_rgb
 
 FAST = AutoencoderSettings(steps=300)
 

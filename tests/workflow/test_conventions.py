@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import photo_rgb, pil_bytes, write_lmdb
 from dcgan.cli import build_parser, main
 from dcgan.config import load_schema, schema_markdown
-from small_demo import REPO, SMALL_DEMO, TEST_CONFIG
+from helpers import REPO, SMALL_DEMO, TEST_CONFIG, photo_rgb, pil_bytes, write_lmdb
 
 
 def test_snakemake_lint_is_clean(tmp_path):

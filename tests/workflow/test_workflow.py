@@ -20,7 +20,7 @@ from dcgan.faces.quality import FACE_REJECTIONS
 from dcgan.files import read_tsv
 from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
-from small_demo import REPO, SMALL_DEMO, run_workflow, snakemake_command
+from helpers import REPO, SMALL_DEMO, run_workflow, snakemake_command
 
 
 def test_dry_run_of_all_plans_every_stage(tmp_path):

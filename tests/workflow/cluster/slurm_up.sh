@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real one-node SLURM on loopback for the cluster test (Debian: slurm-wlm + munge, as root).
-# Usage: tests/cluster/slurm_up.sh STATE_DIR. Writes STATE_DIR/slurm.conf (export SLURM_CONF to use it)
+# Usage: tests/workflow/cluster/slurm_up.sh STATE_DIR. Writes STATE_DIR/slurm.conf (export SLURM_CONF to use it)
 # and STATE_DIR/pids (the daemons this script started; slurm_down.sh stops exactly those).
 set -euo pipefail
 state=$(realpath -m "${1:?usage: slurm_up.sh STATE_DIR}")

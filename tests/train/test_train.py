@@ -30,7 +30,7 @@ from dcgan.train.quality import CollapseWatch
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import GanSteps, Speed
 from dcgan.train.tracking import keys_digest
-from tables import make_table, write_duplicates
+from helpers import make_table, write_duplicates
 
 TINY = ModelSettings(image_size=32, ngf=8, ndf=8)
 FP32 = Speed(precision="fp32", memory_format="contiguous", compile="eager", adam="foreach")

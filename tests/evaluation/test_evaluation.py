@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from scipy.io import savemat
 
-from conftest import photo_rgb
 from dcgan.demo.labelled import photo_windows
 from dcgan.evaluation import filters, forgetting, svm
 from dcgan.evaluation.evaluate import svm_results
@@ -37,7 +36,7 @@ from dcgan.table import PartWriter, part_prefix
 from dcgan.train.loop import train
 from dcgan.train.model import build
 from dcgan.train.settings import ModelSettings, TrainSettings
-from tables import write_duplicates
+from helpers import photo_rgb, write_duplicates
 
 
 def test_fid_of_a_set_against_itself_is_zero(rng):

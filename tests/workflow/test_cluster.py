@@ -1,4 +1,4 @@
-"""The demo workflow on a real SLURM (one node on loopback, set up by tests/cluster/slurm_up.sh).
+"""The demo workflow on a real SLURM (one node on loopback, set up by tests/workflow/cluster/slurm_up.sh).
 
 Needs root and Debian's apt (to install slurm-wlm and munge) or a SLURM already installed, and
 snakemake-executor-plugin-slurm. Jobs go through sbatch with workflow/profiles/slurm and this test's
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from small_demo import REPO, snakemake
+from helpers import REPO, snakemake
 
 FITS_ONE_SMALL_NODE = [
     "--set-resources",
@@ -61,14 +61,16 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     state = tmp_path_factory.mktemp("slurm")
-    up = subprocess.run(["bash", str(REPO / "tests/cluster/slurm_up.sh"), str(state)], capture_output=True, text=True)
+    up = subprocess.run(
+        ["bash", str(REPO / "tests/workflow/cluster/slurm_up.sh"), str(state)], capture_output=True, text=True
+    )
     if up.returncode != 0:
-        subprocess.run(["bash", str(REPO / "tests/cluster/slurm_down.sh"), str(state)])
+        subprocess.run(["bash", str(REPO / "tests/workflow/cluster/slurm_down.sh"), str(state)])
         pytest.fail(f"slurm_up.sh failed: {up.stderr.strip()}")
     try:
         yield dict(os.environ, SLURM_CONF=str(state / "slurm.conf"), DCGAN_SLURM_PARTITION="debug")
     finally:
-        subprocess.run(["bash", str(REPO / "tests/cluster/slurm_down.sh"), str(state)])
+        subprocess.run(["bash", str(REPO / "tests/workflow/cluster/slurm_down.sh"), str(state)])
 
 
 def deterministic(workdir: Path, datasets: tuple[str, ...]) -> dict[str, str]:

@@ -4,9 +4,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import write_lmdb
 from dcgan.errors import UserError
 from dcgan.sources.lsun import iter_range, key_ranges, open_lmdb, part_range, source_key, table_key
+from helpers import write_lmdb
 
 
 def keys_by_part(path, parts):

@@ -1,6 +1,4 @@
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
 
 
 def quick_start() -> list[str]:

@@ -4,7 +4,6 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import photo_rgb
 from dcgan.cli import main
 from dcgan.demo.web_images import BAD_FILES, make_web_images
 from dcgan.errors import UserError
@@ -19,6 +18,7 @@ from dcgan.faces.yunet import RAISE, SIDE, calibrated
 from dcgan.sources.listing import list_images, part_slice, write_list
 from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
+from helpers import photo_rgb
 
 EXPECTED_REASON = {
     "empty": "empty value",

@@ -16,7 +16,7 @@ import pytest
 
 import reproducibility
 from dcgan.table import read_part
-from small_demo import snakemake, snakemake_command, write_config
+from helpers import snakemake, snakemake_command, write_config
 
 pytestmark = pytest.mark.slow  # each test runs the workflow through the command line
 

@@ -2,13 +2,13 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import photo_rgb, pil_bytes, write_lmdb
 from dcgan.cli import main
 from dcgan.errors import UserError
 from dcgan.sources.extract import extract_part, part_quota
 from dcgan.sources.settings import ExtractSettings
 from dcgan.summary import reason_category, summarise_table
 from dcgan.table import part_prefix, read_part, read_rejects
+from helpers import photo_rgb, pil_bytes, write_lmdb
 
 SOLID = (210, 40, 120)
 

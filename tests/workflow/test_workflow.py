@@ -180,7 +180,7 @@ def read_csv(path: Path) -> list[dict]:
 
 # the jobs a new dedup autoencoder makes rerun: dedup and every stage after it
 DEDUP_AND_AFTER = set(
-    "all dedup_train dedup_hash dedup_filter shards train fid_reference evaluate find_boxes forget report".split()
+    "all dedup_train dedup_hash dedup_filter shards decode train fid_reference evaluate find_boxes forget report".split()
 )
 
 
@@ -198,6 +198,7 @@ def test_changing_a_dedup_parameter_reruns_only_dedup_and_what_follows(small_run
         "all",
         "dedup_filter",
         "shards",
+        "decode",
         "train",
         "fid_reference",
         "evaluate",

@@ -179,9 +179,8 @@ def read_csv(path: Path) -> list[dict]:
 
 
 # the jobs a new dedup autoencoder makes rerun: dedup and every stage after it
-DEDUP_AND_AFTER = set(
-    "all dedup_train dedup_hash dedup_filter shards decode train fid_reference evaluate find_boxes forget report".split()
-)
+DEDUP_AND_AFTER = {"all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "decode", "train", "fid_reference"}
+DEDUP_AND_AFTER |= {"evaluate", "find_boxes", "forget", "report"}
 
 
 def test_second_run_does_nothing_and_forcerun_dedup_train_reruns_only_what_follows(small_run):

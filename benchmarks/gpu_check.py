@@ -59,9 +59,8 @@ from dcgan.train.loop import train
 from dcgan.train.model import build, sample_z
 from dcgan.train.quality import generate_eval
 from dcgan.train.settings import ModelSettings, TrainSettings
-from dcgan.train.steps import CapturedSteps
 from loader import build_shards
-from train_step import MODELS, PeakMemory, our_step, reference_step, speed_of, timed
+from train_step import MODELS, PeakMemory, loop_step, timed, warmup_steps
 
 PARTS = ("data", "step", "train", "resume", "ddp", "fid", "dedup")
 READ_SHARDS = {"train", "resume", "ddp", "fid"}
@@ -141,12 +140,8 @@ def warm_steps(loops: tuple[str, ...], model: ModelSettings, batch: int, sizes: 
     for loop in loops:
         torch.manual_seed(0)
         with PeakMemory(device) as memory:
-            if loop == "reference":
-                step = reference_step(real, model, device)
-            else:
-                step = our_step(real, model, speed_of(loop, device), device, captured=loop == "captured")
-            warmup = max(sizes.step_warmup, CapturedSteps.WARMUP + 1) if loop == "captured" else sizes.step_warmup
-            for _ in range(warmup):
+            step = loop_step(loop, real, model, device)
+            for _ in range(warmup_steps(loop, sizes.step_warmup)):
                 step()
             synchronize(device)
         steps[loop], peaks[f"{loop}_peak_mb"] = step, peak_mb(memory)

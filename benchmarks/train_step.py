@@ -206,16 +206,24 @@ def timed(step, steps: int, warmup: int, device: torch.device) -> float:
     return (time.perf_counter() - started) / steps
 
 
+def loop_step(loop: str, real: torch.Tensor, model: ModelSettings, device: torch.device):
+    """The named loop's training iteration on `real`, as a closure: the reference's or ours."""
+    if loop == "reference":
+        return reference_step(real, model, device)
+    return our_step(real, model, speed_of(loop, device), device, captured=loop == "captured")
+
+
+def warmup_steps(loop: str, warmup: int) -> int:
+    """Steps before timing: `warmup`, and for a captured loop its eager warm-up and the capture too."""
+    return max(warmup, CapturedSteps.WARMUP + 1) if loop == "captured" else warmup
+
+
 def measure(loop: str, real: torch.Tensor, model: ModelSettings, args, device: torch.device) -> dict:
     torch.manual_seed(0)
     with PeakMemory(device) as memory:
-        if loop == "reference":
-            step = reference_step(real, model, device)
-        else:
-            step = our_step(real, model, speed_of(loop, device), device, captured=loop == "captured")
+        step = loop_step(loop, real, model, device)
         flops = step_flops(step) if loop in ("reference", "off") else None
-        warmup = max(args.warmup, CapturedSteps.WARMUP + 1) if loop == "captured" else args.warmup  # + 1: capture
-        seconds = timed(step, args.steps, warmup, device)
+        seconds = timed(step, args.steps, warmup_steps(loop, args.warmup), device)
     return {"rate": len(real) / seconds, "seconds": seconds, "memory": memory.peak, "flops": flops}
 
 

@@ -3,7 +3,8 @@
 Each part runs in a process of its own, under a time limit: a crash, a hang or a sticky CUDA error costs
 that part alone, and its result is appended to the report the moment it ends. The parts, each timed with
 its peak memory (CUDA: the allocator's peak; CPU: resident growth, sampled):
-- data: ~100k generated 64x64 images written as shards (what train, resume, ddp and fid read);
+- data: ~100k generated 64x64 images written as shards and decoded once, as the shards and decode rules
+  do (what train, resume, ddp and fid read);
 - step: benchmarks/train_step.py's loops: the PyTorch example's vs ours eager (auto) vs captured (auto +
   CUDA graph), common and paper models, batch 128 and 512 (bf16 is auto on a GPU);
 - train: `dcgan train` (the library call) with data: shards, data: memory (on the device; and mapped on the
@@ -55,6 +56,7 @@ from dcgan.fid.inception import InceptionFeatures
 from dcgan.fid.reference import read_reference_images
 from dcgan.fid.scores import frechet_distance, gaussian
 from dcgan.table import PartWriter, part_prefix
+from dcgan.train.decoded import write_decoded
 from dcgan.train.loop import train
 from dcgan.train.model import build, sample_z
 from dcgan.train.quality import generate_eval
@@ -175,20 +177,12 @@ def train_settings(sizes: Sizes, steps: int, **changes) -> TrainSettings:
     )
 
 
-def shards_of(work: Path) -> Path:
-    """The shards the data part wrote; an error naming that part when it did not finish."""
+def training_data(work: Path) -> tuple[Path, Path]:
+    """The shards and their decoded set that the data part wrote (as the shards and decode rules do);
+    an error naming that part when it did not finish."""
     if not (work / "data" / "done").is_file():
         raise RuntimeError("no shards: the data part did not finish")
-    return work / "data" / "shards"
-
-
-def out_folder(work: Path, name: str) -> Path:
-    """A run's output folder, sharing one decoded set (decoded once, by the first run that needs it)."""
-    out = work / name
-    out.mkdir(parents=True)
-    (work / "decoded").mkdir(exist_ok=True)
-    (out / "decoded").symlink_to(work / "decoded")
-    return out
+    return work / "data" / "shards", work / "data" / "decoded"
 
 
 def logged_rates(out: Path) -> list[float]:
@@ -198,11 +192,14 @@ def logged_rates(out: Path) -> list[float]:
     return rates[1:] or rates
 
 
-def timed_train(shards: Path, out: Path, model: ModelSettings, settings: TrainSettings, device: torch.device) -> dict:
+def timed_train(
+    data: tuple[Path, Path], out: Path, model: ModelSettings, settings: TrainSettings, device: torch.device
+) -> dict:
     """One `dcgan train` run: its logged window rates, seconds, peak memory, the data path and switches."""
+    shards, decoded = data
     with PeakMemory(device) as memory:
         started = time.perf_counter()
-        record = train(shards, out, model, settings)
+        record = train(shards, out, model, settings, decoded=decoded)
         seconds = time.perf_counter() - started
     return {
         "window_rates": logged_rates(out),
@@ -230,7 +227,7 @@ def training_runs(device: torch.device) -> dict[str, tuple[dict, str, bool]]:
 
 def train_part(sizes: Sizes, device: torch.device, work: Path) -> dict:
     """`dcgan train`'s images/s per data path, each against the step alone as that run takes it."""
-    shards = shards_of(work)
+    data = training_data(work)
     steps, _ = warm_steps(("auto", "captured"), sizes.model, sizes.train_batch, sizes, device)
     baselines = median_rates(steps, sizes.train_batch, sizes.step_steps, sizes.repeats, device)
     del steps
@@ -240,7 +237,7 @@ def train_part(sizes: Sizes, device: torch.device, work: Path) -> dict:
             changes, baseline, off_gpu = runs[name]
             settings = train_settings(sizes, sizes.train_steps, **changes)
             with patch("dcgan.train.resident.device_free_bytes", return_value=0) if off_gpu else nullcontext():
-                run = timed_train(shards, out_folder(work, f"train-{name}-{round_}"), sizes.model, settings, device)
+                run = timed_train(data, work / f"train-{name}-{round_}", sizes.model, settings, device)
             windows = found.get(name, {}).get("window_rates", []) + run["window_rates"]
             found[name] = {**run, "window_rates": windows, "baseline": baseline}
     for run in found.values():
@@ -255,28 +252,29 @@ def weights_of(out: Path) -> dict[str, torch.Tensor]:
 
 
 def resume_part(sizes: Sizes, device: torch.device, work: Path) -> dict:
-    """Stopped at half and resumed, against uninterrupted, in this process, deterministic algorithms on
-    (CUBLAS_WORKSPACE_CONFIG is set by the harness): eager and captured. An operation with no deterministic
-    kernel runs anyway and is named in the result (a hard error would lose the part's figures)."""
+    """Stopped at half and resumed, against uninterrupted, in this process, deterministic algorithms on:
+    eager and captured. An operation with no deterministic kernel runs anyway and is named in the result
+    (a hard error would lose the part's figures)."""
+    os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"  # deterministic cuBLAS; read when its first handle is made
     torch.use_deterministic_algorithms(True, warn_only=True)
-    shards, found = shards_of(work), {}
+    data, found = training_data(work), {}
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always")
         for graphs in ("off", "on") if device.type == "cuda" else ("off",):
-            found[f"graphs_{graphs}"] = resumed_against_straight(sizes, shards, work, graphs)
+            found[f"graphs_{graphs}"] = resumed_against_straight(sizes, data, work, graphs)
     nondeterministic = sorted({str(w.message)[:200] for w in warned if "deterministic" in str(w.message)})
     return {"steps": sizes.resume_steps, "deterministic": True, "runs": found, "nondeterministic": nondeterministic}
 
 
-def resumed_against_straight(sizes: Sizes, shards: Path, work: Path, graphs: str) -> dict:
+def resumed_against_straight(sizes: Sizes, data: tuple[Path, Path], work: Path, graphs: str) -> dict:
     """Train straight through, and to half then resumed: identical weights, or the largest difference."""
     full = train_settings(
         sizes, sizes.resume_steps, data="memory", graphs=graphs, checkpoint_every=sizes.resume_steps // 2
     )
-    straight, resumed = out_folder(work, f"straight-{graphs}"), out_folder(work, f"resumed-{graphs}")
-    train(shards, straight, sizes.model, full)
-    train(shards, resumed, sizes.model, replace(full, max_steps=sizes.resume_steps // 2))
-    train(shards, resumed, sizes.model, full)
+    (shards, decoded), straight, resumed = data, work / f"straight-{graphs}", work / f"resumed-{graphs}"
+    train(shards, straight, sizes.model, full, decoded=decoded)
+    train(shards, resumed, sizes.model, replace(full, max_steps=sizes.resume_steps // 2), decoded=decoded)
+    train(shards, resumed, sizes.model, full, decoded=decoded)
     a, b = weights_of(straight), weights_of(resumed)
     worst = max((a[k].double() - b[k].double()).abs().max().item() for k in a)
     return {"identical": all(torch.equal(a[k], b[k]) for k in a), "max_difference": worst}
@@ -295,9 +293,10 @@ def torchrun(command: list[str], timeout: float) -> None:
         raise RuntimeError(f"torchrun failed: {output.decode(errors='replace')[-1500:]}")
 
 
-def ddp_command(processes: int, shards: Path, out: Path, sizes: Sizes, settings: TrainSettings) -> list[str]:
+def ddp_command(processes: int, data: tuple[Path, Path], out: Path, sizes: Sizes, settings: TrainSettings) -> list[str]:
+    (shards, decoded), threads = data, str(processes)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes)]
-    command += ["-m", "dcgan", "train", str(shards), "--out", str(out), "--threads", str(processes)]
+    command += ["-m", "dcgan", "train", str(shards), "--out", str(out), "--decoded", str(decoded), "--threads", threads]
     for key, value in {**asdict(sizes.model), **asdict(settings)}.items():
         flag = key.replace("_", "-")
         command += [f"--{flag}" if value else f"--no-{flag}"] if isinstance(value, bool) else [f"--{flag}", str(value)]
@@ -310,13 +309,13 @@ def ddp_part(sizes: Sizes, device: torch.device, work: Path, deadline: float) ->
     processes = torch.cuda.device_count() if device.type == "cuda" else 2
     if processes < 2:
         return {"skipped": f"{processes} GPU: DDP needs two or more"}
-    shards, found = shards_of(work), {}
+    data, found = training_data(work), {}
     variants = (True, False) if device.type == "cuda" else (False,)
     for left, sync in zip(range(len(variants), 0, -1), variants, strict=True):
         settings = train_settings(sizes, sizes.train_steps, data="memory", processes=processes, sync_batchnorm=sync)
-        out = out_folder(work, f"ddp-{'sync' if sync else 'plain'}")
+        out = work / f"ddp-{'sync' if sync else 'plain'}"
         started = time.perf_counter()
-        torchrun(ddp_command(processes, shards, out, sizes, settings), (deadline - time.time()) / left)
+        torchrun(ddp_command(processes, data, out, sizes, settings), (deadline - time.time()) / left)
         record = json.loads((out / "train.json").read_text())
         found["sync_batchnorm" if sync else "plain_batchnorm"] = {
             "images_per_second": round(float(np.median(logged_rates(out))), 1),
@@ -342,7 +341,7 @@ def fid_part(sizes: Sizes, device: torch.device, work: Path, weights: Path | Non
     g, _ = build(sizes.model)
     g.to(device)
     z = sample_z(sizes.fid_images, sizes.model, torch.Generator(device).manual_seed(0), device)
-    real, _ = read_reference_images(shards_of(work), sizes.fid_images, 64)
+    real, _ = read_reference_images(training_data(work)[0], sizes.fid_images, 64)
     with PeakMemory(device) as memory:
         extractor = InceptionFeatures(full_precision(weights, work), device)
         extractor(generate_eval(g, z[:250]), batch_size=250)  # warm-up: autotuning, the allocator's pools
@@ -390,10 +389,16 @@ def dedup_part(sizes: Sizes, device: torch.device, work: Path) -> dict:
 
 
 def data_part(sizes: Sizes, work: Path) -> dict:
-    """The shards the training parts read, marked done once whole."""
+    """The shards the training parts read and their decoded set (for `data: memory`), marked done once whole."""
     shards = build_shards(work / "data", sizes.entries, sizes.copies)
+    started = time.perf_counter()
+    write_decoded(shards, work / "data" / "decoded", sizes.model.image_size, workers=sizes.workers)
     (work / "data" / "done").touch()
-    return {"images": sizes.entries * sizes.copies, "shards": len(list(shards.glob("*.tar")))}
+    return {
+        "images": sizes.entries * sizes.copies,
+        "shards": len(list(shards.glob("*.tar"))),
+        "decode_seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def run_part(part: str, args: argparse.Namespace) -> dict:
@@ -437,10 +442,9 @@ def isolated(part: str, args: argparse.Namespace, work: Path, limit: float) -> d
     command += ["--result", str(result_file), "--deadline", str(time.time() + limit), "--fid-weights"]
     command += [str(args.fid_weights), *(["--smoke"] if args.smoke else [])]
     command += ["--fault", *args.fault] if args.fault else []
-    env = {**os.environ, "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}  # deterministic cuBLAS, for the resume part
     started = time.perf_counter()
     with open(log, "w") as output:
-        child = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        child = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             code = child.wait(timeout=limit)
         except subprocess.TimeoutExpired:

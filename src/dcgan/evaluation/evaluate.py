@@ -104,11 +104,8 @@ def distribution_scores(
         "subsets": found["kid_subsets"],
         "subset_size": found["kid_subset_size"],
     }
-    return {"fid": round(found["fid"], 4), "kid": rounded, "skipped": {}}, (
-        found["fid"],
-        found["kid"],
-        found["kid_std"],
-    )
+    exact = (found["fid"], found["kid"], found["kid_std"])
+    return {"fid": round(found["fid"], 4), "kid": rounded, "skipped": {}}, exact
 
 
 def memorisation(g, z, fake: np.ndarray, real: np.ndarray, real_images: np.ndarray, shown: int, out_dir: Path) -> dict:

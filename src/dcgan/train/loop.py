@@ -147,7 +147,7 @@ class Run:
         self.running_log = self.checkpoints.folder / "metrics.csv"
         self.state = RunState()
         self.loss_sums = torch.zeros(4, device=self.device)  # loss_d, loss_g, D(x), D(G(z)) since the last log
-        self.resumed: dict | None = None  # the checkpoint this run continues from
+        self.resumed: Checkpoint | None = None  # the checkpoint this run continues from
         self.metrics: list[dict] = []
         self.board = None  # rank 0's TensorBoard writer
         self.tracker: Tracker | None = None  # rank 0's FID/KID/memorisation, with a reference

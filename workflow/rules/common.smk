@@ -174,7 +174,7 @@ def dedup_outputs(dataset):
 def train_options(wildcards):
     """The dataset's train settings (global ones with its overrides) as `dcgan train` options."""
     settings = {k: v for k, v in train_settings(config, wildcards.dataset).items() if k != "threads"}
-    settings["image_size"] = settings["image_size"] or config["image_size"]
+    settings["image_size"] = training_size(wildcards)
     scoring = {k: config["evaluate"][k] for k in ("kid_subsets", "kid_subset_size")}  # tracked as evaluated
     return cli_options({**settings, **scoring, "seed": config["seed"]})
 

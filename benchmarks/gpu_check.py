@@ -236,7 +236,7 @@ def train_part(sizes: Sizes, device: torch.device, work: Path) -> dict:
         for name in list(runs) if round_ % 2 == 0 else list(runs)[::-1]:
             changes, baseline, off_gpu = runs[name]
             settings = train_settings(sizes, sizes.train_steps, **changes)
-            with patch("dcgan.train.resident.device_free_bytes", return_value=0) if off_gpu else nullcontext():
+            with patch("dcgan.train.inputs.device_free_bytes", return_value=0) if off_gpu else nullcontext():
                 run = timed_train(data, work / f"train-{name}-{round_}", sizes.model, settings, device)
             windows = found.get(name, {}).get("window_rates", []) + run["window_rates"]
             found[name] = {**run, "window_rates": windows, "baseline": baseline}

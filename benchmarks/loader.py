@@ -36,8 +36,7 @@ from dcgan.sources.extract import extract_part
 from dcgan.sources.settings import ExtractSettings
 from dcgan.table import PartWriter, part_prefix, read_part
 from dcgan.train.decoded import open_decoded, write_decoded
-from dcgan.train.loader import Loader
-from dcgan.train.resident import ResidentLoader
+from dcgan.train.loader import Loader, ResidentLoader
 
 BATCH = 128
 

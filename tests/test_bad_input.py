@@ -72,45 +72,23 @@ def test_one_image_left_trains_with_a_warning_and_evaluate_skips_fid_and_kid(tmp
         main(["dedup", "hash", str(table), "--part", "0", "--out", str(hashes / "part-0000.npy"), "--method", "phash"])
         == 0
     )
-    out = tmp_path / "eval"
-    code = main(
-        [
-            "evaluate",
-            str(tmp_path / "train" / "best.pt"),
-            "--reference",
-            str(reference),
-            "--weights",
-            str(fid_weights),
-            "--out-dir",
-            str(out),
-            "--hashes",
-            str(hashes),
-            "--dedup-method",
-            "phash",
-            "--samples",
-            "4",
-            "--kid-subset-size",
-            "2",
-            "--kid-subsets",
-            "2",
-            "--svm-per-class",
-            "10",
-            "--walk-rows",
-            "1",
-            "--walk-steps",
-            "2",
-            "--memorisation",
-            "2",
-            "--filter-maps",
-            "2",
-        ]
-    )
+    out, model = tmp_path / "eval", str(tmp_path / "train" / "best.pt")
+    metrics = ["evaluate", "metrics", model, "--reference", str(reference), "--weights", str(fid_weights)]
+    metrics += ["--out-dir", str(out), "--hashes", str(hashes), "--dedup-method", "phash", "--samples", "4"]
+    metrics += ["--kid-subset-size", "2", "--kid-subsets", "2", "--memorisation", "2"]
+    assert main(metrics) == 0
     err = capsys.readouterr().err
-    assert code == 0 and "FID and KID skipped" in err and "holds 1 image(s)" in err
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["fid"] is None and metrics["kid"] is None and "need at least 2" in metrics["skipped"]["fid"]
+    assert "FID and KID skipped" in err and "holds 1 image(s)" in err
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["fid"] is None and record["kid"] is None and "need at least 2" in record["skipped"]["fid"]
+    figures = ["evaluate", "figures", model, "--reference", str(reference), "--out-dir", str(out)]
+    figures += ["--metrics-csv", str(tmp_path / "train" / "metrics.csv"), "--walk-rows", "1", "--walk-steps", "2"]
+    assert main([*figures, "--filter-maps", "2"]) == 0  # D's features of the lone reference image
+    assert main(["evaluate", "svm", model, "--out", str(out / "svm.json"), "--svm-per-class", "10"]) == 0
+    table = ["evaluate", "table", "--metrics", str(out / "metrics.json"), "--svm", str(out / "svm.json")]
+    assert main([*table, "--out", str(out / "scores.tsv")]) == 0
     assert "FID\tskipped" in (out / "scores.tsv").read_text()
-    assert all(cv2.imread(str(out / name)) is not None for name in ("samples.png", "distances.png", "walks.png"))
+    assert all(cv2.imread(str(out / name)) is not None for name in ("samples.png", "distances.png", "d_filters.png"))
 
 
 # 2. Symlinks under an image folder

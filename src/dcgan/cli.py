@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_shards_commands(sub)  # 4. shards, verify-shards
     add_fid_commands(sub)  # 5. fid-weights, fid-reference (what training tracks and evaluation scores against)
     add_train_commands(sub)  # 5. decode, train
-    add_evaluate_commands(sub)  # 6. evaluate, arithmetic, samples, find-boxes, forget
+    add_evaluate_commands(sub)  # 6. evaluate metrics|figures|svm|table, arithmetic, samples, find-boxes, forget
     add_report_commands(sub)  # text-page, report, config-docs
     return parser
 

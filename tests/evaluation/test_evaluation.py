@@ -22,10 +22,9 @@ from scipy.io import savemat
 
 from dcgan.demo.labelled import photo_windows
 from dcgan.evaluation import filters, forgetting, svm
-from dcgan.evaluation.evaluate import svm_results
 from dcgan.evaluation.generator import arithmetic_grid, generate, load_models, parse_seeds, seeded_z, walk_grid
 from dcgan.evaluation.object_boxes import find_boxes
-from dcgan.evaluation.settings import EvalSettings
+from dcgan.evaluation.settings import SvmSettings
 from dcgan.fid import scores
 from dcgan.fid.inception import _tf_bilinear
 from dcgan.fid.scores import nearest
@@ -494,7 +493,7 @@ def test_trained_d_features_beat_random_init_d_on_the_demo_labelled_set(tmp_path
         ),
     )
     _, d, model = load_models(tmp_path / "train/model.pt", torch.device("cpu"))
-    result = svm_results(d, model, EvalSettings(svm_per_class=100))["demo_photo_windows"]
+    result = svm.svm_results(d, model, SvmSettings(svm_per_class=100))["demo_photo_windows"]
     trained, random_init = result["trained_d"], result["random_d"]
     assert trained["test"] == random_init["test"] == 600 and len(result["classes"]) == 12
     assert trained["test_accuracy"] > random_init["test_accuracy"] + 0.03

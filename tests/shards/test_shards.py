@@ -13,13 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from dcgan.errors import UserError
 from dcgan.shards.reader import shard_samples, shard_urls, verify_shards
 from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
-from dcgan.train.loader import Loader
 from helpers import SIZE, make_table, write_duplicates
 
 
@@ -155,73 +153,8 @@ def test_nothing_to_shard_is_a_clear_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def keys_seen(loader: Loader) -> list[str]:
-    return [k for batch in loader for k in batch.keys]
-
-
-@pytest.mark.parametrize("samples_per_shard", [40, 1000])  # 5 shards, then 1 shard for 4 slices
-def test_two_ranks_two_workers_see_disjoint_samples_covering_the_set(sharded, tmp_path, samples_per_shard):
-    out = sharded["out"]
-    if samples_per_shard != 40:
-        out = tmp_path / "one"
-        write_shards(
-            sharded["table"],
-            3,
-            sharded["duplicates"],
-            out,
-            dataset="bed",
-            settings=ShardSettings(samples_per_shard=samples_per_shard),
-        )
-    per_rank = [
-        keys_seen(Loader(out, 16, workers=2, rank=r, world_size=2, seed=3, shuffle_buffer=50)) for r in range(2)
-    ]
-    assert not set(per_rank[0]) & set(per_rank[1])
-    assert sorted(per_rank[0] + per_rank[1]) == sorted(sharded["kept"])
-
-
-def test_loader_batches_order_and_epochs(sharded):
-    loader = Loader(sharded["out"], 32, workers=2, seed=7, shuffle_buffer=64, flip=True)
-    batches = list(loader)
-    assert all(b.images.dtype == torch.float32 and b.images.shape[1:] == (3, SIZE, SIZE) for b in batches)
-    assert max(len(b.keys) for b in batches) == 32
-    images = torch.cat([b.images for b in batches])
-    assert images.min() >= -1.0 and images.max() <= 1.0 and images.std() > 0.2
-    # flips: about half the images come back mirrored (compare with the table's pixels)
-    flipped = 0
-    for batch in batches:
-        for key, image in zip(batch.keys, batch.images, strict=True):
-            table = torch.from_numpy(sharded["pixels"][key]).permute(2, 0, 1).float() / 127.5 - 1
-            if (image - table.flip(-1)).abs().mean() < (image - table).abs().mean():
-                flipped += 1
-    assert 0.3 < flipped / len(images) < 0.7
-    assert keys_seen(loader) == [k for b in batches for k in b.keys]  # the same epoch, the same order
-    loader.set_epoch(1)
-    assert keys_seen(loader) != [k for b in batches for k in b.keys]
-
-
-@pytest.mark.parametrize(
-    "world_size, batch_size, workers", [(3, 8, 2), (2, 20, 0), (4, 7, 1)]
-)  # 198 samples; 4 x 7: 49 or 50
-def test_every_rank_gets_the_same_number_of_batches_and_every_sample_once(sharded, world_size, batch_size, workers):
-    loaders = [
-        Loader(sharded["out"], batch_size, workers=workers, rank=r, world_size=world_size, seed=1, shuffle_buffer=30)
-        for r in range(world_size)
-    ]
-    batches = [[b.keys for b in loader] for loader in loaders]
-    assert {len(per_rank) for per_rank in batches} == {len(loaders[0])}  # DDP steps in lockstep
-    assert all(0 < len(keys) <= batch_size + 1 for per_rank in batches for keys in per_rank)  # 50 = 6 x 7 + 8
-    seen = [k for per_rank in batches for keys in per_rank for k in keys]
-    assert sorted(seen) == sorted(sharded["kept"])
-    shares = sorted(sum(map(len, per_rank)) for per_rank in batches)
-    assert shares[-1] - shares[0] <= 1
-
-
-def test_missing_or_empty_shard_sets(tmp_path):
-    with pytest.raises(UserError, match="shard not found"):
-        Loader(tmp_path / "nothing-{000000..000002}.tar", 8, shuffle_buffer=50)
+def test_verify_shards_of_an_empty_folder_names_the_missing_manifest(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="no shards"):
-        Loader(tmp_path / "empty", 8, shuffle_buffer=50)
     run = subprocess.run(
         [sys.executable, "-m", "dcgan", "verify-shards", str(tmp_path / "empty")], capture_output=True, text=True
     )

@@ -421,7 +421,7 @@ def reference(shards, fid_weights, tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_the_tracker_and_evaluation_score_the_same_samples_alike(reference, fid_weights):
-    from dcgan.evaluation.evaluate import distribution_scores
+    from dcgan.evaluation.metrics import distribution_scores
     from dcgan.train.quality import Tracker, generate_eval
 
     scoring, seed = ScoreSettings(kid_subsets=7, kid_subset_size=9), 3
@@ -430,10 +430,10 @@ def test_the_tracker_and_evaluation_score_the_same_samples_alike(reference, fid_
     g, _ = build(TINY)
     tracked = tracker.quality(g)
     features = tracker.extractor(generate_eval(g, tracker.z))
-    evaluated, _ = distribution_scores(tracker.real, features, scoring, seed, reference)
+    evaluated = distribution_scores(tracker.real, features, scoring, seed, reference)
     assert tracked["fid"] == evaluated["fid"] and tracked["kid"] == evaluated["kid"]["mean"]
     assert evaluated["kid"]["subsets"] == 7 and evaluated["kid"]["subset_size"] == 9
-    other, _ = distribution_scores(tracker.real, features, ScoreSettings(kid_subsets=7, kid_subset_size=12), seed, "")
+    other = distribution_scores(tracker.real, features, ScoreSettings(kid_subsets=7, kid_subset_size=12), seed, "")
     assert other["kid"]["mean"] != tracked["kid"]  # the settings reach the estimate
 
 

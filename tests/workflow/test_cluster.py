@@ -19,6 +19,7 @@ import torch
 
 from helpers import REPO, snakemake
 
+EVALUATION = ("evaluate_metrics", "evaluate_figures", "evaluate_svm")
 FITS_ONE_SMALL_NODE = [
     "--set-resources",
     "dedup_train:cpus_per_task=1",
@@ -30,12 +31,11 @@ FITS_ONE_SMALL_NODE = [
     "train:runtime=30",
     "fid_reference:cpus_per_task=1",
     "fid_reference:mem_mb=2000",
-    "evaluate:cpus_per_task=1",
-    "evaluate:mem_mb=2000",
+    *(f"{job}:{resource}" for job in EVALUATION for resource in ("cpus_per_task=1", "mem_mb=2000")),
     "--set-threads",
     "train=1",
     "fid_reference=1",
-    "evaluate=1",
+    *(f"{job}=1" for job in EVALUATION),
 ]
 
 

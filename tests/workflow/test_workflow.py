@@ -22,23 +22,19 @@ from dcgan.summary import reason_category
 from dcgan.table import part_prefix, read_part, read_rejects
 from helpers import REPO, SMALL_DEMO, run_workflow, snakemake_command
 
+# the jobs of one dataset from its image table on, by stage; the demo has three datasets
+DEDUP = ("dedup_train", "dedup_filter")  # and a dedup_hash job per part
+TRAINING = ("shards", "decode", "fid_reference", "train")
+EVALUATION = ("evaluate_metrics", "evaluate_figures", "evaluate_svm", "scores_table")
+FIG_6 = ("find_boxes", "forget")  # forgetting to draw, on the faces model
+
 
 def test_dry_run_of_all_plans_every_stage(tmp_path):
     jobs = run_workflow(tmp_path, ["all"], dryrun=True)
     stages = ["all", "demo_data", "face_report"] + ["extract"] * 4 + ["detect_faces"] * 2 + ["extract_images"] * 2
     stages += ["list_images"] * 2  # the web images and the image folder
-    stages += [
-        "image_table",
-        "dedup_train",
-        "dedup_filter",
-        "shards",
-        "decode",
-        "train",
-        "fid_reference",
-        "evaluate",
-    ] * 3
-    stages += ["dedup_hash"] * 8 + ["mtcnn_weights", "yunet_model", "fid_weights", "benchmarks_page", "report"]
-    stages += ["find_boxes", "forget"]  # Fig. 6 on the faces model
+    stages += ["image_table", *DEDUP, *TRAINING, *EVALUATION] * 3 + ["dedup_hash"] * 8 + list(FIG_6)
+    stages += ["mtcnn_weights", "yunet_model", "fid_weights", "benchmarks_page", "report"]
     assert jobs == sorted(stages)
     assert not (tmp_path / "results").exists()  # a dry run makes nothing
 
@@ -124,10 +120,17 @@ def test_demo_evaluates_every_dataset_with_named_sample_counts_and_extractor(sma
         )
         assert metrics["fid"] > 0 and metrics["kid"]["subset_size"] == min(10, metrics["reference"]["images"])
         assert metrics["memorisation"]["hash_collisions"]["samples"] == 20
-        svm = metrics["svm"]["demo_photo_windows"]
+        svm = json.loads((small_run / f"results/{dataset}/eval/svm.json").read_text())["demo_photo_windows"]
         assert svm["trained_d"]["test"] == svm["random_d"]["test"] == 12 * 5
-        for figure in ("samples", "walks", "arithmetic", "memorisation", "distances", "losses"):
+        for figure in ("samples", "walks", "arithmetic", "memorisation", "distances", "losses", "d_filters"):
             assert cv2.imread(str(small_run / f"results/{dataset}/eval/{figure}.png")) is not None
+        scores = read_tsv(small_run / f"results/{dataset}/eval/scores.tsv")
+        assert scores[0] == {
+            "metric": "FID",
+            "value": f"{metrics['fid']:.2f}",
+            "details": f"20 generated vs {metrics['reference']['images']} training images",
+        }
+        assert float(scores[-1]["value"]) == round(svm["trained_d"]["test_accuracy"], 3)
     out = tmp_path / "smile.png"
     made = subprocess.run(
         [
@@ -179,8 +182,8 @@ def read_csv(path: Path) -> list[dict]:
 
 
 # the jobs a new dedup autoencoder makes rerun: dedup and every stage after it
-DEDUP_AND_AFTER = {"all", "dedup_train", "dedup_hash", "dedup_filter", "shards", "decode", "train", "fid_reference"}
-DEDUP_AND_AFTER |= {"evaluate", "find_boxes", "forget", "report"}
+AFTER_DEDUP = {"all", *TRAINING, *EVALUATION, *FIG_6, "report"}
+DEDUP_AND_AFTER = {*DEDUP, "dedup_hash"} | AFTER_DEDUP
 
 
 def test_second_run_does_nothing_and_forcerun_dedup_train_reruns_only_what_follows(small_run):
@@ -193,18 +196,22 @@ def test_changing_a_dedup_parameter_reruns_only_dedup_and_what_follows(small_run
     changed = {**SMALL_DEMO, "dedup": {"autoencoder": {**SMALL_DEMO["dedup"]["autoencoder"], "noise_std": 0.3}}}
     assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == DEDUP_AND_AFTER
     changed = {**SMALL_DEMO, "dedup": {**SMALL_DEMO["dedup"], "radius": 2}}
-    assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {
-        "all",
-        "dedup_filter",
-        "shards",
-        "decode",
-        "train",
-        "fid_reference",
-        "evaluate",
-        "find_boxes",
-        "forget",
-        "report",
-    }
+    assert set(run_workflow(small_run, ["all"], dryrun=True, config=changed)) == {"dedup_filter"} | AFTER_DEDUP
+
+
+@pytest.mark.parametrize(
+    "setting, value, jobs",
+    [
+        ("walk_rows", 3, {"evaluate_figures"}),
+        ("svm_per_class", 20, {"evaluate_svm", "scores_table"}),
+        ("memorisation", 3, {"evaluate_metrics", "scores_table"}),
+    ],
+)
+def test_an_evaluation_setting_reruns_only_its_own_job(small_run, setting, value, jobs):
+    """Evaluation is one job per kind of result: a figure's setting does not rerun FID, nor the SVM."""
+    changed = {**SMALL_DEMO, "evaluate": {**SMALL_DEMO["evaluate"], setting: value}}
+    per_dataset = [job for job in run_workflow(small_run, ["all"], dryrun=True, config=changed) if job in EVALUATION]
+    assert sorted(per_dataset) == sorted(list(jobs) * 3)
 
 
 def deterministic_outputs(workdir: Path) -> dict[str, bytes]:
@@ -300,7 +307,7 @@ def test_dataset_train_overrides_and_features_from_reach_the_commands(tmp_path):
     for dataset in ("bedroom", "faces", "photos"):
         [train] = [c for c in commands if "dcgan train results/" + dataset in c]
         [reference] = [c for c in commands if "fid-reference results/" + dataset in c]
-        [evaluate] = [c for c in commands if "dcgan evaluate results/" + dataset in c]
+        [evaluate] = [c for c in commands if "dcgan evaluate svm results/" + dataset in c]
         ours = dataset == "photos"
         assert ("--image-size 16" in train and "--ngf 12" in train) == ours and ("--image-size 32" in train) != ours
         assert ("--size 16" in reference) == ours

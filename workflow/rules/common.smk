@@ -1,13 +1,16 @@
 # Helpers shared by the stage files (datasets by source, parts, stage outputs, options for the CLI).
 # Every function of the workflow lives here; the stage files hold rules only.
 
+import dataclasses
 import json
 import shlex
 
 from dcgan.config import train_settings
 from dcgan.demo import DEMO_FILES
+from dcgan.evaluation.settings import FigureSettings, MetricsSettings, SvmSettings  # one dataclass per job
 from dcgan.faces.settings import MTCNN_WEIGHTS, YUNET_MODEL  # fetched by the mtcnn_weights and yunet_model rules
 from dcgan.fid import FID_WEIGHTS  # TF-Inception, fetched by the fid_weights rule: tracked FID and evaluation
+from dcgan.fid.settings import ReferenceSettings, ScoreSettings
 from dcgan.files import source_stamp
 
 PAPER_SVM_SETS = ("cifar10", "svhn_train", "svhn_test")
@@ -175,7 +178,7 @@ def train_options(wildcards):
     """The dataset's train settings (global ones with its overrides) as `dcgan train` options."""
     settings = {k: v for k, v in train_settings(config, wildcards.dataset).items() if k != "threads"}
     settings["image_size"] = training_size(wildcards)
-    scoring = {k: config["evaluate"][k] for k in ("kid_subsets", "kid_subset_size")}  # tracked as evaluated
+    scoring = evaluate_settings(ScoreSettings)  # the tracked KID, measured as evaluation measures it
     return cli_options({**settings, **scoring, "seed": config["seed"]})
 
 
@@ -202,26 +205,34 @@ def train_launcher(wildcards, threads):
 # ---- evaluation and the report
 
 
-def evaluate_options(wildcards):
-    """The evaluate settings of a dataset; CIFAR-10 and SVHN (Table 1 and 2) only for the dataset whose
-    D provides their features (`features_from`; every dataset when it is empty)."""
-    settings = {
-        k: v for k, v in config["evaluate"].items() if k not in ("reference", "threads", "features_from", "checkpoint")
-    }
+def evaluate_settings(*jobs):
+    """The `evaluate` keys that these settings dataclasses hold (a job's dataclass is the one home of
+    which keys it takes), with their configured values."""
+    keys = {field.name for job in jobs for field in dataclasses.fields(job)} - {"seed"}
+    return {key: config["evaluate"][key] for key in keys}
+
+
+def metrics_options(wildcards):
+    settings = evaluate_settings(MetricsSettings, ScoreSettings)
+    return cli_options({**settings, "seed": config["seed"], "dedup_method": config["dedup"]["method"]})
+
+
+def figure_options(wildcards):
+    return cli_options({**evaluate_settings(FigureSettings), "seed": config["seed"]})
+
+
+def svm_options(wildcards):
+    """CIFAR-10 and SVHN (Table 1 and 2) only for the dataset whose D provides their features
+    (`features_from`; every dataset when it is empty)."""
+    settings = evaluate_settings(SvmSettings)
     if config["evaluate"]["features_from"] not in ("", wildcards.dataset):
         settings.update({k: "" for k in PAPER_SVM_SETS})
-    return cli_options({**settings, "seed": config["seed"], "dedup_method": config["dedup"]["method"]})
+    return cli_options({**settings, "seed": config["seed"]})
 
 
 def reference_options(wildcards):
     """FID reference settings: the dataset's training resolution."""
-    return cli_options(
-        {
-            "reference": config["evaluate"]["reference"],
-            "size": training_size(wildcards),
-            "batch_size": config["evaluate"]["batch_size"],
-        }
-    )
+    return cli_options({**evaluate_settings(ReferenceSettings), "size": training_size(wildcards)})
 
 
 def evaluation_figure(name, label):
@@ -248,7 +259,8 @@ def results_targets():
     names = all_datasets()
     targets = [table_summary(d) for d in names] + [path for d in datasets("faces") for path in face_outputs(d)]
     targets += [path for d in names for path in dedup_outputs(d)]
-    targets += [f"results/{d}/{path}" for d in names for path in ("shards", "train/samples.png", "eval/metrics.json")]
+    evaluation = ("eval/scores.tsv", "eval/figures.json")  # scores.tsv needs the metrics and SVM jobs
+    targets += [f"results/{d}/{path}" for d in names for path in ("shards", "train/samples.png", *evaluation)]
     targets += [f"results/{d}/eval/forget.png" for d in forgetting_datasets()]
     return targets + sorted(demo_made_paths()) + ["results/report/benchmarks.html"]
 

@@ -1,5 +1,5 @@
-"""Stage 6's commands: `evaluate`, and the figures by hand or for `forget`: `arithmetic`, `samples`,
-`find-boxes`, `forget`."""
+"""Stage 6's commands: `evaluate metrics | figures | svm | table` (one job each), and the figures by hand
+or for `forget`: `arithmetic`, `samples`, `find-boxes`, `forget`."""
 
 from __future__ import annotations
 
@@ -11,39 +11,76 @@ from dcgan.commands import Threads, add_command, add_settings, settings_from
 from dcgan.evaluation.settings import (
     ArithmeticSettings,
     BoxesSettings,
-    EvalSettings,
     EvaluateJob,
+    FigureSettings,
     ForgetSettings,
+    MetricsSettings,
     SamplesSettings,
+    SvmSettings,
 )
 from dcgan.fid.settings import ScoreSettings
 
 MODEL = "the train stage's model.pt or best.pt"
 
 
-def _evaluate(args: argparse.Namespace) -> None:
+def _metrics(args: argparse.Namespace) -> None:
     from dcgan.device import device_with_threads
-    from dcgan.evaluation.evaluate import evaluate
+    from dcgan.evaluation.metrics import measure
 
-    meta = evaluate(
+    meta = measure(
         args.model,
         args.reference,
         args.weights,
         args.out_dir,
-        settings=settings_from(EvalSettings, args),
+        settings=settings_from(MetricsSettings, args),
         scoring=settings_from(ScoreSettings, args),
         dedup_method=args.dedup_method,
         dedup_model=args.dedup_model,
         hash_dir=args.hashes,
-        metrics_csv=args.metrics_csv,
         device=device_with_threads(args.threads),
     )
-    svm = meta["svm"]["demo_photo_windows"]
     scores = "FID and KID skipped" if meta["fid"] is None else f"FID {meta['fid']:.2f}, KID {meta['kid']['mean']:.4f}"
+    collisions = meta["memorisation"]["hash_collisions"]
     print(
-        f"{args.out_dir}: {scores} ({meta['generated_images']} samples); "
-        f"D-feature SVM {svm['trained_d']['test_accuracy']:.3f} vs random D {svm['random_d']['test_accuracy']:.3f}"
+        f"{args.out_dir}/metrics.json: {scores} ({meta['generated_images']} samples); "
+        f"{collisions['colliding']} of {collisions['samples']} samples share a training image's dedup hash"
     )
+
+
+def _figures(args: argparse.Namespace) -> None:
+    from dcgan.device import device_with_threads
+    from dcgan.evaluation.figures import draw
+
+    meta = draw(
+        args.model,
+        args.reference,
+        args.metrics_csv,
+        args.out_dir,
+        settings=settings_from(FigureSettings, args),
+        device=device_with_threads(args.threads),
+    )
+    print(f"{args.out_dir}: {', '.join(meta['figures'])}")
+
+
+def _svm(args: argparse.Namespace) -> None:
+    from dcgan.device import device_with_threads
+    from dcgan.evaluation.svm import classify
+
+    meta = classify(
+        args.model, args.out, settings=settings_from(SvmSettings, args), device=device_with_threads(args.threads)
+    )
+    demo = meta["demo_photo_windows"]
+    print(
+        f"{args.out}: D-feature SVM {demo['trained_d']['test_accuracy']:.3f} "
+        f"vs random D {demo['random_d']['test_accuracy']:.3f} (demo photo windows)"
+    )
+
+
+def _table(args: argparse.Namespace) -> None:
+    from dcgan.evaluation.scores_table import write_scores_table
+
+    rows = write_scores_table(args.metrics, args.svm, args.out)
+    print(f"{args.out}: {len(rows)} scores")
 
 
 def _arithmetic(args: argparse.Namespace) -> None:
@@ -115,20 +152,39 @@ def _forget(args: argparse.Namespace) -> None:
 
 
 def add_evaluate_commands(sub) -> None:
-    p = add_command(
-        sub, "evaluate", "FID/KID, memorisation, walks, arithmetic, D-feature SVM of a trained model", _evaluate
-    )
+    evaluate = sub.add_parser("evaluate", help="evaluation of a trained model: metrics | figures | svm | table")
+    jobs = evaluate.add_subparsers(dest="job", required=True, metavar="<job>")
+
+    p = add_command(jobs, "metrics", "FID/KID and memorisation checks of a trained model's samples", _metrics)
     p.add_argument("model", help=MODEL)
     p.add_argument("--reference", required=True, help="the .npz fid-reference wrote")
     p.add_argument("--weights", required=True, help="the file fid-weights wrote")
-    p.add_argument("--out-dir", required=True, help="writes metrics.json, scores.tsv and the figures")
+    p.add_argument("--out-dir", required=True, help="writes metrics.json, memorisation.png and distances.png")
     p.add_argument("--hashes", required=True, help="the dataset's dedup hash folder (part-XXXX.npy)")
     p.add_argument("--dedup-model", help="the dedup autoencoder (method autoencoder)")
-    p.add_argument("--metrics-csv", help="the train stage's metrics.csv, for the loss curves")
     add_settings(p, EvaluateJob)
     add_settings(p, Threads)
-    add_settings(p, EvalSettings, "evaluate")
+    add_settings(p, MetricsSettings, "evaluate")
     add_settings(p, ScoreSettings, "evaluate")
+
+    p = add_command(jobs, "figures", "samples, latent walks, vector arithmetic, loss curves, D's features", _figures)
+    p.add_argument("model", help=MODEL)
+    p.add_argument("--reference", required=True, help="the .npz fid-reference wrote (its images, for D's features)")
+    p.add_argument("--metrics-csv", required=True, help="the train stage's metrics.csv, for the loss curves")
+    p.add_argument("--out-dir", required=True, help="writes the figures and figures.json")
+    add_settings(p, Threads)
+    add_settings(p, FigureSettings, "evaluate")
+
+    p = add_command(jobs, "svm", "the paper's L2-SVM on D's features, beside a random-init D", _svm)
+    p.add_argument("model", help=MODEL)
+    p.add_argument("--out", required=True, help="svm.json to write")
+    add_settings(p, Threads)
+    add_settings(p, SvmSettings, "evaluate")
+
+    p = add_command(jobs, "table", "scores.tsv: the headline figures of metrics.json and svm.json", _table)
+    p.add_argument("--metrics", required=True, help="metrics.json of `evaluate metrics`")
+    p.add_argument("--svm", required=True, help="svm.json of `evaluate svm`")
+    p.add_argument("--out", required=True, help="scores.tsv to write")
     _add_generator_commands(sub)
 
 

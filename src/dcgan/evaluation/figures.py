@@ -1,13 +1,107 @@
-"""The evaluation's pictures: sample grids, nearest training images, distance histogram, loss curves."""
+"""The figures job (samples, latent walks, vector arithmetic, loss curves, D's features: figures.json
+beside them), and the evaluation's plots: nearest training images, distance histogram, loss curves."""
 
 from __future__ import annotations
 
+import csv
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from dcgan.imageops import annotate, tile_grid
+from dcgan.evaluation import filters, svm
+from dcgan.evaluation.generator import (
+    arithmetic_figure,
+    arithmetic_grid,
+    generate,
+    load_models,
+    parse_seeds,
+    random_discriminator,
+    seeded_z,
+    walk_grid,
+)
+from dcgan.evaluation.settings import FigureSettings
+from dcgan.fid.scores import load_reference
+from dcgan.files import write_json
+from dcgan.imageops import annotate, tile_grid, titled_grid, write_png
 from dcgan.plots import pyplot, save_figure
+from dcgan.provenance import record
+from dcgan.train.settings import ModelSettings
+
+FILTER_POOL = 5000  # training images searched for each D feature map's strongest responses (Fig. 5)
+FIGURES = ("samples.png", "walks.png", "arithmetic.png", "losses.png", "d_filters.png")
+
+
+def draw(
+    model_path: str | Path,
+    reference_path: str | Path,
+    metrics_csv: str | Path,
+    out_dir: str | Path,
+    *,
+    settings: FigureSettings,
+    device: torch.device,
+) -> dict:
+    """The figures of one trained model (FIGURES) and figures.json (settings, versions, timing)."""
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    g, d, model = load_models(model_path, device)
+    generator_figures(g, model, settings, device, out_dir)
+    with open(metrics_csv, newline="") as f:
+        loss_curves(out_dir / "losses.png", list(csv.DictReader(f)))
+    filter_figure(d, model, settings, load_reference(reference_path)["images"], device, out_dir)
+    meta = record(
+        "evaluate figures",
+        {"evaluate": asdict(settings)},
+        figures=list(FIGURES),
+        model=str(model_path),
+        device=str(device),
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    write_json(out_dir / "figures.json", meta)
+    return meta
+
+
+def generator_figures(g, model: ModelSettings, settings: FigureSettings, device: torch.device, out_dir: Path) -> None:
+    """samples.png (seeds 0-63), walks.png (paper Fig. 4) and arithmetic.png (paper Fig. 7)."""
+    # tile i (row by row) is seed i: the seeds to name in vector arithmetic
+    write_png(
+        out_dir / "samples.png",
+        titled_grid(
+            generate(g, seeded_z(list(range(64)), model, device)),
+            8,
+            "G(z) of seeds 0-63, row by row (seed = row x 8 + column)",
+        ),
+    )
+    walks = walk_grid(g, model, rows=settings.walk_rows, steps=settings.walk_steps, seed=settings.seed + 1)
+    write_png(
+        out_dir / "walks.png",
+        annotate(
+            walks,
+            model.image_size + 2,
+            title="Latent walks (paper Fig. 4): each row decodes evenly spaced z on a line between two random z",
+        ),
+    )
+    seeds = [parse_seeds(s) for s in (settings.arithmetic_a, settings.arithmetic_b, settings.arithmetic_c)]
+    write_png(
+        out_dir / "arithmetic.png",
+        arithmetic_figure(arithmetic_grid(g, model, *seeds, seed=settings.seed), model.image_size, *seeds),
+    )
+
+
+def filter_figure(d, model: ModelSettings, settings: FigureSettings, real_images, device: torch.device, out_dir: Path):
+    """d_filters.png (paper Fig. 5): the strongest training images of D's last feature maps, trained and
+    random-init D side by side."""
+    pool = real_images[:FILTER_POOL]
+    maps = min(settings.filter_maps, [m for m in d.features if isinstance(m, torch.nn.Conv2d)][-1].out_channels)
+    filters.filters_figure(
+        out_dir / "d_filters.png",
+        svm.with_batch_statistics(d, pool),
+        svm.with_batch_statistics(random_discriminator(model, settings.seed, device), pool),
+        pool,
+        maps,
+    )
 
 
 def nearest_sheet(samples: np.ndarray, by_pixels: np.ndarray, by_features: np.ndarray, *, reference: int) -> np.ndarray:

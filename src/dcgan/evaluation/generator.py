@@ -1,5 +1,5 @@
-"""A trained generator: loading it, z per seed, images, latent walks (paper Fig. 4) and vector
-arithmetic (paper Fig. 7)."""
+"""A trained generator (and its D, or a random-init one): loading it, z per seed, images, latent walks
+(paper Fig. 4) and vector arithmetic (paper Fig. 7)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def load_models(path: str | Path, device: torch.device) -> tuple[torch.nn.Module
     g.load_state_dict(saved["g"])
     d.load_state_dict(saved["d"])
     return g.to(device).eval(), d.to(device).eval(), settings
+
+
+def random_discriminator(model: ModelSettings, seed: int, device: torch.device) -> torch.nn.Module:
+    """A randomly initialised D of the trained one's shape: the baseline of the SVM and of Fig. 5."""
+    torch.manual_seed(seed)
+    return build(model)[1].to(device).eval()
 
 
 def parse_seeds(text: str) -> list[int]:

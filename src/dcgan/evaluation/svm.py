@@ -1,4 +1,5 @@
-"""The paper's discriminator-feature L2-SVM (section 5.1, Tables 1-2) and its labelled datasets.
+"""The SVM job: the paper's discriminator-feature L2-SVM (section 5.1, Tables 1-2) on its labelled
+datasets -> svm.json.
 
 The protocol of the authors' code (dcgan_code, svhn/svhn_semisup_analysis.py):
 - D's BatchNorm statistics are recomputed on the training split's images (labels unused): D runs in
@@ -16,6 +17,8 @@ from __future__ import annotations
 import copy
 import pickle
 import tarfile
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -25,7 +28,12 @@ import torch.nn.functional as F
 from sklearn.svm import LinearSVC
 
 from dcgan.errors import UserError
+from dcgan.evaluation.generator import load_models, random_discriminator
+from dcgan.evaluation.settings import SvmSettings
+from dcgan.files import write_json
+from dcgan.provenance import record
 from dcgan.train.loader import to_unit_range
+from dcgan.train.settings import ModelSettings
 
 C_GRID = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2)  # the authors' grid
 PROTOCOL = (
@@ -33,6 +41,45 @@ PROTOCOL = (
     "raw max-pooled block features, L2-SVM, C by validation"
 )
 STATISTICS_BATCH = 128
+
+
+def classify(model_path: str | Path, out: str | Path, *, settings: SvmSettings, device: torch.device) -> dict:
+    """svm.json: the protocol on the trained model's D (beside a random-init D), with settings and versions."""
+    started = time.perf_counter()
+    _, d, model = load_models(model_path, device)
+    meta = record(
+        "evaluate svm",
+        {"evaluate": asdict(settings)},
+        **svm_results(d, model, settings),
+        model=str(model_path),
+        device=str(device),
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    write_json(out, meta)
+    return meta
+
+
+def svm_results(d: torch.nn.Module, model: ModelSettings, settings: SvmSettings) -> dict:
+    """The paper's protocol on the demo's labelled photo windows (trained D beside a random-init D),
+    and on CIFAR-10 / SVHN where their paths are given."""
+    from dcgan.demo.labelled import photo_windows
+
+    size = model.image_size
+    images, labels, names = photo_windows(size, settings.svm_per_class, settings.seed)
+    n = settings.svm_per_class
+    train, val, test = split_per_class(labels, (3 * n // 10, n // 5, n - 3 * n // 10 - n // 5), settings.seed + 1)
+    random_d = random_discriminator(model, settings.seed, next(d.parameters()).device)
+    results = {"protocol": PROTOCOL, "demo_photo_windows": {"classes": names}}
+    for name, network in (("trained_d", d), ("random_d", random_d)):
+        features = d_features(with_batch_statistics(network, images[train]), images)
+        results["demo_photo_windows"][name] = protocol(
+            (features[train], labels[train]), (features[val], labels[val]), (features[test], labels[test])
+        )
+    if settings.cifar10:
+        results["cifar10"] = cifar10_protocol(d, size, settings.cifar10, seed=settings.seed)
+    if settings.svhn_train and settings.svhn_test:
+        results["svhn_1000"] = svhn_protocol(d, size, settings.svhn_train, settings.svhn_test, seed=settings.seed)
+    return results
 
 
 def unit_batches(images: np.ndarray, device: torch.device, batch_size: int):

@@ -2,8 +2,9 @@
 torchrun group.
 
 loop: the stage (`dcgan train`); model: G and D; settings: model and training settings (no torch);
-steps: one iteration of the two updates, with the speed switches; loader, decoded, resident: batches
-from the shards (streamed, or decoded once and held in memory); distributed: the DDP group;
+steps: one iteration of the two updates, with the speed switches; loader: the two loaders (the shards
+streamed, or the decoded set held in memory); decoded: the decoded set; inputs: which loader a run
+takes (train.data); distributed: the DDP group;
 checkpoints: saving and resuming; tracking: metrics and the per-epoch coverage proof; quality: FID,
 KID and warnings while training runs.
 """

@@ -1,15 +1,25 @@
-"""Training input: batches of float NCHW tensors in [-1, 1] from WebDataset shards.
+"""The two training loaders: batches of float NCHW tensors in [-1, 1], one epoch per iteration, the same
+batches on every run given the seed, the epoch and the rank count.
 
-An epoch is one pass in which the ranks of a DDP group together see every sample once, each in the
-same number of batches (DDP steps in lockstep). The shard order is shuffled per epoch; the samples,
-in that order, are cut into one contiguous range per rank (sizes differ by at most one) and each
-rank's range into one per DataLoader worker, so a worker reads only its own shards (plus at most two
-it shares at its ends). A worker shuffles through a buffer, decodes (simplejpeg, or OpenCV for PNG and
-WebP), downscales to `size` when asked, and collates uint8 batches; the final partial batches of the
-workers are pooled, and a rank with one sample more than the others folds it into its last batch. The
-main process copies batches to the device (pinned memory, non-blocking) and scales to [-1, 1] there,
-so the workers move a quarter of the bytes that float batches would take. Given the seed, the epoch,
-the rank count and the worker count, the batches and their order are the same on every run.
+Both split an epoch alike: the ranks of a DDP group together see every sample once, each in the same
+number of batches (DDP steps in lockstep): one contiguous range of the epoch's order per rank (sizes
+differ by at most one), a rank with one sample more folding it into its last batch.
+
+Loader streams WebDataset shards. The shard order is shuffled per epoch; each rank's range is cut into
+one per DataLoader worker, so a worker reads only its own shards (plus at most two it shares at its
+ends). A worker shuffles through a buffer, decodes (simplejpeg, or OpenCV for PNG and WebP), downscales
+to `size` when asked, and collates uint8 batches; the final partial batches of the workers are pooled.
+The main process copies batches to the device (pinned memory, non-blocking) and scales to [-1, 1]
+there, so the workers move a quarter of the bytes that float batches would take. Its batches also
+depend on the worker count.
+
+ResidentLoader reads the decoded set (dcgan.train.decoded) held in memory, the way the fastest
+small-image trainers feed a GPU: the whole set as one uint8 tensor, each epoch a permutation (and
+flips) from the seed and the epoch alone, each batch `images[order[i:i + B]]`, no decoding, collation
+or worker processes. Where the array lives (`placement`): on the GPU when it fits on every rank
+("device"); else memory-mapped on the host, gathered into pinned buffers and copied on a stream of
+their own, beside the running step ("mapped"; on a CPU this is the only placement, and every process
+of a node shares the one file mapping).
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from dcgan.errors import UserError
 from dcgan.shards.reader import counted, damaged_shard, sample_image, shard_samples, shard_sizes, shard_urls
+from dcgan.train.decoded import Decoded
 from dcgan.train.tracking import keys_digest
 
 
@@ -203,3 +214,89 @@ class Loader:
         for batch in exact_batches(iter(loader), self.stream.batch_size, self.batches):
             images = batch["images"].to(self.device, non_blocking=True)
             yield Batch(to_unit_range(images, self.layout), batch["keys"], keys_digest(batch["keys"]))
+
+
+def epoch_order(samples: int, seed: int, epoch: int, flip: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The epoch's permutation of the rows and, with `flip`, which of them are mirrored."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(samples)
+    return order, (rng.random(samples) < 0.5 if flip else None)
+
+
+class ResidentLoader:
+    """Iterate over one epoch of Batches from the decoded set; set_epoch(e) before each epoch (as Loader)."""
+
+    def __init__(
+        self,
+        decoded: Decoded,
+        batch_size: int,
+        *,
+        placement: str,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        flip: bool = False,
+        device: torch.device | str = "cpu",
+        layout: torch.memory_format = torch.contiguous_format,
+    ):
+        self.samples = len(decoded.images)
+        self.batch_size, self.batches = (
+            batch_size,
+            batches_per_epoch(self.samples, batch_size, world_size, decoded.path),
+        )
+        self.rank, self.world_size, self.seed, self.flip = rank, world_size, seed, flip
+        self.device, self.layout, self.placement = torch.device(device), layout, placement
+        self.keys, self.hashes = decoded.keys, decoded.hashes
+        self.images = torch.from_numpy(decoded.images)
+        if placement == "device":
+            self.images = self.images.to(self.device)
+        self.staging = self._staging() if placement == "mapped" and self.device.type == "cuda" else None
+        self.copier = torch.cuda.Stream(self.device) if self.staging else None  # host-to-device copies
+        self.epoch = 0
+
+    def _staging(self) -> list[tuple[torch.Tensor, torch.cuda.Event]]:
+        """Two pinned batch buffers, each with the event that says its last copy to the GPU is done."""
+        shape = (self.batch_size + 1, *self.images.shape[1:])  # + 1: a last batch may fold in one more sample
+        return [(torch.empty(shape, dtype=torch.uint8, pin_memory=True), torch.cuda.Event()) for _ in range(2)]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def _gather(self, rows: torch.Tensor, number: int) -> torch.Tensor:
+        """uint8 (n, S, S, 3) images of `rows` on the training device."""
+        if self.staging is None:
+            return self.images.index_select(0, rows)
+        buffer, copied = self.staging[number % 2]
+        copied.synchronize()  # the copy that last used this buffer is done
+        batch = torch.index_select(self.images, 0, rows, out=buffer[: len(rows)])
+        with torch.cuda.stream(self.copier):  # beside the step still running on the compute stream
+            on_device = batch.to(self.device, non_blocking=True)
+            copied.record(self.copier)
+        compute = torch.cuda.current_stream(self.device)
+        compute.wait_event(copied)  # the step that takes this batch starts once it is on the device
+        on_device.record_stream(compute)  # its memory is not reused until that step is done with it
+        return on_device
+
+    def __iter__(self) -> Iterator[Batch]:
+        order, flips = epoch_order(self.samples, self.seed, self.epoch, self.flip)
+        start, stop = split(0, self.samples, self.world_size, self.rank)
+        my_rows = order[start:stop]
+        rows = torch.from_numpy(my_rows)
+        if self.placement == "device":
+            rows = rows.to(self.device)
+        mirrored = torch.from_numpy(flips[start:stop]).to(self.device) if flips is not None else None
+        for number in range(self.batches):
+            low = number * self.batch_size
+            high = len(my_rows) if number == self.batches - 1 else low + self.batch_size
+            images = self._gather(rows[low:high], number)
+            if mirrored is not None:
+                images = torch.where(mirrored[low:high, None, None, None], images.flip(2), images)
+            taken = my_rows[low:high]
+            yield Batch(
+                to_unit_range(images, self.layout),
+                [key.decode() for key in self.keys[taken]],
+                int(self.hashes[taken].sum(dtype=np.uint64)),
+            )

@@ -33,9 +33,9 @@ from dcgan.progress import progress
 from dcgan.provenance import record
 from dcgan.train.checkpoints import Checkpoint, Checkpoints, Quality, fingerprint
 from dcgan.train.distributed import Group, join, parameters_digest
+from dcgan.train.inputs import training_input
 from dcgan.train.model import build, sample_z
 from dcgan.train.quality import MEMORISATION_SAMPLES, CollapseWatch, Tracker, generate_eval
-from dcgan.train.resident import training_input
 from dcgan.train.settings import RESUME, ModelSettings, TrainSettings
 from dcgan.train.steps import CapturedSteps, GanSteps, resolve_speed
 from dcgan.train.tracking import METRICS, EpochTally, add_epoch, read_metrics, write_metrics

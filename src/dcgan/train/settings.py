@@ -39,7 +39,7 @@ class TrainSettings:
     g_steps: int = 1  # G updates per iteration
     flip: bool = False  # random horizontal flips of the real images
     shuffle_buffer: int = 5000
-    data: str = "auto"  # memory: the decoded set gathered by index (dcgan.train.resident); shards: the shard loader
+    data: str = "auto"  # memory: the decoded set gathered by index (ResidentLoader); shards: the shard loader
     workers: int = 2  # shard loader workers per process (part of its data order: keep it when resuming); decoding too
     processes: int = 1  # DDP processes (one per GPU), launched by torchrun
     sync_batchnorm: bool = False  # BatchNorm statistics over the global batch (CUDA, processes > 1)

@@ -1,5 +1,5 @@
-"""Training from memory (train.data: memory): the decoded set, the resident loader, and the captured step's
-static-buffer path, on shards made here."""
+"""The training loaders (dcgan.train.loader) and the choice between them (dcgan.train.inputs): the decoded
+set, the resident loader, the captured step's static-buffer path and the shard loader, on shards made here."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from dcgan.errors import UserError
 from dcgan.shards.settings import ShardSettings
 from dcgan.shards.writer import write_shards
 from dcgan.train.decoded import open_decoded, write_decoded
-from dcgan.train.loader import Loader
+from dcgan.train.inputs import choose_data, fewest_free_bytes
+from dcgan.train.loader import Loader, ResidentLoader
 from dcgan.train.loop import train
 from dcgan.train.model import build, sample_z
-from dcgan.train.resident import ResidentLoader, choose_data, fewest_free_bytes
 from dcgan.train.settings import ModelSettings, TrainSettings
 from dcgan.train.steps import CapturedSteps, GanSteps, Speed, resolve_speed
 from dcgan.train.tracking import keys_digest
@@ -38,16 +38,10 @@ def sharded(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("resident")
     table, pixels = make_table(root, parts=2, per_part=60)
     removed = sorted(pixels)[:7]
-    write_shards(
-        table,
-        2,
-        write_duplicates(root / "dups.tsv", removed, sorted(pixels)[7]),
-        root / "shards",
-        dataset="r",
-        settings=ShardSettings(samples_per_shard=25),
-    )
+    duplicates = write_duplicates(root / "dups.tsv", removed, sorted(pixels)[7])
+    write_shards(table, 2, duplicates, root / "shards", dataset="r", settings=ShardSettings(samples_per_shard=25))
     kept = {k: v for k, v in pixels.items() if k not in removed}
-    return {"root": root, "shards": root / "shards", "pixels": kept}
+    return {"root": root, "table": table, "duplicates": duplicates, "shards": root / "shards", "pixels": kept}
 
 
 def decode(shard_dir: Path, folder: Path, size: int = SIZE, workers: int = 0):
@@ -176,7 +170,7 @@ def test_the_set_goes_on_the_gpu_only_when_it_fits_on_every_rank():
     # Each rank holds its own copy: the rank with the least free memory decides for all.
     roomy, cramped = 10**12, needed
     assert fewest_free_bytes(TwoRanks(cramped)) is None  # this rank is a CPU: no GPU copy anywhere
-    with patch("dcgan.train.resident.device_free_bytes", return_value=roomy):
+    with patch("dcgan.train.inputs.device_free_bytes", return_value=roomy):
         fewest = fewest_free_bytes(TwoRanks(cramped))
     assert fewest == cramped and choose_data("auto", 1000, 64, fewest) == ("memory", "mapped")
 
@@ -260,3 +254,75 @@ def test_memory_needs_an_indexed_shard_folder(sharded, tmp_path):
             pattern, tmp_path, ModelSettings(image_size=SIZE, ngf=8, ndf=8), TrainSettings(data="memory", max_steps=1)
         )
     assert Loader(pattern, 8, shuffle_buffer=50).samples == 113  # the shard loader takes a pattern
+
+
+# The shard loader
+
+
+def keys_seen(loader: Loader) -> list[str]:
+    return [k for batch in loader for k in batch.keys]
+
+
+@pytest.mark.parametrize("samples_per_shard", [25, 1000])  # 5 shards, then 1 shard for 4 slices
+def test_two_ranks_two_workers_see_disjoint_samples_covering_the_set(sharded, tmp_path, samples_per_shard):
+    out = sharded["shards"]
+    if samples_per_shard != 25:
+        out = tmp_path / "one"
+        write_shards(
+            sharded["table"],
+            2,
+            sharded["duplicates"],
+            out,
+            dataset="r",
+            settings=ShardSettings(samples_per_shard=samples_per_shard),
+        )
+    per_rank = [
+        keys_seen(Loader(out, 16, workers=2, rank=r, world_size=2, seed=3, shuffle_buffer=50)) for r in range(2)
+    ]
+    assert not set(per_rank[0]) & set(per_rank[1])
+    assert sorted(per_rank[0] + per_rank[1]) == sorted(sharded["pixels"])
+
+
+def test_loader_batches_order_and_epochs(sharded):
+    loader = Loader(sharded["shards"], 32, workers=2, seed=7, shuffle_buffer=64, flip=True)
+    batches = list(loader)
+    assert all(b.images.dtype == torch.float32 and b.images.shape[1:] == (3, SIZE, SIZE) for b in batches)
+    assert max(len(b.keys) for b in batches) == 32
+    images = torch.cat([b.images for b in batches])
+    assert images.min() >= -1.0 and images.max() <= 1.0 and images.std() > 0.2
+    # flips: about half the images come back mirrored (compare with the table's pixels)
+    flipped = 0
+    for batch in batches:
+        for key, image in zip(batch.keys, batch.images, strict=True):
+            table = torch.from_numpy(sharded["pixels"][key]).permute(2, 0, 1).float() / 127.5 - 1
+            if (image - table.flip(-1)).abs().mean() < (image - table).abs().mean():
+                flipped += 1
+    assert 0.3 < flipped / len(images) < 0.7
+    assert keys_seen(loader) == [k for b in batches for k in b.keys]  # the same epoch, the same order
+    loader.set_epoch(1)
+    assert keys_seen(loader) != [k for b in batches for k in b.keys]
+
+
+@pytest.mark.parametrize(
+    "world_size, batch_size, workers", [(3, 8, 2), (2, 20, 0), (4, 7, 1)]
+)  # 113 samples; 4 x 7: 28 or 29
+def test_every_rank_gets_the_same_number_of_batches_and_every_sample_once(sharded, world_size, batch_size, workers):
+    loaders = [
+        Loader(sharded["shards"], batch_size, workers=workers, rank=r, world_size=world_size, seed=1, shuffle_buffer=30)
+        for r in range(world_size)
+    ]
+    batches = [[b.keys for b in loader] for loader in loaders]
+    assert {len(per_rank) for per_rank in batches} == {len(loaders[0])}  # DDP steps in lockstep
+    assert all(0 < len(keys) <= batch_size + 1 for per_rank in batches for keys in per_rank)  # 29 = 3 x 7 + 8
+    seen = [k for per_rank in batches for keys in per_rank for k in keys]
+    assert sorted(seen) == sorted(sharded["pixels"])
+    shares = sorted(sum(map(len, per_rank)) for per_rank in batches)
+    assert shares[-1] - shares[0] <= 1
+
+
+def test_missing_or_empty_shard_sets(tmp_path):
+    with pytest.raises(UserError, match="shard not found"):
+        Loader(tmp_path / "nothing-{000000..000002}.tar", 8, shuffle_buffer=50)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no shards"):
+        Loader(tmp_path / "empty", 8, shuffle_buffer=50)

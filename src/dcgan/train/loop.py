@@ -35,7 +35,7 @@ from dcgan.train.checkpoints import Checkpoint, Checkpoints, Quality, fingerprin
 from dcgan.train.distributed import Group, join, parameters_digest
 from dcgan.train.inputs import training_input
 from dcgan.train.model import build, sample_z
-from dcgan.train.quality import MEMORISATION_SAMPLES, CollapseWatch, Tracker, generate_eval
+from dcgan.train.quality import MEMORISATION_SAMPLES, CollapseWatch, Tracker, TrackingInputs, generate_eval
 from dcgan.train.settings import RESUME, ModelSettings, TrainSettings
 from dcgan.train.steps import CapturedSteps, GanSteps, resolve_speed
 from dcgan.train.tracking import METRICS, EpochTally, add_epoch, read_metrics, write_metrics
@@ -73,7 +73,9 @@ def train(
     group = join(settings.processes)
     try:
         torch.set_num_threads(max(1, threads // group.world_size))
-        tracking = (reference, fid_weights, scoring or ScoreSettings())
+        tracking = None
+        if reference is not None:
+            tracking = TrackingInputs(Path(reference), Path(fid_weights), scoring or ScoreSettings())
         run = Run(Path(shard_dir), Path(out_dir), model, settings, group, tracking, decoded)
         run.resume()
         run.train()
@@ -111,11 +113,11 @@ class Run:
         model: ModelSettings,
         settings: TrainSettings,
         group: Group,
-        tracking: tuple[str | Path | None, str | Path | None, ScoreSettings],
+        tracking: TrackingInputs | None,
         decoded: str | Path | None = None,
     ):
         self.shard_dir, self.out_dir, self.model, self.settings, self.group = shard_dir, out_dir, model, settings, group
-        (self.reference, self.fid_weights, self.scoring), self.device = tracking, group.device
+        self.tracking, self.device = tracking, group.device  # None: no FID reference, nothing tracked
         self.speed = resolve_speed(settings, self.device, group.world_size)
         distributed = group.world_size > 1
         if settings.sync_batchnorm and distributed and self.device.type != "cuda":
@@ -202,16 +204,16 @@ class Run:
         self.watch = CollapseWatch(self.settings.collapse_patience, (saved_quality or {}).get("watch"))
 
     def _open_tracker(self) -> None:
-        if self.reference is None or not self.group.main:
+        if self.tracking is None or not self.group.main:
             return
         try:
             self.tracker = Tracker(
-                self.reference,
-                self.fid_weights,
+                self.tracking.reference,
+                self.tracking.fid_weights,
                 self.model,
                 samples=self.settings.fid_samples,
                 seed=self.settings.seed,
-                scoring=self.scoring,
+                scoring=self.tracking.scoring,
                 device=self.device,
             )
         except TooFewImages as e:  # e.g. one image left after dedup: train anyway, say what is not measured
@@ -412,7 +414,7 @@ class Run:
             memorisation_figure(self.out_dir / "memorisation.png", quality.memorisation, distances)
             seconds = time.perf_counter() - self.started
             return {
-                "reference": str(self.reference),
+                "reference": str(self.tracking.reference),
                 "fid_every": self.settings.fid_every,
                 "fid_samples": self.settings.fid_samples,
                 "best": quality.best,
@@ -427,7 +429,7 @@ class Run:
         if self.untracked:
             write_torch(self.out_dir / "best.pt", {**final, "step": state.step, "fid": None})
             message_figure(self.out_dir / "memorisation.png", f"Memorisation not measured: {self.untracked}")
-            return {"reference": str(self.reference), "skipped": self.untracked}
+            return {"reference": str(self.tracking.reference), "skipped": self.untracked}
         return None
 
     def _record(self, digests: list, tracking: dict | None) -> dict:

@@ -8,6 +8,7 @@ eval mode without gradients, and no training random state is drawn from.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,15 @@ def generate_eval(g: torch.nn.Module, z: torch.Tensor, chunk: int = 256) -> np.n
 def spread(features: np.ndarray) -> float:
     """Mean pairwise L2 distance of (at most SPREAD_ROWS of) the rows."""
     return float(pdist(np.asarray(features[:SPREAD_ROWS], np.float64)).mean())
+
+
+@dataclass(frozen=True)
+class TrackingInputs:
+    """What rank 0 tracks quality with: the dataset's FID reference, the Inception weights, KID's settings."""
+
+    reference: Path
+    fid_weights: Path
+    scoring: ScoreSettings
 
 
 class Tracker:

@@ -73,9 +73,9 @@ def slurm(tmp_path_factory):
         subprocess.run(["bash", str(REPO / "tests/workflow/cluster/slurm_down.sh"), str(state)])
 
 
-def deterministic(workdir: Path, datasets: tuple[str, ...]) -> dict[str, str]:
+def deterministic(workdir: Path, dataset: str) -> dict[str, str]:
     patterns = ("images/part-*.npy", "dedup/duplicates.tsv", "shards/*.tar")
-    paths = sorted(p for d in datasets for pattern in patterns for p in workdir.glob(f"results/{d}/{pattern}"))
+    paths = sorted(p for pattern in patterns for p in workdir.glob(f"results/{dataset}/{pattern}"))
     return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
@@ -105,20 +105,22 @@ def test_demo_runs_through_sbatch_and_equals_a_local_run(slurm, small_run, tmp_p
         str(REPO / "workflow/profiles/slurm"),
         "--slurm-status-command",
         "squeue",
-        "--slurm-init-seconds-before-status-checks",
-        "2",
+        "--slurm-init-seconds-before-status-checks",  # most jobs here end within 6 s: the first check sees
+        "6",  # them (each check that finds none adds 10 s to the next wait)
         "--slurm-keep-successful-logs",
         *FITS_ONE_SMALL_NODE,
     ]
-    # the demo's LSUN and faces datasets: the image folder and Fig. 6 add jobs of kinds the run already has
-    two_datasets = {"datasets": {"photos": None}, "forget": {"dataset": ""}}
-    dry = snakemake(tmp_path / "slurm", "all", *options, "--dry-run", env=slurm, overrides=two_datasets)
+    # the demo's face set: its jobs are of every kind the other datasets' are, face detection besides
+    # (LSUN extraction and the image folder's are the same kind of job: a slice of a source into a table
+    # part); Fig. 6 adds two jobs of seconds
+    faces_only = {"datasets": {"bedroom": None, "photos": None}, "forget": {"dataset": ""}}
+    dry = snakemake(tmp_path / "slurm", "all", *options, "--dry-run", env=slurm, overrides=faces_only)
     remote = [
         line
         for line in dry.stdout.splitlines()
         if line.startswith("rule ") and line[5:].rstrip(":") not in local_rules()
     ]
-    run = snakemake(tmp_path / "slurm", "all", *options, env=slurm, overrides=two_datasets)
+    run = snakemake(tmp_path / "slurm", "all", *options, env=slurm, overrides=faces_only)
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = [j for j in slurm_jobs(slurm) if j.get("WorkDir") == str(tmp_path / "slurm")]
     rules = sorted(j["Comment"].split("_wildcards")[0].removeprefix("rule_") for j in jobs)
@@ -126,12 +128,11 @@ def test_demo_runs_through_sbatch_and_equals_a_local_run(slurm, small_run, tmp_p
         print(f"\n{len(jobs)} jobs went through sbatch: {', '.join(rules)}")
     assert all(j["JobState"] == "COMPLETED" for j in jobs)
     assert len(remote) > 10 and len(jobs) == len(remote)  # every job but the few marked localrule
-    train_jobs = [j for j in jobs if j["Comment"].startswith("rule_train")]
-    assert len(train_jobs) == 2 and all("gpu:2" in j.get("TresPerJob", "") for j in train_jobs)  # train.processes
+    [train_job] = [j for j in jobs if j["Comment"].startswith("rule_train")]
+    assert "gpu:2" in train_job.get("TresPerJob", "")  # train.processes
     assert sorted((tmp_path / "slurm/.snakemake/slurm_logs/rule_train").rglob("*.log"))
 
-    local = deterministic(small_run, ("bedroom", "faces"))  # the local run of the whole test config
-    assert deterministic(tmp_path / "slurm", ("bedroom", "faces")) == local and len(local) > 8
-    for dataset in ("bedroom", "faces"):
-        a, b = (torch.load(where / f"results/{dataset}/train/model.pt") for where in (tmp_path / "slurm", small_run))
-        assert all(torch.equal(a["g"][k], b["g"][k]) for k in a["g"])
+    local = deterministic(small_run, "faces")  # the local run of the whole test config
+    assert deterministic(tmp_path / "slurm", "faces") == local and len(local) >= 4
+    a, b = (torch.load(where / "results/faces/train/model.pt") for where in (tmp_path / "slurm", small_run))
+    assert all(torch.equal(a["g"][k], b["g"][k]) for k in a["g"])

@@ -239,7 +239,7 @@ def _train_command(table_dir, model, steps, every):
 @pytest.mark.slow
 def test_killed_training_continues_from_its_checkpoint_to_the_same_weights(table, tmp_path):
     root, _ = table
-    steps = 1500
+    steps = 600
     reference = tmp_path / "uninterrupted.pt"
     train_stage(root / "images", 2, reference, AutoencoderSettings(steps=steps, epochs=1000))
     model = tmp_path / "ae.pt"

@@ -55,7 +55,7 @@ def test_the_gpu_check_runs_every_part_in_smoke_mode(tmp_path, fid_weights):
 
 @pytest.mark.slow
 def test_a_part_that_crashes_or_hangs_costs_that_part_alone(tmp_path):
-    limit = 20
+    limit = 10
     started = time.perf_counter()
     run = gpu_check(
         tmp_path, "--parts", "step", "train", "dedup", "--fault", "step=crash", "train=hang", "--part-limit", str(limit)

@@ -53,15 +53,16 @@ def test_a_second_workflow_directory_reuses_the_cached_outputs(tmp_path):
 
 
 FAULTS = {
-    "demo": {"bedroom_entries": 2400},
+    "demo": {"bedroom_entries": 2400},  # parts that take long enough to be caught while written
     "datasets": {"bedroom": {"partitions": 2}},
+    "dedup": {"autoencoder": {"epochs": 5}},  # the test config's 200 steps, not 30 epochs of 2,400 images
     "train": {"max_steps": 150, "checkpoint_every": 20, "sample_every": 50, "log_every": 10, "fid_every": 50},
 }
 
 
-def kill_when(workdir: Path, target: str, ready, timeout: float = 300) -> bool:
+def kill_when(workdir: Path, target: str, ready, cores: int, timeout: float = 300) -> bool:
     """Run snakemake on `target` and SIGKILL it (with its jobs) once `ready()`; False if it ended first."""
-    command = snakemake_command(workdir, target, "--cores", "1", overrides=FAULTS)
+    command = snakemake_command(workdir, target, "--cores", str(cores), overrides=FAULTS)
     with open(workdir.parent / f"{workdir.name}.log", "a") as log:
         process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -90,7 +91,9 @@ def test_sigkill_during_extraction_and_training_loses_nothing(tmp_path):
     def finished() -> set[str]:
         return {p.stem for p in table.glob("part-*.json")}
 
-    assert kill_when(work, "results/bedroom/train/model.pt", lambda: writing() and finished()), "extraction ended first"
+    # one core: one part at a time, so one is whole while the next is written
+    extracting = kill_when(work, "results/bedroom/train/model.pt", lambda: writing() and finished(), cores=1)
+    assert extracting, "extraction ended first"
     killed, done = writing(), finished()
     assert killed and done and not killed & done
     for part in done:  # a finished part is whole
@@ -101,7 +104,7 @@ def test_sigkill_during_extraction_and_training_loses_nothing(tmp_path):
 
     unlock(work)  # as a user would after a kill: Snakemake's lock on the directory outlived its process
     checkpoints = work / "results/bedroom/train/checkpoints"
-    assert kill_when(work, "results/bedroom/train/model.pt", lambda: any(checkpoints.glob("step-*.pt")))
+    assert kill_when(work, "results/bedroom/train/model.pt", lambda: any(checkpoints.glob("step-*.pt")), cores=2)
     assert not (work / "results/bedroom/train/model.pt").exists()
 
     unlock(work)
@@ -130,9 +133,9 @@ def test_two_runs_from_clean_give_identical_deterministic_outputs(small_run, tmp
     """A second run from clean, at the command line, against the shared run of the same config (made
     through Snakemake's API): what tests/reproducibility.py does with its two runs."""
     config = write_config(tmp_path / "small.yaml")
-    # every compared stage: training for one dataset (the others train the same code; faces trains for the
-    # boxes forget finds on its samples), the rest for all
-    targets = ["results/bedroom/train/model.pt", "results/faces/eval/forget_boxes.tsv", "results/photos/shards"]
+    # every compared stage: training for one dataset (the others train the same code), faces, which trains
+    # for the boxes forget finds on its samples; the rest for all
+    targets = ["results/bedroom/shards", "results/faces/eval/forget_boxes.tsv", "results/photos/shards"]
     reproducibility.run(tmp_path / "run", 2, str(config), targets)
     second = reproducibility.checksums(tmp_path / "run")
     first = {
